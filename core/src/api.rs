@@ -1,0 +1,191 @@
+//! The request/response protocol every shell speaks (wasm ABI, wasm-bindgen, Python, native
+//! CLI): one JSON request in, one JSON response out. Keeping it here means the shells carry no
+//! logic of their own. Versioned by [`PROTOCOL_VERSION`]; documented in `docs/abi.md`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostic::json::{JsonDiagnostic, to_json_all};
+use crate::render::{Manifest, Target};
+use crate::source::{SourceFile, Sources};
+use crate::{Code, Severity};
+
+/// Version of the request/response protocol.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// One input file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InputFile {
+    /// Site-relative path.
+    pub path: String,
+    /// Text.
+    pub text: String,
+}
+
+/// A request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub enum Request {
+    /// Diagnostics for a site.
+    Lint {
+        /// The site's files.
+        files: Vec<InputFile>,
+    },
+    /// Diagnostics and, without errors, every host's files.
+    Render {
+        /// The site's files.
+        files: Vec<InputFile>,
+    },
+    /// The documentation of a diagnostic code.
+    Explain {
+        /// `SI010` or `unknown-key`.
+        code: String,
+    },
+    /// JSON Schema of the input format.
+    Schema,
+    /// Versions.
+    Version,
+}
+
+/// A request with its protocol version.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Envelope {
+    /// Must equal [`PROTOCOL_VERSION`].
+    pub version: u32,
+    /// The request.
+    #[serde(flatten)]
+    pub request: Request,
+}
+
+/// A rendered file in a response.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputFile {
+    /// Path in the output tree (`<host>/<path>`).
+    pub path: String,
+    /// Host.
+    pub host: String,
+    /// Absolute path on the host.
+    pub host_path: String,
+    /// Target.
+    pub target: Target,
+    /// Contents.
+    pub contents: String,
+    /// Services that contributed.
+    pub services: Vec<String>,
+}
+
+/// A response.
+#[derive(Debug, Clone, Serialize)]
+pub struct Response {
+    /// Protocol version.
+    pub version: u32,
+    /// False when the request could not be served (bad request) or the intent has errors.
+    pub ok: bool,
+    /// Diagnostics (lint, render).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<JsonDiagnostic>,
+    /// Rendered files (render without errors).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<OutputFile>,
+    /// The manifest (render without errors).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<Manifest>,
+    /// Text payload (explain, schema as JSON text, version).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Why the request itself failed (malformed JSON, unknown code...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Response {
+    fn empty(ok: bool) -> Self {
+        Response {
+            version: PROTOCOL_VERSION,
+            ok,
+            diagnostics: Vec::new(),
+            files: Vec::new(),
+            manifest: None,
+            text: None,
+            error: None,
+        }
+    }
+
+    fn error(message: impl Into<String>) -> Self {
+        Response { error: Some(message.into()), ..Response::empty(false) }
+    }
+}
+
+fn sources(files: Vec<InputFile>) -> Sources {
+    Sources::new(files.into_iter().map(|f| SourceFile::new(f.path, f.text)).collect())
+}
+
+/// Serves a parsed request.
+pub fn handle(request: Request) -> Response {
+    match request {
+        Request::Lint { files } => {
+            let sources = sources(files);
+            let compiled = crate::compile(&sources);
+            let ok = !compiled.has_errors();
+            Response { diagnostics: to_json_all(&compiled.diagnostics, &sources), ..Response::empty(ok) }
+        }
+        Request::Render { files } => {
+            let sources = sources(files);
+            let rendered = crate::render(&sources);
+            let diagnostics = to_json_all(&rendered.diagnostics, &sources);
+            match rendered.output {
+                Some(output) => Response {
+                    diagnostics,
+                    files: output
+                        .files
+                        .iter()
+                        .map(|f| OutputFile {
+                            path: f.tree_path(),
+                            host: f.host.clone(),
+                            host_path: f.path.clone(),
+                            target: f.target,
+                            contents: f.contents.clone(),
+                            services: f.services.clone(),
+                        })
+                        .collect(),
+                    manifest: Some(output.manifest),
+                    ..Response::empty(true)
+                },
+                None => Response { diagnostics, ..Response::empty(false) },
+            }
+        }
+        Request::Explain { code } => match code.parse::<Code>() {
+            Ok(code) => {
+                let text = code.explanation().map_or_else(
+                    || format!("{} ({}): {}", code.as_str(), code.name(), severity_word(code.severity())),
+                    str::to_owned,
+                );
+                Response { text: Some(text), ..Response::empty(true) }
+            }
+            Err(()) => Response::error(format!("unknown diagnostic code {code:?}; codes look like SI010")),
+        },
+        Request::Schema => Response { text: Some(crate::schema::json_schema()), ..Response::empty(true) },
+        Request::Version => Response {
+            text: Some(format!("svcintent-core {} (protocol {PROTOCOL_VERSION})", crate::VERSION)),
+            ..Response::empty(true)
+        },
+    }
+}
+
+fn severity_word(s: Severity) -> &'static str {
+    s.as_str()
+}
+
+/// Serves a JSON request, returning a JSON response. Never panics; a malformed request yields
+/// `{"ok": false, "error": ...}`.
+pub fn handle_json(request: &str) -> String {
+    let response = match serde_json::from_str::<Envelope>(request) {
+        Ok(env) if env.version == PROTOCOL_VERSION => handle(env.request),
+        Ok(env) => Response::error(format!(
+            "protocol version {} not supported; this module speaks {PROTOCOL_VERSION}",
+            env.version
+        )),
+        Err(e) => Response::error(format!("malformed request: {e}")),
+    };
+    serde_json::to_string(&response)
+        .unwrap_or_else(|e| format!("{{\"version\":{PROTOCOL_VERSION},\"ok\":false,\"error\":\"{e}\"}}"))
+}

@@ -1,0 +1,401 @@
+//! Per-host views of a validated [`Intent`]: who announces what, who peers with whom, what each
+//! host's firewall lets in. Renderers read only this, so the relations between targets (every
+//! bound VIP is announced, allowed, accepted and monitored) are computed once, here.
+//!
+//! Invariant: every list is sorted (or in a documented order) and contains no duplicates.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::Serialize;
+
+use crate::model::{Balancing, Host, Intent, Port, Proto, Role, Service};
+
+/// The plan for the whole site.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// Per-host plans, by host name.
+    pub hosts: BTreeMap<String, HostPlan>,
+}
+
+/// One VIP announced by one host for one service.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Announcement {
+    /// The VIP.
+    pub vip: IpAddr,
+    /// `/32` or `/128` of the VIP.
+    pub prefix: IpNet,
+    /// The service.
+    pub service: String,
+    /// Whether the announcing host (or this service on it) is drained: the health announcer
+    /// withdraws the prefix regardless of health.
+    pub withdrawn: bool,
+}
+
+/// A BGP session from this host's point of view.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct BgpPeer {
+    /// Peer name (host or upstream name).
+    pub name: String,
+    /// Peer address (same family as `local`).
+    pub address: IpAddr,
+    /// Local address used for the session.
+    pub local: IpAddr,
+    /// Peer AS.
+    pub asn: u32,
+    /// What the peer is to us.
+    pub kind: PeerKind,
+    /// Prefixes the peer may announce to us (route reflector clients only).
+    pub accept: Vec<IpNet>,
+}
+
+/// What a BGP peer is to this host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PeerKind {
+    /// We are a client; the peer is a route reflector.
+    RouteReflector,
+    /// We are a route reflector; the peer is our client.
+    RrClient,
+    /// Both route reflectors (non-client iBGP).
+    RrMesh,
+    /// An upstream router of the route reflectors.
+    Upstream,
+}
+
+/// One firewall allowance: traffic to `daddr` `proto`/`port` from `sources`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Allowance {
+    /// Destination address on this host (a VIP or the host's own address).
+    pub daddr: IpAddr,
+    /// Protocol.
+    pub proto: Proto,
+    /// Destination port.
+    pub port: u16,
+    /// Allowed sources (empty: from anywhere).
+    pub sources: Vec<IpNet>,
+    /// Why (service name or `bgp`, `monitoring`).
+    pub reason: String,
+}
+
+/// A server line of a haproxy service on a balancer.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedServer {
+    /// Host name.
+    pub host: String,
+    /// Address (same family preference as the VIP: v4 if the backend has one).
+    pub address: IpAddr,
+    /// Port.
+    pub port: u16,
+    /// Weight.
+    pub weight: u16,
+    /// Backup server.
+    pub backup: bool,
+    /// In maintenance.
+    pub drain: bool,
+}
+
+/// A group of frontend ports of a haproxy service that go to the same backend port.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listener {
+    /// Frontend/backend section name in HAProxy (`<service>` or `<service>_<port>`).
+    pub name: String,
+    /// Frontend ports.
+    pub ports: Vec<u16>,
+    /// Backend servers (sorted by host name).
+    pub servers: Vec<PlannedServer>,
+}
+
+/// Everything one host gets.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostPlan {
+    /// Host name.
+    pub name: String,
+    /// Roles.
+    pub roles: Vec<Role>,
+    /// Services this host balances with HAProxy (balancer).
+    pub balanced: Vec<String>,
+    /// Per balanced service, its listeners.
+    pub listeners: BTreeMap<String, Vec<Listener>>,
+    /// Services this host serves as anycast node.
+    pub anycast: Vec<String>,
+    /// Services this host is a backend of.
+    pub backend_of: Vec<String>,
+    /// VIPs this host announces (balancer and anycast node).
+    pub announcements: Vec<Announcement>,
+    /// VIPs configured on the loopback (all announced VIPs, drained or not).
+    pub loopback_vips: Vec<IpAddr>,
+    /// BGP sessions.
+    pub peers: Vec<BgpPeer>,
+    /// Firewall allowances.
+    pub allow: Vec<Allowance>,
+}
+
+/// The balancers serving a haproxy service, sorted by name.
+pub fn balancers_of<'a>(intent: &'a Intent, service: &Service) -> Vec<&'a Host> {
+    let Some(h) = &service.haproxy else { return Vec::new() };
+    intent.hosts.values().filter(|host| host.has(Role::Balancer) && host.group == h.group).collect()
+}
+
+/// The hosts that announce a service's VIPs (balancers of its group, or its anycast nodes).
+pub fn announcers_of<'a>(intent: &'a Intent, service: &Service) -> Vec<&'a Host> {
+    match service.balancing {
+        Balancing::Haproxy => balancers_of(intent, service),
+        Balancing::Anycast => service
+            .anycast
+            .as_ref()
+            .map(|a| a.nodes.iter().filter_map(|n| intent.hosts.get(n)).collect())
+            .unwrap_or_default(),
+    }
+}
+
+fn host_prefix(ip: IpAddr) -> IpNet {
+    IpNet::from(ip)
+}
+
+/// Route reflectors, sorted by name.
+pub fn route_reflectors(intent: &Intent) -> Vec<&Host> {
+    intent.hosts.values().filter(|h| h.has(Role::RouteReflector)).collect()
+}
+
+/// Monitoring hosts, sorted by name.
+pub fn monitors(intent: &Intent) -> Vec<&Host> {
+    intent.hosts.values().filter(|h| h.has(Role::Monitoring)).collect()
+}
+
+/// Builds the plan. Assumes a validated intent; missing references are skipped, not panicked on.
+pub fn plan(intent: &Intent) -> Plan {
+    let mut hosts = BTreeMap::new();
+    for host in intent.hosts.values() {
+        hosts.insert(host.name.clone(), plan_host(intent, host));
+    }
+    Plan { hosts }
+}
+
+fn announcements_of(intent: &Intent, host: &Host) -> Vec<Announcement> {
+    let mut out = BTreeSet::new();
+    for svc in intent.services.values() {
+        if !announcers_of(intent, svc).iter().any(|h| h.name == host.name) {
+            continue;
+        }
+        let service_drained = svc.anycast.as_ref().is_some_and(|a| a.drained.contains(&host.name));
+        for vip in &svc.vips {
+            if host.address_for(*vip).is_none() {
+                continue;
+            }
+            out.insert(Announcement {
+                vip: *vip,
+                prefix: host_prefix(*vip),
+                service: svc.name.clone(),
+                withdrawn: host.drain || service_drained,
+            });
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// Prefixes a BGP client may announce: the VIPs of the services it announces.
+pub fn entitled_prefixes(intent: &Intent, host: &Host) -> Vec<IpNet> {
+    let set: BTreeSet<IpNet> = announcements_of(intent, host).into_iter().map(|a| a.prefix).collect();
+    set.into_iter().collect()
+}
+
+fn peers_of(intent: &Intent, host: &Host) -> Vec<BgpPeer> {
+    let mut peers = BTreeSet::new();
+    let asn = intent.site.asn;
+    let same_family = |a: &Host, b: &Host| -> Vec<(IpAddr, IpAddr)> {
+        let mut v = Vec::new();
+        if let (Some(x), Some(y)) = (a.ipv4, b.ipv4) {
+            v.push((IpAddr::V4(x), IpAddr::V4(y)));
+        }
+        if let (Some(x), Some(y)) = (a.ipv6, b.ipv6) {
+            v.push((IpAddr::V6(x), IpAddr::V6(y)));
+        }
+        v
+    };
+    let is_client = |h: &Host| h.has(Role::Balancer) || h.has(Role::AnycastNode);
+    if host.has(Role::RouteReflector) {
+        for other in intent.hosts.values().filter(|o| o.name != host.name) {
+            let kind = if other.has(Role::RouteReflector) {
+                PeerKind::RrMesh
+            } else if is_client(other) {
+                PeerKind::RrClient
+            } else {
+                continue;
+            };
+            let accept = if kind == PeerKind::RrClient { entitled_prefixes(intent, other) } else { Vec::new() };
+            for (local, address) in same_family(host, other) {
+                let accept = accept.iter().copied().filter(|p| p.addr().is_ipv4() == address.is_ipv4()).collect();
+                peers.insert(BgpPeer { name: other.name.clone(), address, local, asn, kind, accept });
+            }
+        }
+        for up in &intent.site.bgp.upstreams {
+            let local = host.address_for(up.address);
+            if let Some(local) = local {
+                peers.insert(BgpPeer {
+                    name: up.name.clone(),
+                    address: up.address,
+                    local,
+                    asn: up.asn,
+                    kind: PeerKind::Upstream,
+                    accept: Vec::new(),
+                });
+            }
+        }
+    } else if is_client(host) {
+        for rr in route_reflectors(intent) {
+            for (local, address) in same_family(host, rr) {
+                peers.insert(BgpPeer {
+                    name: rr.name.clone(),
+                    address,
+                    local,
+                    asn,
+                    kind: PeerKind::RouteReflector,
+                    accept: Vec::new(),
+                });
+            }
+        }
+    }
+    peers.into_iter().collect()
+}
+
+fn listeners_of(intent: &Intent, svc: &Service) -> Vec<Listener> {
+    let Some(h) = &svc.haproxy else { return Vec::new() };
+    // Group frontend ports by backend port; a fixed backend port gives one listener.
+    let mut groups: BTreeMap<u16, Vec<u16>> = BTreeMap::new();
+    for p in svc.ports.iter().filter(|p| p.proto == Proto::Tcp) {
+        groups.entry(h.backend_port.unwrap_or(p.port)).or_default().push(p.port);
+    }
+    let single = groups.len() == 1;
+    groups
+        .into_iter()
+        .map(|(backend_port, ports)| {
+            let name = if single { svc.name.clone() } else { format!("{}_{}", svc.name, backend_port) };
+            let mut servers: Vec<PlannedServer> = h
+                .backends
+                .iter()
+                .filter_map(|b| {
+                    let host = intent.hosts.get(&b.host)?;
+                    let address = host.ipv4.map(IpAddr::V4).or(host.ipv6.map(IpAddr::V6))?;
+                    Some(PlannedServer {
+                        host: b.host.clone(),
+                        address,
+                        port: b.port.unwrap_or(backend_port),
+                        weight: b.weight,
+                        backup: b.backup,
+                        drain: b.drain || host.drain,
+                    })
+                })
+                .collect();
+            servers.sort_by(|a, b| a.host.cmp(&b.host));
+            Listener { name, ports, servers }
+        })
+        .collect()
+}
+
+fn allowances_of(intent: &Intent, host: &Host, announcements: &[Announcement]) -> Vec<Allowance> {
+    let mut out = BTreeSet::new();
+    // Service VIPs on balancers and anycast nodes, from the service's allowed sources.
+    for a in announcements {
+        let Some(svc) = intent.services.get(&a.service) else { continue };
+        for Port { port, proto } in &svc.ports {
+            let sources = svc.allow.iter().copied().filter(|n| n.addr().is_ipv4() == a.vip.is_ipv4()).collect();
+            out.insert(Allowance { daddr: a.vip, proto: *proto, port: *port, sources, reason: svc.name.clone() });
+        }
+    }
+    // Backend ports, from the service's balancers and the monitoring hosts only.
+    for svc in intent.services.values() {
+        let Some(h) = &svc.haproxy else { continue };
+        if !h.backends.iter().any(|b| b.host == host.name) {
+            continue;
+        }
+        let mut sources: Vec<IpNet> = balancers_of(intent, svc)
+            .into_iter()
+            .chain(monitors(intent))
+            .flat_map(|b| b.addresses())
+            .map(host_prefix)
+            .collect();
+        sources.sort();
+        sources.dedup();
+        for listener in listeners_of(intent, svc) {
+            for s in listener.servers.iter().filter(|s| s.host == host.name) {
+                for daddr in host.addresses() {
+                    let fam: Vec<IpNet> =
+                        sources.iter().copied().filter(|n| n.addr().is_ipv4() == daddr.is_ipv4()).collect();
+                    if fam.is_empty() {
+                        continue;
+                    }
+                    out.insert(Allowance {
+                        daddr,
+                        proto: Proto::Tcp,
+                        port: s.port,
+                        sources: fam,
+                        reason: svc.name.clone(),
+                    });
+                }
+            }
+        }
+    }
+    // BGP only between the hosts that peer.
+    for p in peers_of(intent, host) {
+        out.insert(Allowance {
+            daddr: p.local,
+            proto: Proto::Tcp,
+            port: 179,
+            sources: vec![host_prefix(p.address)],
+            reason: "bgp".to_owned(),
+        });
+    }
+    let mut merged: BTreeMap<(IpAddr, Proto, u16, String), BTreeSet<IpNet>> = BTreeMap::new();
+    let mut open: BTreeSet<(IpAddr, Proto, u16, String)> = BTreeSet::new();
+    for a in out {
+        let key = (a.daddr, a.proto, a.port, a.reason);
+        if a.sources.is_empty() {
+            open.insert(key.clone());
+        }
+        merged.entry(key).or_default().extend(a.sources);
+    }
+    merged
+        .into_iter()
+        .map(|(key, sources)| {
+            let sources = if open.contains(&key) { Vec::new() } else { sources.into_iter().collect() };
+            let (daddr, proto, port, reason) = key;
+            Allowance { daddr, proto, port, sources, reason }
+        })
+        .collect()
+}
+
+fn plan_host(intent: &Intent, host: &Host) -> HostPlan {
+    let mut balanced = Vec::new();
+    let mut listeners = BTreeMap::new();
+    let mut anycast = Vec::new();
+    let mut backend_of = Vec::new();
+    for svc in intent.services.values() {
+        if svc.balancing == Balancing::Haproxy && balancers_of(intent, svc).iter().any(|b| b.name == host.name) {
+            balanced.push(svc.name.clone());
+            listeners.insert(svc.name.clone(), listeners_of(intent, svc));
+        }
+        if svc.anycast.as_ref().is_some_and(|a| a.nodes.contains(&host.name)) {
+            anycast.push(svc.name.clone());
+        }
+        if svc.haproxy.as_ref().is_some_and(|h| h.backends.iter().any(|b| b.host == host.name)) {
+            backend_of.push(svc.name.clone());
+        }
+    }
+    let announcements = announcements_of(intent, host);
+    let loopback_vips: BTreeSet<IpAddr> = announcements.iter().map(|a| a.vip).collect();
+    let allow = allowances_of(intent, host, &announcements);
+    HostPlan {
+        name: host.name.clone(),
+        roles: host.roles.iter().copied().collect(),
+        balanced,
+        listeners,
+        anycast,
+        backend_of,
+        loopback_vips: loopback_vips.into_iter().collect(),
+        announcements,
+        peers: peers_of(intent, host),
+        allow,
+    }
+}

@@ -1,0 +1,288 @@
+//! Rendering: one module per target, each beside its embedded minijinja templates
+//! (`core/templates/<target>/`). Every module exposes `render(&Context, &HostPlan)` returning
+//! the files that host gets from that target, and registers the escaping filters for its
+//! syntax. Templates run with strict undefined behaviour and no auto-escaping: each
+//! interpolation is explicitly passed through its target's filter.
+//!
+//! Output invariants: byte-stable (sorted inputs, no timestamps), every file begins with a
+//! header naming svcintent, its version and the source files it came from.
+
+pub mod apache;
+pub mod bird;
+pub mod healthchecker;
+pub mod icinga2;
+pub mod haproxy;
+pub mod loopback;
+pub mod nftables;
+
+use std::collections::BTreeSet;
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::model::{Host, Intent};
+use crate::plan::{HostPlan, Plan};
+use crate::source::Sources;
+
+/// The configuration targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Target {
+    /// HAProxy on balancers.
+    Haproxy,
+    /// BIRD 2 on BGP speakers.
+    Bird,
+    /// anycast-healthchecker: health-driven VIP announcement.
+    Healthchecker,
+    /// VIPs on the loopback (systemd-networkd).
+    Loopback,
+    /// nftables on every host.
+    Nftables,
+    /// Icinga2 on monitoring hosts.
+    Icinga2,
+    /// Apache2 on web backends.
+    Apache,
+}
+
+impl Target {
+    /// Every target, in render order.
+    pub const ALL: &'static [Target] = &[
+        Target::Haproxy,
+        Target::Bird,
+        Target::Healthchecker,
+        Target::Loopback,
+        Target::Nftables,
+        Target::Icinga2,
+        Target::Apache,
+    ];
+
+    /// Kebab-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::Haproxy => "haproxy",
+            Target::Bird => "bird",
+            Target::Healthchecker => "healthchecker",
+            Target::Loopback => "loopback",
+            Target::Nftables => "nftables",
+            Target::Icinga2 => "icinga2",
+            Target::Apache => "apache",
+        }
+    }
+
+    fn render_fn(self) -> RenderFn {
+        match self {
+            Target::Haproxy => haproxy::render,
+            Target::Bird => bird::render,
+            Target::Healthchecker => healthchecker::render,
+            Target::Loopback => loopback::render,
+            Target::Nftables => nftables::render,
+            Target::Icinga2 => icinga2::render,
+            Target::Apache => apache::render,
+        }
+    }
+}
+
+type RenderFn = fn(&Context<'_>, &HostPlan) -> Result<Vec<RenderedFile>, RenderError>;
+
+/// A file for one host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RenderedFile {
+    /// Host the file is for.
+    pub host: String,
+    /// Absolute path on the host (`/etc/haproxy/haproxy.cfg`).
+    pub path: String,
+    /// Target that produced it.
+    pub target: Target,
+    /// Contents.
+    pub contents: String,
+    /// Services that contributed to it, sorted.
+    pub services: Vec<String>,
+}
+
+impl RenderedFile {
+    /// Path in the output tree: `<host>/<path without leading slash>`.
+    pub fn tree_path(&self) -> String {
+        format!("{}/{}", self.host, self.path.trim_start_matches('/'))
+    }
+}
+
+/// One entry of `manifest.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ManifestEntry {
+    /// Path in the output tree.
+    pub path: String,
+    /// Host.
+    pub host: String,
+    /// Absolute path on the host.
+    pub host_path: String,
+    /// Target.
+    pub target: Target,
+    /// SHA-256 of the contents, hex.
+    pub sha256: String,
+    /// Services that contributed.
+    pub services: Vec<String>,
+}
+
+/// `manifest.json`: every file of the tree.
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    /// Generator.
+    pub generator: String,
+    /// Site name.
+    pub site: String,
+    /// Source files.
+    pub sources: Vec<String>,
+    /// Files, sorted by path.
+    pub files: Vec<ManifestEntry>,
+}
+
+/// A rendered site.
+#[derive(Debug, Clone, Serialize)]
+pub struct Output {
+    /// All files, sorted by tree path.
+    pub files: Vec<RenderedFile>,
+    /// The manifest.
+    pub manifest: Manifest,
+}
+
+impl Output {
+    /// The manifest as pretty JSON with a trailing newline (written as `manifest.json`).
+    pub fn manifest_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(&self.manifest).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+}
+
+/// An internal rendering failure (a template bug, never bad input: input is validated first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderError {
+    /// Target.
+    pub target: Target,
+    /// Host.
+    pub host: String,
+    /// What failed.
+    pub message: String,
+}
+
+impl std::fmt::Display for RenderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "internal error rendering {} for {}: {}", self.target.as_str(), self.host, self.message)
+    }
+}
+
+/// What every target module renders from.
+#[derive(Debug)]
+pub struct Context<'a> {
+    /// The validated intent.
+    pub intent: &'a Intent,
+    /// The per-host plan.
+    pub plan: &'a Plan,
+    /// Templates of every target, with every target's filters.
+    pub env: Environment<'static>,
+    sources: &'a Sources,
+}
+
+impl Context<'_> {
+    /// Renders template `name` with `ctx`, mapping errors to [`RenderError`].
+    pub fn render_template<S: Serialize>(
+        &self,
+        target: Target,
+        host: &str,
+        name: &str,
+        ctx: S,
+    ) -> Result<String, RenderError> {
+        let err = |e: minijinja::Error| RenderError { target, host: host.to_owned(), message: format!("{e:#}") };
+        let tmpl = self.env.get_template(name).map_err(err)?;
+        tmpl.render(ctx).map_err(err)
+    }
+
+    /// The host definition behind a plan.
+    pub fn host(&self, plan: &HostPlan) -> Option<&Host> {
+        self.intent.hosts.get(&plan.name)
+    }
+
+    /// The header comment for a file, each line prefixed by `comment` (e.g. `#`).
+    /// Lists the files defining the host and the contributing services.
+    pub fn header(&self, comment: &str, host: &str, services: &[String]) -> String {
+        let mut files = BTreeSet::new();
+        let spans = self
+            .intent
+            .hosts
+            .get(host)
+            .and_then(|h| h.span)
+            .into_iter()
+            .chain(services.iter().filter_map(|s| self.intent.services.get(s).and_then(|s| s.span)));
+        for span in spans {
+            if let Some(f) = self.sources.get(span.file) {
+                files.insert(f.path.as_str());
+            }
+        }
+        let list = files.into_iter().collect::<Vec<_>>().join(", ");
+        format!(
+            "{comment} Generated by svcintent {} from the site {:?}. Do not edit: change the intent.\n{comment} Sources: {}\n",
+            crate::VERSION,
+            self.intent.site.name,
+            if list.is_empty() { "(site defaults)".to_owned() } else { list }
+        )
+    }
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_keep_trailing_newline(true);
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    haproxy::register(&mut env);
+    bird::register(&mut env);
+    healthchecker::register(&mut env);
+    loopback::register(&mut env);
+    nftables::register(&mut env);
+    icinga2::register(&mut env);
+    apache::register(&mut env);
+    env
+}
+
+fn sha256_hex(s: &str) -> String {
+    let digest = Sha256::digest(s.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Renders every target for every host.
+pub fn render(intent: &Intent, plan: &Plan, sources: &Sources) -> Result<Output, Vec<RenderError>> {
+    let cx = Context { intent, plan, env: environment(), sources };
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for host in plan.hosts.values() {
+        for target in Target::ALL {
+            match (target.render_fn())(&cx, host) {
+                Ok(fs) => files.extend(fs),
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    files.sort_by_key(RenderedFile::tree_path);
+    let manifest = Manifest {
+        generator: format!("svcintent {}", crate::VERSION),
+        site: intent.site.name.clone(),
+        sources: intent.source_files.clone(),
+        files: files
+            .iter()
+            .map(|f| ManifestEntry {
+                path: f.tree_path(),
+                host: f.host.clone(),
+                host_path: f.path.clone(),
+                target: f.target,
+                sha256: sha256_hex(&f.contents),
+                services: f.services.clone(),
+            })
+            .collect(),
+    };
+    Ok(Output { files, manifest })
+}

@@ -1,0 +1,305 @@
+//! Merging files, then inheritance: `defaults` → per-mode defaults → `extends` templates (in
+//! order, later wins) → the service itself.
+//!
+//! Merge semantics (documented in `docs/format.md`):
+//! - mappings merge key by key, recursively;
+//! - scalars and lists from the more specific layer replace the inherited ones;
+//! - `key+: [...]` appends to the inherited list instead of replacing it;
+//! - `key: ~` (null) removes an inherited value, restoring the built-in default.
+//!
+//! Nodes keep their spans through merging, so every resolved value still points at the line
+//! (in a template, in defaults or in the service) that set it.
+
+use std::collections::BTreeMap;
+
+use crate::diagnostic::{Code, Diagnostic, Diagnostics, did_you_mean};
+use crate::parse::{Document, Entry, Node, Value};
+use crate::schema;
+use crate::source::{Sources, Span};
+
+/// A named definition (host, template, service).
+#[derive(Debug, Clone)]
+pub struct Def {
+    /// Where the name is written.
+    pub key_span: Span,
+    /// Its value.
+    pub node: Node,
+}
+
+/// A service after inheritance.
+#[derive(Debug, Clone)]
+pub struct ResolvedService {
+    /// The service as written.
+    pub def: Def,
+    /// The merged value (defaults, templates, service).
+    pub effective: Node,
+    /// Templates it inherits from, transitively, in application order.
+    pub chain: Vec<String>,
+}
+
+/// The merged site.
+#[derive(Debug, Clone, Default)]
+pub struct Resolved {
+    /// `site:`.
+    pub site: Option<Def>,
+    /// `defaults:`.
+    pub defaults: Option<Def>,
+    /// Hosts.
+    pub hosts: BTreeMap<String, Def>,
+    /// Templates as written.
+    pub templates: BTreeMap<String, Def>,
+    /// Services, resolved.
+    pub services: BTreeMap<String, ResolvedService>,
+    /// Templates some service uses.
+    pub used_templates: std::collections::BTreeSet<String>,
+}
+
+fn insert_unique(map: &mut BTreeMap<String, Def>, kind: &str, key: &str, def: Def, diags: &mut Diagnostics) {
+    if let Some(first) = map.get(key) {
+        diags.push(
+            Diagnostic::new(Code::DuplicateDefinition, def.key_span, format!("{kind} `{key}` is defined twice"))
+                .label("defined again here")
+                .with_secondary(first.key_span, "first defined here")
+                .help(format!("each {kind} is defined once in the whole site; remove or rename one")),
+        );
+        return;
+    }
+    map.insert(key.to_owned(), def);
+}
+
+/// Merges all files and resolves every service's inheritance.
+pub fn resolve(sources: &Sources, docs: &[Document], diags: &mut Diagnostics) -> Resolved {
+    let mut r = Resolved::default();
+    let mut service_defs: BTreeMap<String, Def> = BTreeMap::new();
+    for doc in docs {
+        let Some(root) = &doc.root else { continue };
+        match &root.value {
+            Value::Null => continue,
+            Value::Map(_) => {}
+            _ => {
+                let text = sources.get(doc.file).map_or("", |f| f.text.as_str());
+                diags.push(
+                    Diagnostic::new(Code::WrongType, root.head_span(text), format!("expected a mapping at the top of the file, found a {}", root.kind_name()))
+                        .help("a site file is a mapping with keys site, defaults, hosts, templates, services"),
+                );
+                continue;
+            }
+        }
+        for entry in root.entries() {
+            let def = Def { key_span: entry.key_span, node: entry.value.clone() };
+            match entry.key.as_str() {
+                "site" | "defaults" => {
+                    let slot = if entry.key == "site" { &mut r.site } else { &mut r.defaults };
+                    if let Some(first) = slot {
+                        diags.push(
+                            Diagnostic::new(Code::DuplicateDefinition, entry.key_span, format!("`{}` is defined twice", entry.key))
+                                .label("defined again here")
+                                .with_secondary(first.key_span, "first defined here")
+                                .help(format!("keep one `{}:` section for the whole site", entry.key)),
+                        );
+                    } else {
+                        *slot = Some(def);
+                    }
+                }
+                "hosts" | "templates" | "services" => {
+                    let kind = &entry.key[..entry.key.len() - 1];
+                    match &entry.value.value {
+                        Value::Map(items) => {
+                            for item in items {
+                                let def = Def { key_span: item.key_span, node: item.value.clone() };
+                                let map = match entry.key.as_str() {
+                                    "hosts" => &mut r.hosts,
+                                    "templates" => &mut r.templates,
+                                    _ => &mut service_defs,
+                                };
+                                insert_unique(map, kind, &item.key, def, diags);
+                            }
+                        }
+                        Value::Null => {}
+                        _ => {
+                            let text = sources.get(doc.file).map_or("", |f| f.text.as_str());
+                            diags.push(Diagnostic::new(
+                                Code::WrongType,
+                                entry.value.head_span(text),
+                                format!("`{}` must be a mapping of names to definitions, found a {}", entry.key, entry.value.kind_name()),
+                            ));
+                        }
+                    }
+                }
+                other => {
+                    let mut d = Diagnostic::new(Code::UnknownKey, entry.key_span, format!("unknown top-level key `{other}`"));
+                    d = match did_you_mean(other, schema::names(schema::TOP)) {
+                        Some(s) => d.help(format!("did you mean `{s}`?")),
+                        None => d.help("top-level keys are site, defaults, hosts, templates, services"),
+                    };
+                    diags.push(d);
+                }
+            }
+        }
+    }
+
+    for (name, def) in &service_defs {
+        let chain = template_chain(name, &def.node, &r.templates, diags);
+        r.used_templates.extend(chain.iter().cloned());
+        let effective = effective_service(&r, &def.node, &chain);
+        r.services.insert(name.clone(), ResolvedService { def: def.clone(), effective, chain });
+    }
+    r
+}
+
+/// Names listed in an `extends` value, with their spans.
+pub fn extends_of(node: &Node) -> Vec<(String, Span)> {
+    let Some(entry) = node.get("extends") else { return Vec::new() };
+    match &entry.value.value {
+        Value::Scalar(s) => vec![(s.text.clone(), entry.value.span)],
+        Value::Seq(items) => items
+            .iter()
+            .filter_map(|n| match &n.value {
+                Value::Scalar(s) => Some((s.text.clone(), n.span)),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The templates a definition inherits from, transitively, in application order (most
+/// general first). Unknown templates and cycles are reported and skipped.
+fn template_chain(owner: &str, node: &Node, templates: &BTreeMap<String, Def>, diags: &mut Diagnostics) -> Vec<String> {
+    let mut order = Vec::new();
+    let mut path: Vec<String> = Vec::new();
+    visit(owner, node, templates, &mut path, &mut order, diags);
+    order
+}
+
+fn visit(
+    owner: &str,
+    node: &Node,
+    templates: &BTreeMap<String, Def>,
+    path: &mut Vec<String>,
+    order: &mut Vec<String>,
+    diags: &mut Diagnostics,
+) {
+    for (name, span) in extends_of(node) {
+        if path.contains(&name) || name == owner && !path.is_empty() {
+            let mut cycle: Vec<String> = path.clone();
+            cycle.push(name.clone());
+            let start = cycle.iter().position(|n| *n == name).unwrap_or(0);
+            let shown = cycle.get(start..).map(|c| c.join(" → ")).unwrap_or_default();
+            diags.push(
+                Diagnostic::new(Code::ExtendsCycle, span, format!("templates extend each other in a cycle: {shown}"))
+                    .help("remove one `extends` so that inheritance forms a tree"),
+            );
+            continue;
+        }
+        let Some(def) = templates.get(&name) else {
+            let mut d = Diagnostic::new(Code::UnknownTemplate, span, format!("unknown template `{name}`"));
+            d = match did_you_mean(&name, templates.keys().map(String::as_str)) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None if templates.is_empty() => d.help("define it under `templates:`"),
+                None => d.help(format!(
+                    "defined templates: {}",
+                    templates.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+                )),
+            };
+            diags.push(d);
+            continue;
+        };
+        if path.len() >= 32 {
+            diags.push(Diagnostic::new(Code::InputLimit, span, "`extends` nests deeper than 32 templates"));
+            continue;
+        }
+        path.push(name.clone());
+        visit(owner, &def.node, templates, path, order, diags);
+        path.pop();
+        if !order.contains(&name) {
+            order.push(name);
+        }
+    }
+}
+
+/// Merges `over` onto `base` following the documented semantics.
+pub fn merge(base: &Node, over: &Node) -> Node {
+    match (&base.value, &over.value) {
+        (Value::Map(b), Value::Map(o)) => {
+            let mut out: Vec<Entry> = b.clone();
+            for e in o {
+                let (key, append) = match e.key.strip_suffix('+') {
+                    Some(k) if !k.is_empty() => (k, true),
+                    _ => (e.key.as_str(), false),
+                };
+                let existing = out.iter().position(|x| x.key == key);
+                match (existing, &e.value.value) {
+                    (Some(i), Value::Null) if !append => {
+                        out.remove(i);
+                    }
+                    (Some(i), _) => {
+                        if let Some(slot) = out.get_mut(i) {
+                            let value = if append { append_lists(&slot.value, &e.value) } else { merge(&slot.value, &e.value) };
+                            *slot = Entry { key: key.to_owned(), key_span: e.key_span, value };
+                        }
+                    }
+                    (None, Value::Null) if !append => {}
+                    (None, _) => out.push(Entry { key: key.to_owned(), key_span: e.key_span, value: e.value.clone() }),
+                }
+            }
+            Node { value: Value::Map(out), span: over.span }
+        }
+        _ => over.clone(),
+    }
+}
+
+fn append_lists(base: &Node, over: &Node) -> Node {
+    match (&base.value, &over.value) {
+        (Value::Seq(b), Value::Seq(o)) => {
+            let mut items = b.clone();
+            items.extend(o.iter().cloned());
+            Node { value: Value::Seq(items), span: over.span }
+        }
+        _ => over.clone(),
+    }
+}
+
+/// Removes keys that only steer inheritance (`extends`) or belong to `defaults` blocks.
+fn strip(node: &Node, keys: &[&str]) -> Node {
+    match &node.value {
+        Value::Map(entries) => Node {
+            value: Value::Map(entries.iter().filter(|e| !keys.contains(&e.key.as_str())).cloned().collect()),
+            span: node.span,
+        },
+        _ => node.clone(),
+    }
+}
+
+/// Keeps only the defaults' per-mode block for `mode`.
+fn mode_defaults(defaults: &Node, mode: &str) -> Option<Node> {
+    defaults.get(mode).map(|e| e.value.clone())
+}
+
+fn effective_service(r: &Resolved, own: &Node, chain: &[String]) -> Node {
+    let empty = Node { value: Value::Map(Vec::new()), span: own.span };
+    let common = r.defaults.as_ref().map_or(empty.clone(), |d| strip(&d.node, &["haproxy", "anycast", "extends"]));
+    let mut layered = empty;
+    for name in chain {
+        if let Some(t) = r.templates.get(name) {
+            layered = merge(&layered, &strip(&t.node, &["extends"]));
+        }
+    }
+    layered = merge(&layered, &strip(own, &["extends"]));
+    // The mode decides which per-mode defaults apply.
+    let probe = merge(&common, &layered);
+    let mode = match probe.get("balancing").map(|e| &e.value.value) {
+        Some(Value::Scalar(s)) => s.text.clone(),
+        _ => "haproxy".to_owned(),
+    };
+    let mut out = common;
+    if let Some(d) = &r.defaults {
+        if let Some(m) = mode_defaults(&d.node, &mode) {
+            out = merge(&out, &strip(&m, &["extends"]));
+        }
+    }
+    let mut result = merge(&out, &layered);
+    // The result is located at the service's own mapping.
+    result.span = own.span;
+    result
+}

@@ -1,0 +1,1 @@
+//! Real-daemon checks of a rendered tree (to be written).

@@ -1,0 +1,2 @@
+//! The `svcintent` command.
+fn main() {}
