@@ -30,3 +30,33 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<SourceFile>) {
 pub fn repo_root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
+
+/// Renders a site directory; panics with the human diagnostics if it has errors.
+#[allow(clippy::panic, reason = "test helper: a failing render is a test failure")]
+pub fn render_dir(dir: &Path) -> (Sources, svcintent_core::render::Output) {
+    let sources = load_site(dir);
+    let rendered = svcintent_core::render(&sources);
+    match rendered.output {
+        Some(out) => (sources, out),
+        None => {
+            let ds = svcintent_core::diagnostic::json::to_json_all(&rendered.diagnostics, &sources);
+            panic!(
+                "{} did not render:\n{}",
+                dir.display(),
+                svcintent_core::diagnostic::human::render_all(&ds, &sources, svcintent_core::diagnostic::human::Color::Never)
+            )
+        }
+    }
+}
+
+/// Writes a rendered output as a tree (`<host>/<path>` plus `manifest.json`) below `dir`.
+pub fn write_tree(out: &svcintent_core::render::Output, dir: &Path) -> std::io::Result<()> {
+    for f in &out.files {
+        let path = dir.join(f.tree_path());
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, &f.contents)?;
+    }
+    std::fs::write(dir.join("manifest.json"), out.manifest_json())
+}

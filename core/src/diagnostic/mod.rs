@@ -133,13 +133,12 @@ impl Diagnostics {
         self.items.iter().any(Diagnostic::is_error)
     }
 
-    /// Sorted by location, then code; exact duplicates (same code, span and message) removed,
-    /// which happens when a template line is inherited by several services.
+    /// Sorted by location, then code; repeats of a code at the same span are removed (that
+    /// happens when a template line is inherited by several services: it is reported once,
+    /// at the template).
     pub fn finish(mut self) -> Vec<Diagnostic> {
-        self.items.sort_by(|a, b| {
-            (a.primary.span, a.code, &a.message).cmp(&(b.primary.span, b.code, &b.message))
-        });
-        self.items.dedup_by(|a, b| a.code == b.code && a.primary.span == b.primary.span && a.message == b.message);
+        self.items.sort_by(|a, b| (a.primary.span, a.code).cmp(&(b.primary.span, b.code)));
+        self.items.dedup_by(|a, b| a.code == b.code && a.primary.span == b.primary.span);
         self.items
     }
 }

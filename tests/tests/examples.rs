@@ -1,0 +1,17 @@
+//! The bundled examples lint clean.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr, reason = "tests")]
+
+use svcintent_core::diagnostic::{human, json};
+use svcintent_tests::{load_site, repo_root};
+
+#[test]
+fn campus_lints_clean() {
+    let sources = load_site(&repo_root().join("examples/campus"));
+    assert!(sources.len() >= 5, "campus example not found");
+    let compiled = svcintent_core::compile(&sources);
+    let ds = json::to_json_all(&compiled.diagnostics, &sources);
+    let text = human::render_all(&ds, &sources, human::Color::Never);
+    assert!(compiled.diagnostics.is_empty(), "campus is not clean:\n{text}");
+    let intent = compiled.intent.expect("intent");
+    assert!(intent.services.len() >= 10);
+}
