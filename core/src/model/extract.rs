@@ -398,6 +398,7 @@ pub fn extract(sources: &Sources, r: &Resolved, diags: &mut Diagnostics) -> Opti
     let mut cx = Cx { sources, diags };
     let site = match &r.site {
         Some(def) => site(&mut cx, def),
+        None if r.incomplete => None,
         None => {
             let span = sources.iter().next().map_or(Span::new(crate::source::FileId(0), 0, 0), |(id, f)| {
                 Span::new(id, 0, f.text.find('\n').unwrap_or(f.text.len()))

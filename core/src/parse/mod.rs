@@ -286,7 +286,14 @@ fn relocate(node: &mut Node, span: Span) {
 }
 
 fn syntax_error(file: FileId, offsets: &mut Offsets<'_>, e: &ScanError) -> Diagnostic {
-    let at = offsets.byte(e.marker().index());
+    let mut at = offsets.byte(e.marker().index());
+    // At the end of input or on blank space, point at the last character written instead.
+    let here = offsets.text.get(at..).and_then(|s| s.chars().next());
+    if here.is_none_or(char::is_whitespace) {
+        if let Some((i, _)) = offsets.text.get(..at).and_then(|s| s.char_indices().rev().find(|(_, c)| !c.is_whitespace())) {
+            at = i;
+        }
+    }
     let end = offsets.text.get(at..).and_then(|s| s.chars().next()).map_or(at, |c| at + c.len_utf8());
     Diagnostic::new(Code::YamlSyntax, Span::new(file, at, end), format!("invalid YAML: {}", e.info()))
         .help("check indentation, colons after keys and matching quotes or brackets")

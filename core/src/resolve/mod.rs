@@ -52,6 +52,8 @@ pub struct Resolved {
     pub services: BTreeMap<String, ResolvedService>,
     /// Templates some service uses.
     pub used_templates: std::collections::BTreeSet<String>,
+    /// Some file could not be parsed: findings about what is missing may be spurious.
+    pub incomplete: bool,
 }
 
 fn insert_unique(map: &mut BTreeMap<String, Def>, kind: &str, key: &str, def: Def, diags: &mut Diagnostics) {
@@ -72,7 +74,10 @@ pub fn resolve(sources: &Sources, docs: &[Document], diags: &mut Diagnostics) ->
     let mut r = Resolved::default();
     let mut service_defs: BTreeMap<String, Def> = BTreeMap::new();
     for doc in docs {
-        let Some(root) = &doc.root else { continue };
+        let Some(root) = &doc.root else {
+            r.incomplete = true;
+            continue;
+        };
         match &root.value {
             Value::Null => continue,
             Value::Map(_) => {}
