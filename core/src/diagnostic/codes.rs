@@ -130,7 +130,7 @@ codes! {
     /// A drained host that serves nothing (drain has no effect).
     IdleDrain = "SI056", "idle-drain", Info;
     /// A backend port that is the same as a VIP listener on a host that is both.
-    PortClash = "SI057", "port-clash", Error;
+    PortClash = "SI057", "port-clash", Warning;
     /// A failure inside svcintent itself (a bug, never the input's fault).
     InternalError = "SI099", "internal-error", Error;
 }

@@ -295,7 +295,12 @@ fn syntax_error(file: FileId, offsets: &mut Offsets<'_>, e: &ScanError) -> Diagn
         }
     }
     let end = offsets.text.get(at..).and_then(|s| s.chars().next()).map_or(at, |c| at + c.len_utf8());
-    Diagnostic::new(Code::YamlSyntax, Span::new(file, at, end), format!("invalid YAML: {}", e.info()))
+    let span = Span::new(file, at, end);
+    if e.info().contains("recursion limit") {
+        return Diagnostic::new(Code::InputLimit, span, format!("nesting deeper than the parser's limit ({})", e.info()))
+            .help("svcintent bounds nesting, aliases and size so that no input can exhaust memory or time");
+    }
+    Diagnostic::new(Code::YamlSyntax, span, format!("invalid YAML: {}", e.info()))
         .help("check indentation, colons after keys and matching quotes or brackets")
 }
 

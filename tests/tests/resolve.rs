@@ -1,0 +1,152 @@
+//! Inheritance and defaults: order (defaults → defaults.<mode> → templates in order → service),
+//! merge semantics (maps merge, scalars and lists replace, `key+:` appends, `~` resets), and
+//! that inherited values keep the location of the line that set them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, reason = "tests")]
+
+use svcintent_core::model::{Algorithm, CheckKind, ClientIp, Mode, Tls};
+use svcintent_core::{Code, Sources, compile};
+
+const BASE: &str = r#"
+site: { name: t, asn: 65000, anycast_prefixes: [192.0.2.0/24] }
+hosts:
+  rr1: { roles: [route-reflector], ipv4: 198.18.0.1 }
+  lb1: { roles: [balancer], ipv4: 198.18.1.1 }
+  web1: { roles: [web], ipv4: 198.18.2.1 }
+  web2: { roles: [web], ipv4: 198.18.2.2 }
+  kdc1: { roles: [anycast-node], ipv4: 198.18.3.1 }
+  mon1: { roles: [monitoring], ipv4: 198.18.9.1 }
+"#;
+
+fn site(extra: &str) -> Sources {
+    Sources::from_pairs([("site.yaml", format!("{BASE}{extra}"))])
+}
+
+#[test]
+fn layers_apply_in_documented_order() {
+    let s = site(
+        r#"
+defaults:
+  check: { interval: 5s, timeout: 1s, rise: 4 }
+  allow: [198.18.0.0/15]
+  haproxy:
+    balance: leastconn
+    check: { fall: 7 }
+  anycast:
+    check: { rise: 9 }
+templates:
+  base: { mode: http, balance: source, check: { http: { path: /a } } }
+  tls: { extends: base, balance: first, tls: { mode: terminate, certificate: c.pem }, ports: [80/tcp, 443/tcp] }
+services:
+  www:
+    extends: tls
+    vips: [192.0.2.10]
+    backends: [web1]
+    check: { interval: 3s }
+  krb:
+    balancing: anycast
+    vips: [192.0.2.88]
+    ports: [88/udp]
+    nodes: [kdc1]
+"#,
+    );
+    let c = compile(&s);
+    assert!(!c.has_errors(), "{:?}", c.diagnostics);
+    let intent = c.intent.unwrap();
+    let www = &intent.services["www"];
+    let h = www.haproxy.as_ref().unwrap();
+    // template `tls` (later, more specific) beats `base`, which beats defaults.haproxy
+    assert_eq!(h.balance, Algorithm::First);
+    assert_eq!(h.mode, Mode::Http);
+    assert!(matches!(&h.tls, Tls::Terminate { certificate, .. } if certificate == "c.pem"));
+    // maps merge across all layers: interval from the service, timeout/rise from defaults,
+    // fall from the per-mode defaults, http kind from a template
+    assert_eq!(www.check.interval_ms, 3000);
+    assert_eq!(www.check.timeout_ms, 1000);
+    assert_eq!(www.check.rise, 4);
+    assert_eq!(www.check.fall, 7);
+    assert!(matches!(&www.check.kind, CheckKind::Http { path, .. } if path == "/a"));
+    assert_eq!(www.extends, vec!["tls".to_owned(), "base".to_owned()]);
+    assert_eq!(www.allow.len(), 1);
+    // per-mode defaults apply only to their mode
+    let krb = &intent.services["krb"];
+    assert_eq!(krb.check.rise, 9);
+    assert_eq!(krb.check.fall, 3, "defaults.haproxy must not reach an anycast service");
+}
+
+#[test]
+fn lists_replace_append_and_null_resets() {
+    let s = site(
+        r#"
+templates:
+  t:
+    allow: [198.18.0.0/15]
+    client_ip: proxy-protocol
+    ports: [80/tcp]
+services:
+  replaced:
+    extends: t
+    vips: [192.0.2.10]
+    backends: [web1]
+    allow: [203.0.113.0/24]
+  appended:
+    extends: t
+    vips: [192.0.2.11]
+    backends: [web1]
+    allow+: [203.0.113.0/24]
+  reset:
+    extends: t
+    vips: [192.0.2.12]
+    backends: [web1]
+    client_ip: ~
+"#,
+    );
+    let c = compile(&s);
+    assert!(!c.has_errors(), "{:?}", c.diagnostics);
+    let i = c.intent.unwrap();
+    let allow = |n: &str| i.services[n].allow.iter().map(ToString::to_string).collect::<Vec<_>>();
+    assert_eq!(allow("replaced"), ["203.0.113.0/24"]);
+    assert_eq!(allow("appended"), ["198.18.0.0/15", "203.0.113.0/24"]);
+    assert_eq!(i.services["reset"].haproxy.as_ref().unwrap().client_ip, ClientIp::None);
+    assert_eq!(i.services["replaced"].haproxy.as_ref().unwrap().client_ip, ClientIp::ProxyProtocol);
+}
+
+#[test]
+fn inherited_problem_is_reported_once_at_the_template_line() {
+    let s = site(
+        r#"
+templates:
+  t: { mode: tcp, check: { interval: 2 } }
+services:
+  a: { extends: t, vips: [192.0.2.10], ports: [80/tcp], backends: [web1] }
+  b: { extends: t, vips: [192.0.2.11], ports: [80/tcp], backends: [web2] }
+"#,
+    );
+    let c = compile(&s);
+    let hits: Vec<_> = c.diagnostics.iter().filter(|d| d.code == Code::InvalidDuration).collect();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    let loc = s.locate(hits[0].primary.span);
+    let line = s.get(hits[0].primary.span.file).unwrap().text.lines().nth(loc.line as usize - 1).unwrap();
+    assert!(line.contains("t: { mode: tcp"), "points at {line:?}");
+}
+
+#[test]
+fn files_merge_in_path_order_and_definitions_stay_unique() {
+    let s = Sources::from_pairs([
+        ("services/b.yaml", "services:\n  b: { vips: [192.0.2.11], ports: [80/tcp], backends: [web1] }\n".to_owned()),
+        ("site.yaml", BASE.to_owned()),
+        ("services/a.yaml", "services:\n  a: { vips: [192.0.2.10], ports: [80/tcp], backends: [web1] }\n".to_owned()),
+    ]);
+    let c = compile(&s);
+    assert!(!c.has_errors(), "{:?}", c.diagnostics);
+    let i = c.intent.unwrap();
+    assert_eq!(i.source_files, ["services/a.yaml", "services/b.yaml", "site.yaml"]);
+    assert_eq!(i.services.keys().collect::<Vec<_>>(), ["a", "b"]);
+}
+
+#[test]
+fn the_same_input_gives_the_same_output() {
+    let s = site("services:\n  www: { vips: [192.0.2.10], ports: [80/tcp], backends: [web1, web2] }\n");
+    let a = svcintent_core::api::handle_json(&serde_json::json!({"version": 1, "op": "render", "files": [{"path": "site.yaml", "text": s.get(svcintent_core::source::FileId(0)).unwrap().text}]}).to_string());
+    let b = svcintent_core::api::handle_json(&serde_json::json!({"version": 1, "op": "render", "files": [{"path": "site.yaml", "text": s.get(svcintent_core::source::FileId(0)).unwrap().text}]}).to_string());
+    assert_eq!(a, b);
+}
