@@ -1,4 +1,7 @@
-//! Shared helpers for the integration tests: loading fixture sites from disk.
+//! Shared helpers for the integration tests: loading fixture sites from disk, writing rendered
+//! trees, generating large sites.
+
+pub mod generate;
 
 use std::path::Path;
 
