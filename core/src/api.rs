@@ -40,6 +40,13 @@ pub enum Request {
         /// `SI010` or `unknown-key`.
         code: String,
     },
+    /// The effective settings of one service, each with the place that set it.
+    Trace {
+        /// The site's files.
+        files: Vec<InputFile>,
+        /// Service name.
+        service: String,
+    },
     /// JSON Schema of the input format.
     Schema,
     /// Versions.
@@ -162,6 +169,10 @@ pub fn handle(request: Request) -> Response {
                 Response { text: Some(text), ..Response::empty(true) }
             }
             Err(()) => Response::error(format!("unknown diagnostic code {code:?}; codes look like SI010")),
+        },
+        Request::Trace { files, service } => match crate::trace::trace_service(&sources(files), &service) {
+            Some(text) => Response { text: Some(text), ..Response::empty(true) },
+            None => Response::error(format!("no service `{service}` in this site")),
         },
         Request::Schema => Response { text: Some(crate::schema::json_schema()), ..Response::empty(true) },
         Request::Version => Response {

@@ -19,6 +19,7 @@ pub mod render;
 pub mod resolve;
 pub mod schema;
 pub mod source;
+pub mod trace;
 pub mod validate;
 
 pub use diagnostic::{Code, Diagnostic, Severity};

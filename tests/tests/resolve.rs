@@ -150,3 +150,15 @@ fn the_same_input_gives_the_same_output() {
     let b = svcintent_core::api::handle_json(&serde_json::json!({"version": 1, "op": "render", "files": [{"path": "site.yaml", "text": s.get(svcintent_core::source::FileId(0)).unwrap().text}]}).to_string());
     assert_eq!(a, b);
 }
+
+#[test]
+fn trace_names_the_layer_and_line_of_each_value() {
+    let sources = svcintent_tests::load_site(&svcintent_tests::repo_root().join("examples/campus"));
+    let t = svcintent_core::trace::trace_service(&sources, "www").unwrap();
+    let line = |key: &str| t.lines().find(|l| l.trim_start().starts_with(key)).unwrap_or_else(|| panic!("{key} not in\n{t}"));
+    assert!(line("mode:").contains("site.yaml:") && line("mode:").contains("(template http-web)"), "{t}");
+    assert!(line("vips:").contains("services/web.yaml:") && line("vips:").contains("(service)"), "{t}");
+    assert!(line("balance:").contains("(defaults.haproxy)"), "{t}");
+    assert!(line("certificate:").contains("(template https-web)"), "{t}");
+    assert!(t.contains("extends (applied in this order): http-web, https-web"), "{t}");
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian 12 machine or an already prepared one:
+#   1. installs what the tests need (idempotent, fast when present): the daemons whose checks the
+#      tests run (haproxy, bird2, nftables, icinga2, apache2, monitoring-plugins, the
+#      anycast-healthchecker venv), the wasm target, wasm-opt;
+#   2. builds the sandboxed module once;
+#   3. runs formatting, clippy (native and wasm32) and every test of the workspace.
+# CI (.ci/run) runs exactly this. Needs no stdin.
+set -euo pipefail
+exec </dev/null
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "installing test dependencies"
+bash .ci/install-daemons.sh
+# rust-toolchain.toml pins the toolchain; make sure its components and the wasm target exist.
+rustup show active-toolchain >/dev/null 2>&1 || rustup toolchain install
+rustup component add rustfmt clippy >/dev/null
+rustup target add wasm32-unknown-unknown >/dev/null
+
+step "building the sandboxed module"
+bash scripts/build-wasm.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (native)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+step "cargo clippy (wasm32)"
+cargo clippy -p svcintent-core -p svcintent-wasm --target wasm32-unknown-unknown --locked -- -D warnings
+
+step "cargo test"
+cargo test --workspace --locked --no-fail-fast
