@@ -287,7 +287,7 @@ pub fn names(fields: &[Field]) -> impl Iterator<Item = &'static str> + '_ {
 
 fn ty_schema(ty: &Ty, defaults_block: bool) -> Value {
     match ty {
-        Ty::Ident => json!({"type": "string", "pattern": "^[a-z][a-z0-9-]{0,46}[a-z0-9]$|^[a-z]$"}),
+        Ty::Ident => json!({"type": "string", "pattern": "^(?!.*--)([a-z][a-z0-9-]{0,46}[a-z0-9]|[a-z])$"}),
         Ty::Text | Ty::Arg => json!({"type": "string"}),
         Ty::Hostname => json!({"type": "string", "format": "hostname"}),
         Ty::Path => json!({"type": "string", "pattern": "^/[A-Za-z0-9._/-]*$"}),
@@ -326,14 +326,12 @@ fn ty_schema(ty: &Ty, defaults_block: bool) -> Value {
 fn object_schema(fields: &[Field], defaults_block: bool) -> Value {
     let mut props = Map::new();
     for field in fields {
-        let mut s = ty_schema(&field.ty, false);
-        if let Value::Object(o) = &mut s {
-            let mut doc = field.doc.to_owned();
-            if !field.default.is_empty() {
-                doc.push_str(&format!(" Default: {}.", field.default));
-            }
-            o.insert("description".into(), Value::String(doc));
+        let mut doc = field.doc.to_owned();
+        if !field.default.is_empty() {
+            doc.push_str(&format!(" Default: {}.", field.default));
         }
+        // `key: ~` removes an inherited value, so null is always allowed.
+        let s = json!({"anyOf": [ty_schema(&field.ty, false), {"type": "null"}], "description": doc});
         props.insert(field.name.to_owned(), s);
         if matches!(field.ty, Ty::List(_)) {
             // `key+:` appends to the inherited list.

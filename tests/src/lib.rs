@@ -18,6 +18,10 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<SourceFile>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let path = entry.path();
+        // Hidden files and directories (.git, editor swap files) are not part of the site.
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
         if path.is_dir() {
             walk(root, &path, out);
         } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {

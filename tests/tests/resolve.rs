@@ -162,3 +162,71 @@ fn trace_names_the_layer_and_line_of_each_value() {
     assert!(line("certificate:").contains("(template https-web)"), "{t}");
     assert!(t.contains("extends (applied in this order): http-web, https-web"), "{t}");
 }
+
+#[test]
+fn null_and_append_act_on_defaults_too() {
+    let s = site(
+        r#"
+defaults:
+  allow: [198.18.0.0/15]
+  maxconn: 100
+  check: { http: { path: /d } }
+services:
+  a: { mode: http, vips: [192.0.2.10], ports: [80/tcp], backends: [web1], allow+: [203.0.113.0/24], maxconn: ~ }
+  b: { mode: http, vips: [192.0.2.11], ports: [80/tcp], backends: [web2], allow: ~, check: { http: ~, tls: {} } }
+"#,
+    );
+    let c = compile(&s);
+    assert!(!c.has_errors(), "{:?}", c.diagnostics);
+    let i = c.intent.unwrap();
+    let a = &i.services["a"];
+    assert_eq!(a.allow.iter().map(ToString::to_string).collect::<Vec<_>>(), ["198.18.0.0/15", "203.0.113.0/24"]);
+    assert_eq!(a.haproxy.as_ref().unwrap().maxconn, None);
+    let b = &i.services["b"];
+    assert!(b.allow.is_empty());
+    assert!(matches!(b.check.kind, CheckKind::Tls { .. }), "{:?}", b.check.kind);
+}
+
+#[test]
+fn append_only_on_inherited_lists() {
+    let s = site("services:\n  a: { vips: [192.0.2.10], ports: [80/tcp], backends: [web1], mode+: http }\n");
+    let c = compile(&s);
+    assert!(c.diagnostics.iter().any(|d| d.code == Code::WrongType && d.message.contains("`mode+`")), "{:?}", c.diagnostics);
+    let s = Sources::from_pairs([("site.yaml", BASE.replace("roles: [web], ipv4: 198.18.2.2", "roles+: [web], ipv4: 198.18.2.2"))]);
+    let c = compile(&s);
+    assert!(c.diagnostics.iter().any(|d| d.code == Code::WrongType && d.message.contains("`roles+`")), "{:?}", c.diagnostics);
+}
+
+#[test]
+fn one_family_allow_closes_the_other_family() {
+    let s = Sources::from_pairs([(
+        "site.yaml",
+        r#"
+site: { name: t, asn: 65000, anycast_prefixes: [192.0.2.0/24, "2001:db8:100::/48"] }
+hosts:
+  rr1: { roles: [route-reflector], ipv4: 198.18.0.1, ipv6: "2001:db8:ff::1" }
+  lb1: { roles: [balancer], ipv4: 198.18.1.1, ipv6: "2001:db8:ff::2" }
+  web1: { roles: [web], ipv4: 198.18.2.1 }
+  mon1: { roles: [monitoring], ipv4: 198.18.9.1 }
+services:
+  a: { vips: [192.0.2.10, "2001:db8:100::10"], ports: [80/tcp], backends: [web1], allow: [198.18.0.0/15] }
+"#,
+    )]);
+    let c = compile(&s);
+    assert!(c.diagnostics.iter().any(|d| d.code == Code::FamilyMismatch && d.message.contains("IPv6")), "{:?}", c.diagnostics);
+    let intent = c.intent.unwrap();
+    let plan = svcintent_core::plan::plan(&intent);
+    let lb = &plan.hosts["lb1"];
+    assert!(lb.allow.iter().all(|a| a.daddr.is_ipv4() || a.reason != "a"), "IPv6 VIP must stay closed: {:?}", lb.allow);
+    assert!(lb.allow.iter().any(|a| a.daddr.is_ipv4() && a.reason == "a" && !a.sources.is_empty()));
+}
+
+#[test]
+fn extends_and_balancing_in_defaults_are_refused() {
+    let s = site("defaults:\n  extends: x\n  anycast: { nodes: [kdc1] }\n  balancing: anycast\nservices:\n  a: { vips: [192.0.2.10], ports: [80/tcp], backends: [web1] }\n");
+    let c = compile(&s);
+    let msgs: Vec<_> = c.diagnostics.iter().map(|d| (d.code, d.message.clone())).collect();
+    assert!(msgs.iter().any(|(c, m)| *c == Code::FieldNotApplicable && m.contains("`extends`")), "{msgs:?}");
+    assert!(msgs.iter().any(|(c, m)| *c == Code::FieldNotApplicable && m.contains("`balancing`")), "{msgs:?}");
+    assert!(!msgs.iter().any(|(_, m)| m.contains("`nodes` applies only")), "nodes in defaults.anycast is fine: {msgs:?}");
+}

@@ -68,6 +68,18 @@ impl Cx<'_> {
             Value::Map(entries) => {
                 for e in entries {
                     let key = e.key.strip_suffix('+').unwrap_or(&e.key);
+                    if key != e.key {
+                        let field = fields.iter().find(|f| f.name == key);
+                        let is_list = field.is_some_and(|f| matches!(f.ty, schema::Ty::List(_)));
+                        let mergeable = is_mergeable(fields);
+                        if field.is_some() && !(is_list && mergeable) {
+                            self.push(
+                                Diagnostic::new(Code::WrongType, e.key_span, format!("`{}` appends to an inherited list, but `{key}` {}", e.key, if is_list { "is not inherited here" } else { "is not a list" }))
+                                    .help(format!("write `{key}:`; `+` works on list fields of services, templates and defaults")),
+                            );
+                            continue;
+                        }
+                    }
                     if !fields.iter().any(|f| f.name == key) {
                         let mut d = Diagnostic::new(Code::UnknownKey, e.key_span, format!("unknown key `{}` in {what}", e.key));
                         d = match did_you_mean(key, schema::names(fields)) {
@@ -389,6 +401,13 @@ impl Cx<'_> {
     }
 }
 
+/// Whether a table is inherited (service fields and their blocks), so that `key+:` can append.
+fn is_mergeable(fields: &[Field]) -> bool {
+    let fixed: [&[Field]; 8] =
+        [schema::SITE, schema::BGP, schema::UPSTREAM, schema::VERSIONS, schema::SITE_MONITORING, schema::PATHS, schema::HOST, schema::BACKEND];
+    !fixed.iter().any(|t| std::ptr::eq(*t, fields))
+}
+
 fn opt<T>(v: Option<&Node>, f: impl FnOnce(&Node) -> Option<T>) -> Option<T> {
     v.and_then(f)
 }
@@ -432,11 +451,32 @@ pub fn extract(sources: &Sources, r: &Resolved, diags: &mut Diagnostics) -> Opti
     }
     if let Some(d) = &r.defaults {
         partial_service(&mut cx, &d.node, "defaults");
+        let mut blocks = vec![&d.node];
         for mode in ["haproxy", "anycast"] {
             if let Some(block) = d.node.get(mode) {
                 partial_service(&mut cx, &block.value, &format!("defaults.{mode}"));
+                blocks.push(&block.value);
             }
         }
+        for block in blocks {
+            if let Some(e) = block.get("extends") {
+                cx.push(
+                    Diagnostic::new(Code::FieldNotApplicable, e.key_span, "`extends` has no effect in `defaults`")
+                        .help("defaults apply to every service; put `extends:` on the services or templates"),
+                );
+            }
+            if let Some(e) = block.get("balancing") {
+                cx.push(
+                    Diagnostic::new(Code::FieldNotApplicable, e.key_span, "`balancing` cannot be set in `defaults`")
+                        .help("the mode picks the defaults (`defaults.haproxy`, `defaults.anycast`), so each service states its own"),
+                );
+            }
+        }
+    }
+
+    // Services as written too: `key+:` misuse disappears in the merged view.
+    for (name, rs) in &r.services {
+        partial_service(&mut cx, &rs.def.node, &format!("service `{name}`"));
     }
 
     let notify_default = site.as_ref().map(|s| s.monitoring.notify.clone()).unwrap_or_default();
@@ -619,19 +659,42 @@ fn partial_service(cx: &mut Cx<'_>, node: &Node, what: &str) {
     let Some(_) = cx.object(node, &fields, what) else { return };
     // Normalise `key+:` to `key:` and drop the per-mode blocks, then type-check every field.
     let normalised = crate::resolve::merge(&Node { value: Value::Map(Vec::new()), span: node.span }, node);
-    let stripped = match &normalised.value {
+    let mut stripped = match &normalised.value {
         Value::Map(entries) => Node {
-            value: Value::Map(entries.iter().filter(|e| e.key != "haproxy" && e.key != "anycast").cloned().collect()),
+            value: Value::Map(
+                entries.iter().filter(|e| !matches!(e.key.as_str(), "haproxy" | "anycast" | "extends" | "balancing")).cloned().collect(),
+            ),
             span: normalised.span,
         },
         _ => normalised,
     };
+    // A template or defaults block is checked in the mode it will be used in.
+    let mode = if what == "defaults.anycast" {
+        Some("anycast")
+    } else if what == "defaults.haproxy" {
+        Some("haproxy")
+    } else {
+        node.get("balancing").and_then(|e| match &e.value.value {
+            Value::Scalar(s) if s.text == "anycast" || s.text == "haproxy" => Some(if s.text == "anycast" { "anycast" } else { "haproxy" }),
+            _ => None,
+        })
+    };
+    if let (Some(mode), Value::Map(entries)) = (mode, &mut stripped.value) {
+        entries.push(crate::parse::Entry {
+            key: "balancing".to_owned(),
+            key_span: node.span,
+            value: Node { value: Value::Scalar(crate::parse::Scalar { text: mode.to_owned(), style: Style::Quoted }), span: node.span },
+        });
+    }
     let mut scratch = Diagnostics::default();
     {
         let mut inner = Cx { sources: cx.sources, diags: &mut scratch };
         service_fields(&mut inner, Obj { node: &stripped }, "template", stripped.span, &[]);
     }
-    cx.diags.extend(scratch.finish().into_iter().filter(|d| d.code != Code::MissingField));
+    // A partial block may lack required fields; without a known mode, mode-specific fields are fine.
+    cx.diags.extend(
+        scratch.finish().into_iter().filter(|d| d.code != Code::MissingField && (mode.is_some() || d.code != Code::FieldNotApplicable)),
+    );
 }
 
 fn service(cx: &mut Cx<'_>, name: &str, def: &Def, effective: &Node, chain: &[String], notify_default: &[String]) -> Option<Service> {

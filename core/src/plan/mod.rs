@@ -299,8 +299,17 @@ fn allowances_of(intent: &Intent, host: &Host, announcements: &[Announcement]) -
     // Service VIPs on balancers and anycast nodes, from the service's allowed sources.
     for a in announcements {
         let Some(svc) = intent.services.get(&a.service) else { continue };
+        let mut sources: Vec<IpNet> = svc.allow.iter().copied().filter(|n| n.addr().is_ipv4() == a.vip.is_ipv4()).collect();
+        // An `allow` list without this family's sources closes the VIP (empty means anywhere).
+        if !svc.allow.is_empty() && sources.is_empty() {
+            continue;
+        }
+        // A /0 among the sources means anywhere.
+        if sources.iter().any(|n| n.prefix_len() == 0) {
+            sources.clear();
+        }
         for Port { port, proto } in &svc.ports {
-            let sources = svc.allow.iter().copied().filter(|n| n.addr().is_ipv4() == a.vip.is_ipv4()).collect();
+            let sources = sources.clone();
             out.insert(Allowance { daddr: a.vip, proto: *proto, port: *port, sources, reason: svc.name.clone() });
         }
     }

@@ -276,34 +276,32 @@ fn strip(node: &Node, keys: &[&str]) -> Node {
     }
 }
 
-/// Keeps only the defaults' per-mode block for `mode`.
-fn mode_defaults(defaults: &Node, mode: &str) -> Option<Node> {
-    defaults.get(mode).map(|e| e.value.clone())
+fn mode_of(node: &Node) -> Option<String> {
+    match node.get("balancing").map(|e| &e.value.value) {
+        Some(Value::Scalar(s)) => Some(s.text.clone()),
+        _ => None,
+    }
 }
 
+/// Folds the layers in order: defaults, defaults.<mode>, each template (most general first),
+/// the service. Each layer merges onto the result so far, so `key: ~` and `key+:` act on
+/// everything inherited before it, defaults included.
 fn effective_service(r: &Resolved, own: &Node, chain: &[String]) -> Node {
     let empty = Node { value: Value::Map(Vec::new()), span: own.span };
-    let common = r.defaults.as_ref().map_or(empty.clone(), |d| strip(&d.node, &["haproxy", "anycast", "extends"]));
-    let mut layered = empty;
-    for name in chain {
-        if let Some(t) = r.templates.get(name) {
-            layered = merge(&layered, &strip(&t.node, &["extends"]));
-        }
+    let common = r.defaults.as_ref().map(|d| strip(&d.node, &["haproxy", "anycast", "extends"]));
+    let templates: Vec<Node> = chain.iter().filter_map(|n| r.templates.get(n)).map(|t| strip(&t.node, &["extends"])).collect();
+    let own = strip(own, &["extends"]);
+    // The mode decides which per-mode defaults apply: the most specific `balancing` wins.
+    let mode = std::iter::once(&own)
+        .chain(templates.iter().rev())
+        .chain(common.iter())
+        .find_map(mode_of)
+        .unwrap_or_else(|| "haproxy".to_owned());
+    let per_mode = r.defaults.as_ref().and_then(|d| d.node.get(&mode)).map(|e| strip(&e.value, &["extends"]));
+    let mut result = empty;
+    for layer in common.iter().chain(per_mode.iter()).chain(templates.iter()).chain(std::iter::once(&own)) {
+        result = merge(&result, layer);
     }
-    layered = merge(&layered, &strip(own, &["extends"]));
-    // The mode decides which per-mode defaults apply.
-    let probe = merge(&common, &layered);
-    let mode = match probe.get("balancing").map(|e| &e.value.value) {
-        Some(Value::Scalar(s)) => s.text.clone(),
-        _ => "haproxy".to_owned(),
-    };
-    let mut out = common;
-    if let Some(d) = &r.defaults {
-        if let Some(m) = mode_defaults(&d.node, &mode) {
-            out = merge(&out, &strip(&m, &["extends"]));
-        }
-    }
-    let mut result = merge(&out, &layered);
     // The result is located at the service's own mapping.
     result.span = own.span;
     result

@@ -43,7 +43,8 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
         }
     }
 
-    let mut listeners: BTreeMap<(IpAddr, Port), &str> = BTreeMap::new();
+    let mut listeners: std::collections::BTreeSet<(IpAddr, Port)> = std::collections::BTreeSet::new();
+    let mut owners: BTreeMap<IpAddr, &str> = BTreeMap::new();
     for svc in intent.services.values() {
         if svc.vips.is_empty() && at.service_field(&svc.name, "vips") != at.service(&svc.name) {
             diags.push(Diagnostic::new(Code::MissingField, at.service_field(&svc.name, "vips"), format!("service `{}` lists no VIPs", svc.name)));
@@ -67,20 +68,23 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
                         .with_secondary(at.host_value(owner, key), "host address"),
                 );
             }
-            for port in &svc.ports {
-                if let Some(other) = listeners.get(&(*vip, *port)) {
-                    diags.push(
-                        Diagnostic::new(
-                            Code::VipPortConflict,
-                            vip_span,
-                            format!("{vip} {}/{} is used by `{other}` and `{}`", port.port, port.proto.as_str(), svc.name),
-                        )
+            // A VIP is announced on the health of one service, so it belongs to one service.
+            if let Some(other) = owners.get(vip).filter(|o| **o != svc.name) {
+                let clash = svc.ports.iter().find(|p| listeners.contains(&(*vip, **p)));
+                let message = match clash {
+                    Some(p) => format!("{vip} {}/{} is used by `{other}` and `{}`", p.port, p.proto.as_str(), svc.name),
+                    None => format!("{vip} is used by `{other}` and `{}`", svc.name),
+                };
+                diags.push(
+                    Diagnostic::new(Code::VipPortConflict, vip_span, message)
                         .with_secondary(at.service_item(other, "vips", |t| t.parse::<IpAddr>().ok() == Some(*vip)), "also here")
-                        .help("each VIP, port and protocol belongs to one service"),
-                    );
-                } else {
-                    listeners.insert((*vip, *port), &svc.name);
-                }
+                        .help("each VIP is announced on the health of one service: give each service its own VIP"),
+                );
+            } else {
+                owners.insert(*vip, &svc.name);
+            }
+            for port in &svc.ports {
+                listeners.insert((*vip, *port));
             }
             // Every announcer must have an address of the VIP's family to carry the route.
             for host in &announcers {
@@ -101,6 +105,25 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
                     Diagnostic::new(Code::FamilyMismatch, vip_span, format!("no route reflector has an {} address to carry {vip}", family(*vip)))
                         .help("give the route reflectors addresses of both families"),
                 );
+            }
+        }
+        // `allow` restricted to one family would leave the other family's VIPs closed.
+        if !svc.allow.is_empty() {
+            for v6 in [false, true] {
+                let has_vip = svc.vips.iter().any(|v| v.is_ipv6() == v6);
+                let has_source = svc.allow.iter().any(|n| n.addr().is_ipv6() == v6);
+                if has_vip && !has_source {
+                    let fam = if v6 { "IPv6" } else { "IPv4" };
+                    diags.push(
+                        Diagnostic::new(
+                            Code::FamilyMismatch,
+                            at.service_field(&svc.name, "allow"),
+                            format!("`allow` lists no {fam} source, so the {fam} VIPs of `{}` are reachable from nowhere", svc.name),
+                        )
+                        .severity(crate::Severity::Warning)
+                        .help(format!("add the {fam} sources (`::/0` or `0.0.0.0/0` for anywhere), or drop the {fam} VIPs")),
+                    );
+                }
             }
         }
         // Balancers reach every backend over a shared family.
@@ -124,6 +147,12 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
         }
     }
 
+    let mut upstream_names = std::collections::BTreeSet::new();
+    for up in &intent.site.bgp.upstreams {
+        if !upstream_names.insert(up.name.as_str()) {
+            diags.push(Diagnostic::new(Code::DuplicateDefinition, at.site_field(&["bgp", "upstreams"]), format!("upstream `{}` is defined twice", up.name)));
+        }
+    }
     // Upstreams must be reachable from a route reflector.
     for up in &intent.site.bgp.upstreams {
         let rrs = route_reflectors(intent);
