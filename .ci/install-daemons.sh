@@ -45,13 +45,9 @@ missing=()
 for f in "${!NEED[@]}"; do
   [ -e "$f" ] || missing+=("${NEED[$f]}")
 done
-# ensurepip is what python3-venv adds; without it `python3 -m venv` fails.
+# ensurepip is what python3-venv adds; without it `python3 -m venv` cannot build the venv below.
 if [ -x "$SYS_PYTHON" ] && ! "$SYS_PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; then
   missing+=(python3-venv)
-fi
-if [ ! -x "$VENV/bin/python" ]; then
-  # Needed to build the venv below.
-  "$SYS_PYTHON" -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -65,7 +61,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends \
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-    "${missing[@]}" python3-venv
+    "${missing[@]}"
 fi
 
 ahc_ok() {
@@ -74,8 +70,10 @@ ahc_ok() {
 }
 
 if ! ahc_ok; then
-  if [ -e "$VENV" ] && [ ! -w "$VENV" ] && [ ! -w "$(dirname "$VENV")" ]; then
-    echo "install-daemons: cannot write $VENV" >&2
+  target="$VENV"
+  [ -e "$target" ] || target="$(dirname "$VENV")"
+  if [ ! -w "$target" ]; then
+    echo "install-daemons: cannot write $VENV (run as root, or set SVCINTENT_HEALTHCHECKER to a writable path)" >&2
     exit 1
   fi
   echo "install-daemons: creating $VENV with anycast-healthchecker==$AHC_VERSION"

@@ -1,1 +1,615 @@
-//! Real-daemon checks of a rendered tree (to be written).
+//! Real-daemon checks of a rendered tree.
+//!
+//! A rendered tree has one folder per host, each holding that host's files at the path they get
+//! on the host (`TREE/lb1/etc/haproxy/haproxy.cfg`, `TREE/lb1/etc/bird/bird.conf`, ...).
+//! [`check_tree`] runs each daemon's own configuration check on each host's files and turns the
+//! daemon's complaints into [`Finding`]s that point at the tree file and line.
+//!
+//! | daemon | runs for a host that has | command (inside the sandbox) |
+//! | --- | --- | --- |
+//! | HAProxy | `etc/haproxy/haproxy.cfg` | `haproxy -c -dW -f /etc/haproxy/haproxy.cfg` |
+//! | BIRD 2 | `etc/bird/bird.conf` | `bird -p -c /etc/bird/bird.conf` |
+//! | nftables | `etc/nftables.conf` | `nft -c -f /etc/nftables.conf` |
+//! | Icinga2 | `etc/icinga2/conf.d/svcintent/*.conf` | `icinga2 daemon -C -c WRAPPER ...` ([`icinga2`]) |
+//! | Apache2 | `etc/apache2/{conf,sites}-available/svcintent*.conf` | `apache2 -t -f WRAPPER` ([`apache`]) |
+//! | anycast-healthchecker | `etc/anycast-healthchecker.conf` | `anycast-healthchecker -c ...` ([`healthchecker`]) |
+//!
+//! # Absolute paths: one throwaway root per check
+//!
+//! Configs name other files by absolute path (`include "/var/lib/anycast-healthchecker/..."`,
+//! `crt /etc/haproxy/certs/x.pem`, `Include /etc/apache2/...`). Each check therefore runs in a
+//! private root ([`sandbox`]): the host's folder is copied into a fresh temporary directory `R`,
+//! the few things the daemon needs but we do not render are written into that copy (a throwaway
+//! self-signed certificate at each `crt` path, the Apache and Icinga2 wrapper files under
+//! `/.svcintent-check/`, runtime directories), and the daemon runs as
+//!
+//! ```text
+//! timeout -v -k 5 SECS unshare --user --map-root-user --mount --net -- sh -c '
+//!     mount --rbind /usr R/usr; mount -o remount,bind,ro R/usr; ...; exec chroot R DAEMON ARGS'
+//! ```
+//!
+//! The user namespace makes this work unprivileged as well as for root (mapped root may
+//! bind-mount and chroot inside its own mount namespace, and holds `CAP_NET_ADMIN` over the new,
+//! empty network namespace, which is what `nft -c` needs). Inside the root, `/usr` (and
+//! `/bin`, `/sbin`, `/lib*` as the same symlinks or binds the machine has), `/dev`, `/proc` and a
+//! short list of system files from `/etc` (`passwd`, `group`, `ld.so.cache`, `ssl`, `mime.types`,
+//! `alternatives`, ... see [`sandbox::SYSTEM_ETC`]) are bind-mounted read-only from the machine,
+//! but only where the rendered tree has no file of its own: rendered files always win, and a
+//! rendered directory is merged entry by entry. Nothing else of the machine is visible, so a
+//! check cannot pass because the build machine happens to have some `/etc` file, and it never
+//! reads or writes the real `/etc` or `/var`. The rendered tree is only read (copied); the mounts
+//! vanish with the namespace; the temporary directory is removed afterwards.
+//!
+//! The new network namespace has only `lo` (down): `iif "eth0"` in nftables fails there (render
+//! `iifname`), host names in HAProxy `server` lines do not resolve (render addresses).
+//!
+//! Each run is bounded by coreutils `timeout(1)` ([`Options::timeout`]); it signals the whole
+//! process group, so no daemon outlives its check. A timeout is reported as a [`Finding`].
+//!
+//! # Findings
+//!
+//! [`Finding::file`] is tree-relative (`lb1/etc/haproxy/haproxy.cfg`) when the daemon blamed a
+//! rendered file. When it blamed a file that is not in the tree (a harness wrapper under
+//! `/.svcintent-check/`, an ITL file) the path stays absolute, as the daemon saw it. When the
+//! daemon named no file, it is the file the check started from. Warnings count as failures
+//! unless [`Options::warnings_are_failures`] is off (HAProxy then runs without `-dW`).
+//!
+//! A daemon (or tool) that is needed and missing is a [`HarnessError`], never a silent skip.
+
+pub mod apache;
+pub mod bird;
+mod certs;
+pub mod haproxy;
+pub mod healthchecker;
+pub mod icinga2;
+pub mod nftables;
+mod output;
+pub mod sandbox;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use self::certs::CertStore;
+use self::sandbox::{RunOutput, Sandbox, Tools};
+
+/// The daemons the harness knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Daemon {
+    /// HAProxy (`haproxy -c`).
+    Haproxy,
+    /// BIRD 2 (`bird -p`).
+    Bird,
+    /// nftables (`nft -c`).
+    Nftables,
+    /// Icinga2 (`icinga2 daemon -C`).
+    Icinga2,
+    /// Apache 2.4 (`apache2 -t`).
+    Apache,
+    /// anycast-healthchecker (`anycast-healthchecker -c` plus a startup dry run).
+    Healthchecker,
+}
+
+impl Daemon {
+    /// Every daemon, in the order checks run and reports list them.
+    pub const ALL: [Daemon; 6] = [
+        Daemon::Haproxy,
+        Daemon::Bird,
+        Daemon::Nftables,
+        Daemon::Icinga2,
+        Daemon::Apache,
+        Daemon::Healthchecker,
+    ];
+
+    /// Short lowercase name (`haproxy`, `bird`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Daemon::Haproxy => "haproxy",
+            Daemon::Bird => "bird",
+            Daemon::Nftables => "nftables",
+            Daemon::Icinga2 => "icinga2",
+            Daemon::Apache => "apache",
+            Daemon::Healthchecker => "healthchecker",
+        }
+    }
+
+    /// The file or folder of a host (relative to the host folder) whose presence makes this
+    /// daemon's check run for that host, or `None` when the host has nothing for it.
+    pub fn applies_to(self, host_dir: &Path) -> Option<PathBuf> {
+        match self {
+            Daemon::Haproxy => haproxy::applies(host_dir),
+            Daemon::Bird => bird::applies(host_dir),
+            Daemon::Nftables => nftables::applies(host_dir),
+            Daemon::Icinga2 => icinga2::applies(host_dir),
+            Daemon::Apache => apache::applies(host_dir),
+            Daemon::Healthchecker => healthchecker::applies(host_dir),
+        }
+    }
+}
+
+impl fmt::Display for Daemon {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One complaint of a daemon about a host's files.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Finding {
+    /// The daemon that complained.
+    pub daemon: Daemon,
+    /// The host folder name.
+    pub host: String,
+    /// Tree-relative path of the blamed file (`lb1/etc/bird/bird.conf`); absolute when the daemon
+    /// blamed a file that is not in the tree (see the module docs).
+    pub file: PathBuf,
+    /// 1-based line, when the daemon gave one.
+    pub line: Option<u32>,
+    /// The daemon's message, without its log prefixes.
+    pub message: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        write!(f, ": {}: {}", self.daemon, self.message)
+    }
+}
+
+/// What [`check_tree`] did and found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// Every check that ran: daemon, host and the tree-relative file or folder it checked.
+    pub checked: Vec<(Daemon, String, PathBuf)>,
+    /// Every complaint, sorted by host, daemon, file and line.
+    pub failures: Vec<Finding>,
+}
+
+impl Report {
+    /// True when every check passed.
+    pub fn is_ok(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// Settings for [`check_tree`].
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Daemons to check (default: all). A host without files for a daemon is not checked for it.
+    pub daemons: Vec<Daemon>,
+    /// Host folders to check (default, empty: all).
+    pub hosts: Vec<String>,
+    /// The anycast-healthchecker venv folder, or its `bin/anycast-healthchecker`. `None`: the
+    /// `SVCINTENT_HEALTHCHECKER` environment variable, else [`DEFAULT_HEALTHCHECKER_VENV`].
+    pub healthchecker: Option<PathBuf>,
+    /// Bound on each daemon run (default 60 s).
+    pub timeout: Duration,
+    /// Report warnings as failures (default true; HAProxy runs with `-dW`).
+    pub warnings_are_failures: bool,
+    /// Checks run at once (default 0: the number of CPUs).
+    pub jobs: usize,
+    /// Keep each check's temporary root (its path is printed in timeouts and sandbox errors) for
+    /// debugging. Default false.
+    pub keep_sandboxes: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            daemons: Daemon::ALL.to_vec(),
+            hosts: Vec::new(),
+            healthchecker: None,
+            timeout: Duration::from_secs(60),
+            warnings_are_failures: true,
+            jobs: 0,
+            keep_sandboxes: false,
+        }
+    }
+}
+
+/// Where `.ci/install-daemons.sh` puts the anycast-healthchecker venv.
+pub const DEFAULT_HEALTHCHECKER_VENV: &str = "/opt/svcintent-venv";
+
+/// Environment variable naming the anycast-healthchecker venv.
+pub const HEALTHCHECKER_ENV: &str = "SVCINTENT_HEALTHCHECKER";
+
+/// Why the harness could not check (as opposed to a daemon rejecting a config).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum HarnessError {
+    /// A daemon the tree needs is not installed.
+    MissingDaemon {
+        /// The daemon.
+        daemon: Daemon,
+        /// Where it was looked for.
+        looked: Vec<PathBuf>,
+    },
+    /// A tool the harness itself runs (`unshare`, `mount`, `chroot`, `timeout`, `openssl`, `sh`).
+    MissingTool {
+        /// Its name.
+        tool: &'static str,
+        /// Where it was looked for.
+        looked: Vec<PathBuf>,
+    },
+    /// Reading the tree or preparing a sandbox failed.
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The tree is not usable (not a folder, a symlink that would lead out of a host folder...).
+    BadTree {
+        /// The path involved.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The sandbox did not come up (user namespaces disabled, a mount refused...), or a helper
+    /// behaved unexpectedly.
+    Sandbox {
+        /// The daemon being checked.
+        daemon: Daemon,
+        /// The host being checked.
+        host: String,
+        /// What happened, with the helper's output.
+        detail: String,
+    },
+}
+
+impl fmt::Display for HarnessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HarnessError::MissingDaemon { daemon, looked } => write!(
+                f,
+                "{daemon} is needed but not installed (looked for {}); run .ci/install-daemons.sh",
+                join_paths(looked)
+            ),
+            HarnessError::MissingTool { tool, looked } => write!(
+                f,
+                "`{tool}` is needed by the daemon checks but not found (looked for {})",
+                join_paths(looked)
+            ),
+            HarnessError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            HarnessError::BadTree { path, reason } => write!(f, "{}: {reason}", path.display()),
+            HarnessError::Sandbox {
+                daemon,
+                host,
+                detail,
+            } => write!(f, "sandbox for {daemon} on {host} failed: {detail}"),
+        }
+    }
+}
+
+impl std::error::Error for HarnessError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            HarnessError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+fn join_paths(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> HarnessError + '_ {
+    move |source| HarnessError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Checks every host of a rendered tree with every daemon that has files there.
+///
+/// Returns the checks that ran and the findings; `Err` only when the harness itself cannot
+/// work (a needed daemon or tool is missing, the sandbox does not come up).
+pub fn check_tree(tree: &Path, opts: &Options) -> Result<Report, HarnessError> {
+    let hosts = list_hosts(tree, opts)?;
+    let mut jobs = Vec::new();
+    for host in &hosts {
+        let host_dir = tree.join(host);
+        for daemon in Daemon::ALL {
+            if !opts.daemons.contains(&daemon) {
+                continue;
+            }
+            if let Some(checked) = daemon.applies_to(&host_dir) {
+                jobs.push(Job {
+                    daemon,
+                    host: host.clone(),
+                    host_dir: host_dir.clone(),
+                    checked: Path::new(host).join(checked),
+                });
+            }
+        }
+    }
+    if jobs.is_empty() {
+        return Ok(Report::default());
+    }
+
+    let tools = Tools::find()?;
+    let mut binaries = BTreeMap::new();
+    for job in &jobs {
+        if let std::collections::btree_map::Entry::Vacant(slot) = binaries.entry(job.daemon) {
+            slot.insert(DaemonBinary::find(job.daemon, opts)?);
+        }
+    }
+    let ctx = Ctx {
+        opts: opts.clone(),
+        tools,
+        binaries,
+        certs: CertStore::default(),
+    };
+
+    let results = run_jobs(&ctx, &jobs, opts.jobs);
+    let mut report = Report::default();
+    for (job, result) in jobs.iter().zip(results) {
+        let findings = result?;
+        report
+            .checked
+            .push((job.daemon, job.host.clone(), job.checked.clone()));
+        report.failures.extend(findings);
+    }
+    report.failures.sort_by(|a, b| {
+        (&a.host, a.daemon, &a.file, a.line, &a.message)
+            .cmp(&(&b.host, b.daemon, &b.file, b.line, &b.message))
+    });
+    report.failures.dedup();
+    Ok(report)
+}
+
+fn list_hosts(tree: &Path, opts: &Options) -> Result<Vec<String>, HarnessError> {
+    let meta = std::fs::metadata(tree).map_err(io_err(tree))?;
+    if !meta.is_dir() {
+        return Err(HarnessError::BadTree {
+            path: tree.to_path_buf(),
+            reason: "not a folder".into(),
+        });
+    }
+    let mut hosts = Vec::new();
+    for entry in std::fs::read_dir(tree).map_err(io_err(tree))? {
+        let entry = entry.map_err(io_err(tree))?;
+        let kind = entry.file_type().map_err(io_err(&entry.path()))?;
+        if !kind.is_dir() {
+            continue; // manifest.json and the like
+        }
+        let Ok(name) = entry.file_name().into_string() else {
+            return Err(HarnessError::BadTree {
+                path: entry.path(),
+                reason: "host folder name is not UTF-8".into(),
+            });
+        };
+        if name.starts_with('.') {
+            continue;
+        }
+        if opts.hosts.is_empty() || opts.hosts.contains(&name) {
+            hosts.push(name);
+        }
+    }
+    for wanted in &opts.hosts {
+        if !hosts.contains(wanted) {
+            return Err(HarnessError::BadTree {
+                path: tree.join(wanted),
+                reason: "no such host folder".into(),
+            });
+        }
+    }
+    hosts.sort();
+    Ok(hosts)
+}
+
+/// One daemon on one host.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub(crate) daemon: Daemon,
+    pub(crate) host: String,
+    /// `TREE/host`.
+    pub(crate) host_dir: PathBuf,
+    /// Tree-relative file or folder reported in [`Report::checked`].
+    pub(crate) checked: PathBuf,
+}
+
+/// What every job shares.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    pub(crate) opts: Options,
+    pub(crate) tools: Tools,
+    pub(crate) binaries: BTreeMap<Daemon, DaemonBinary>,
+    pub(crate) certs: CertStore,
+}
+
+/// Where a daemon's executable is, as seen both outside and inside the sandbox (same path).
+#[derive(Debug, Clone)]
+pub(crate) struct DaemonBinary {
+    pub(crate) exe: PathBuf,
+    /// Folders outside `/usr` to bind at the same path (the healthchecker venv).
+    pub(crate) extra_binds: Vec<PathBuf>,
+}
+
+impl DaemonBinary {
+    fn find(daemon: Daemon, opts: &Options) -> Result<Self, HarnessError> {
+        let name = match daemon {
+            Daemon::Haproxy => "haproxy",
+            Daemon::Bird => "bird",
+            Daemon::Nftables => "nft",
+            Daemon::Icinga2 => "icinga2",
+            Daemon::Apache => "apache2",
+            Daemon::Healthchecker => return healthchecker::find_binary(opts),
+        };
+        let looked = sandbox::candidates(name);
+        for path in &looked {
+            if sandbox::is_executable(path) && sandbox::visible_in_sandbox(path) {
+                return Ok(DaemonBinary {
+                    exe: path.clone(),
+                    extra_binds: Vec::new(),
+                });
+            }
+        }
+        Err(HarnessError::MissingDaemon { daemon, looked })
+    }
+}
+
+impl Ctx {
+    pub(crate) fn binary(&self, daemon: Daemon) -> Result<&DaemonBinary, HarnessError> {
+        self.binaries
+            .get(&daemon)
+            .ok_or_else(|| HarnessError::MissingDaemon {
+                daemon,
+                looked: Vec::new(),
+            })
+    }
+}
+
+impl Job {
+    /// A finding blaming `file` as the daemon named it inside the sandbox (absolute), or the
+    /// checked file when the daemon named none.
+    pub(crate) fn finding(
+        &self,
+        file: Option<&str>,
+        line: Option<u32>,
+        message: impl Into<String>,
+    ) -> Finding {
+        let file = match file {
+            Some(f) => self.tree_path(f),
+            None => self.checked.clone(),
+        };
+        Finding {
+            daemon: self.daemon,
+            host: self.host.clone(),
+            file,
+            line,
+            message: message.into(),
+        }
+    }
+
+    /// Maps a path as seen inside the sandbox to the tree-relative path of the rendered file, or
+    /// keeps it (absolute) when the tree has no such file.
+    pub(crate) fn tree_path(&self, inside: &str) -> PathBuf {
+        let inside = inside.trim();
+        let rel = sandbox::normalize(Path::new(inside));
+        if !rel.as_os_str().is_empty() && Path::new(inside).is_absolute() {
+            let on_tree = self.host_dir.join(&rel);
+            if on_tree.is_file() {
+                return Path::new(&self.host).join(rel);
+            }
+        }
+        PathBuf::from(inside)
+    }
+}
+
+fn run_jobs(ctx: &Ctx, jobs: &[Job], wanted: usize) -> Vec<Result<Vec<Finding>, HarnessError>> {
+    let workers = if wanted == 0 {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    } else {
+        wanted
+    }
+    .clamp(1, jobs.len().max(1));
+    let next = Mutex::new(0usize);
+    let results: Mutex<BTreeMap<usize, Result<Vec<Finding>, HarnessError>>> =
+        Mutex::new(BTreeMap::new());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let index = {
+                        let Ok(mut guard) = next.lock() else { return };
+                        let index = *guard;
+                        *guard += 1;
+                        index
+                    };
+                    let Some(job) = jobs.get(index) else { return };
+                    let result = run_job(ctx, job);
+                    if let Ok(mut guard) = results.lock() {
+                        guard.insert(index, result);
+                    }
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_default();
+    (0..jobs.len())
+        .map(|i| {
+            results.remove(&i).unwrap_or_else(|| {
+                Err(HarnessError::Sandbox {
+                    daemon: jobs.get(i).map_or(Daemon::Haproxy, |j| j.daemon),
+                    host: jobs.get(i).map(|j| j.host.clone()).unwrap_or_default(),
+                    detail: "the worker thread died".into(),
+                })
+            })
+        })
+        .collect()
+}
+
+fn run_job(ctx: &Ctx, job: &Job) -> Result<Vec<Finding>, HarnessError> {
+    let binary = ctx.binary(job.daemon)?;
+    let mut sb = Sandbox::new(ctx, job, &binary.extra_binds)?;
+    match job.daemon {
+        Daemon::Haproxy => haproxy::check(ctx, job, &mut sb),
+        Daemon::Bird => bird::check(ctx, job, &mut sb),
+        Daemon::Nftables => nftables::check(ctx, job, &mut sb),
+        Daemon::Icinga2 => icinga2::check(ctx, job, &mut sb),
+        Daemon::Apache => apache::check(ctx, job, &mut sb),
+        Daemon::Healthchecker => healthchecker::check(ctx, job, &mut sb),
+    }
+}
+
+/// Shared tail of a check: a run that timed out, or failed without any parsed finding, still
+/// yields a finding; warnings are dropped when they do not count.
+pub(crate) fn conclude(
+    ctx: &Ctx,
+    job: &Job,
+    out: &RunOutput,
+    parsed: Vec<(Finding, bool)>,
+) -> Vec<Finding> {
+    if out.timed_out {
+        return vec![job.finding(
+            None,
+            None,
+            format!(
+                "check did not finish within {:?} (output: {})",
+                ctx.opts.timeout,
+                output::tail(&out.combined(), 800)
+            ),
+        )];
+    }
+    let mut findings: Vec<Finding> = parsed
+        .into_iter()
+        .filter(|(_, is_warning)| ctx.opts.warnings_are_failures || !*is_warning)
+        .map(|(f, _)| f)
+        .collect();
+    if !out.success() && findings.is_empty() {
+        findings.push(job.finding(
+            None,
+            None,
+            format!(
+                "exited with {} (output: {})",
+                out.status_text(),
+                output::tail(&out.combined(), 800)
+            ),
+        ));
+    }
+    findings
+}
+
+/// Arguments as `OsString`s.
+pub(crate) fn args<I, S>(items: I) -> Vec<OsString>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<OsString>,
+{
+    items.into_iter().map(Into::into).collect()
+}

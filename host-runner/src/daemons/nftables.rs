@@ -1,0 +1,57 @@
+//! nftables: `nft -c -f /etc/nftables.conf`, in the sandbox's own network namespace (where mapped
+//! root holds `CAP_NET_ADMIN`), so the kernel validates the ruleset too (unknown jump targets,
+//! missing interfaces for `iif`: the namespace has only `lo`, so render `iifname`).
+//!
+//! Errors look like `/etc/nftables.conf:7:10-16: Error: Could not process rule: ...`, followed by
+//! the source line and a caret line (skipped).
+
+use std::path::{Path, PathBuf};
+
+use super::sandbox::Sandbox;
+use super::{Ctx, Finding, HarnessError, Job, args, conclude, output};
+
+const CONFIG: &str = "/etc/nftables.conf";
+
+pub(crate) fn applies(host_dir: &Path) -> Option<PathBuf> {
+    let rel = Path::new("etc/nftables.conf");
+    host_dir.join(rel).is_file().then(|| rel.to_path_buf())
+}
+
+pub(crate) fn check(ctx: &Ctx, job: &Job, sb: &mut Sandbox) -> Result<Vec<Finding>, HarnessError> {
+    let exe = &ctx.binary(job.daemon)?.exe;
+    let argv = args([
+        exe.as_os_str(),
+        "-c".as_ref(),
+        "-f".as_ref(),
+        CONFIG.as_ref(),
+    ]);
+    let out = sb.run(&argv, &[])?;
+    let parsed = parse(job, &out.combined());
+    Ok(conclude(ctx, job, &out, parsed))
+}
+
+pub(crate) fn parse(job: &Job, text: &str) -> Vec<(Finding, bool)> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_end();
+        let (file, line_no, rest) = match output::file_line(line) {
+            Some((f, l, rest)) => (Some(f), Some(l), rest),
+            None => (None, None, line),
+        };
+        for (tag, is_warning) in [("Error: ", false), ("Warning: ", true)] {
+            let found = if file.is_some() {
+                rest.find(&format!(": {tag}")).map(|i| i + 2)
+            } else if rest.starts_with(tag) {
+                Some(0)
+            } else {
+                None
+            };
+            if let Some(i) = found {
+                let msg = rest.get(i + tag.len()..).unwrap_or("").trim();
+                out.push((job.finding(file, line_no, msg), is_warning));
+                break;
+            }
+        }
+    }
+    out
+}
