@@ -14,10 +14,10 @@ fn contains(outer: &Node, span: Span) -> bool {
 }
 
 fn layer(r: &Resolved, service: &str, span: Span) -> String {
-    if let Some(s) = r.services.get(service) {
-        if contains(&s.def.node, span) {
-            return "service".to_owned();
-        }
+    if let Some(s) = r.services.get(service)
+        && contains(&s.def.node, span)
+    {
+        return "service".to_owned();
     }
     let in_def = |d: &Def| contains(&d.node, span);
     if let Some((name, _)) = r.templates.iter().find(|(_, d)| in_def(d)) {

@@ -45,7 +45,7 @@ services:
   krb:
     balancing: anycast
     vips: [192.0.2.88]
-    ports: [88/udp]
+    ports: [88/udp, 88/tcp]
     nodes: [kdc1]
 "#,
     );

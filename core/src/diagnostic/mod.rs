@@ -6,8 +6,10 @@
 //! [`json`] (machine-readable, locations resolved to file:line:col).
 
 mod codes;
+pub mod github;
 pub mod human;
 pub mod json;
+pub mod sarif;
 
 use serde::Serialize;
 
@@ -137,7 +139,7 @@ impl Diagnostics {
     /// happens when a template line is inherited by several services: it is reported once,
     /// at the template).
     pub fn finish(mut self) -> Vec<Diagnostic> {
-        self.items.sort_by(|a, b| (a.primary.span, a.code).cmp(&(b.primary.span, b.code)));
+        self.items.sort_by_key(|d| (d.primary.span, d.code));
         self.items.dedup_by(|a, b| a.code == b.code && a.primary.span == b.primary.span);
         self.items
     }

@@ -54,10 +54,11 @@ impl Cx<'_> {
     fn wrong_type(&mut self, n: &Node, expected: &str) {
         let found = n.kind_name();
         let mut d = Diagnostic::new(Code::WrongType, self.head(n), format!("expected {expected}, found a {found}"));
-        if let Value::Scalar(s) = &n.value {
-            if s.style == Style::Quoted && (expected.contains("integer") || expected.contains("boolean") || expected.contains("port")) {
-                d = d.help("remove the quotes: quoted values are always strings");
-            }
+        if let Value::Scalar(s) = &n.value
+            && s.style == Style::Quoted
+            && (expected.contains("integer") || expected.contains("boolean") || expected.contains("port"))
+        {
+            d = d.help("remove the quotes: quoted values are always strings");
         }
         self.push(d);
     }
@@ -498,10 +499,8 @@ fn site(cx: &mut Cx<'_>, def: &Def) -> Option<Site> {
         .require(obj, at, "asn", "site")
         .and_then(|n| cx.int(n, 1, 4_294_967_294, "AS number", Code::AsnOutOfRange))
         .and_then(|v| u32::try_from(v).ok());
-    if let (Some(a), Some(n)) = (asn, obj.get("asn")) {
-        if a == 23456 {
-            cx.push(Diagnostic::new(Code::AsnOutOfRange, n.span, "AS 23456 is AS_TRANS, reserved for 4-byte AS transition"));
-        }
+    if let (Some(23456), Some(n)) = (asn, obj.get("asn")) {
+        cx.push(Diagnostic::new(Code::AsnOutOfRange, n.span, "AS 23456 is AS_TRANS, reserved for 4-byte AS transition"));
     }
     let prefixes = cx
         .require(obj, at, "anycast_prefixes", "site")
@@ -516,8 +515,10 @@ fn site(cx: &mut Cx<'_>, def: &Def) -> Option<Site> {
     let hold_time = u16_of(cx, get(bgp_obj, "hold_time"), 3, 65535, "hold_time", 9);
     let keepalive_time = u16_of(cx, get(bgp_obj, "keepalive_time"), 1, 21845, "keepalive_time", 3);
     let connect_delay_time = u16_of(cx, get(bgp_obj, "connect_delay_time"), 1, 65535, "connect_delay_time", 1);
-    if keepalive_time.saturating_mul(3) > hold_time {
-        if let Some(n) = get(bgp_obj, "keepalive_time").or(get(bgp_obj, "hold_time")) {
+    if keepalive_time.saturating_mul(3) > hold_time
+        && let Some(n) = get(bgp_obj, "keepalive_time").or(get(bgp_obj, "hold_time"))
+    {
+        {
             cx.push(
                 Diagnostic::new(Code::OutOfRange, n.span, format!("keepalive_time {keepalive_time}s is more than a third of hold_time {hold_time}s"))
                     .help("BGP sends at least three keepalives per hold time"),
@@ -724,8 +725,10 @@ fn service_fields(cx: &mut Cx<'_>, obj: Obj<'_>, name: &str, at: Span, notify_de
             (Applies::Anycast, Balancing::Haproxy) => Some("anycast"),
             _ => None,
         };
-        if let (Some(mode), Some(span)) = (wrong, obj.key_span(field.name)) {
-            if obj.get(field.name).is_some() {
+        if let (Some(mode), Some(span)) = (wrong, obj.key_span(field.name))
+            && obj.get(field.name).is_some()
+        {
+            {
                 cx.push(
                     Diagnostic::new(
                         Code::FieldNotApplicable,

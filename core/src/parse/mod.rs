@@ -289,10 +289,10 @@ fn syntax_error(file: FileId, offsets: &mut Offsets<'_>, e: &ScanError) -> Diagn
     let mut at = offsets.byte(e.marker().index());
     // At the end of input or on blank space, point at the last character written instead.
     let here = offsets.text.get(at..).and_then(|s| s.chars().next());
-    if here.is_none_or(char::is_whitespace) {
-        if let Some((i, _)) = offsets.text.get(..at).and_then(|s| s.char_indices().rev().find(|(_, c)| !c.is_whitespace())) {
-            at = i;
-        }
+    if here.is_none_or(char::is_whitespace)
+        && let Some((i, _)) = offsets.text.get(..at).and_then(|s| s.char_indices().rev().find(|(_, c)| !c.is_whitespace()))
+    {
+        at = i;
     }
     let end = offsets.text.get(at..).and_then(|s| s.chars().next()).map_or(at, |c| at + c.len_utf8());
     let span = Span::new(file, at, end);

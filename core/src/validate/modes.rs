@@ -18,6 +18,17 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
                 .help("a check should finish before the next one starts"),
             );
         }
+        let network_check = !matches!(svc.check.kind, CheckKind::Command { .. });
+        if network_check && !svc.ports.is_empty() && !svc.ports.iter().any(|p| p.proto == Proto::Tcp) {
+            diags.push(
+                Diagnostic::new(
+                    Code::CheckMismatch,
+                    at.service_field(name, "check"),
+                    format!("`{name}` has only UDP ports, so a tcp, http or tls check can never pass and its VIPs would never be announced"),
+                )
+                .help("use a command check, e.g. `check: { command: [check_dns, -H, example.edu, -s, \"{vip}\"] }`"),
+            );
+        }
         let Some(h) = &svc.haproxy else { continue };
         for p in svc.ports.iter().filter(|p| p.proto == Proto::Udp) {
             diags.push(

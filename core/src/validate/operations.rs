@@ -65,13 +65,13 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
         }
     }
     let speakers: Vec<&str> = intent.hosts.values().filter(|h| h.has(Role::Balancer) || h.has(Role::AnycastNode)).map(|h| h.name.as_str()).collect();
-    if route_reflectors(intent).is_empty() {
-        if let Some(first) = speakers.first() {
-            diags.push(
-                Diagnostic::new(Code::NoRouteReflector, at.host(first), format!("`{first}` announces VIPs over BGP but the site has no route reflector"))
-                    .help("add a host with `roles: [route-reflector]`"),
-            );
-        }
+    if route_reflectors(intent).is_empty()
+        && let Some(first) = speakers.first()
+    {
+        diags.push(
+            Diagnostic::new(Code::NoRouteReflector, at.host(first), format!("`{first}` announces VIPs over BGP but the site has no route reflector"))
+                .help("add a host with `roles: [route-reflector]`"),
+        );
     }
     for host in intent.hosts.values().filter(|h| h.drain) {
         let serves = intent.services.values().any(|s| {

@@ -13,6 +13,18 @@ fn unknown_host(intent: &Intent, at: &Locator<'_>, service: &str, key: &str, hos
 }
 
 pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) {
+    for host in intent.hosts.values() {
+        if host.has(Role::RouteReflector) && (host.has(Role::Balancer) || host.has(Role::AnycastNode)) {
+            diags.push(
+                Diagnostic::new(
+                    Code::RoleMismatch,
+                    at.host_value(&host.name, "roles"),
+                    format!("`{}` cannot be both a route reflector and an announcer", host.name),
+                )
+                .help("a route reflector's configuration does not announce its own VIPs; use separate hosts"),
+            );
+        }
+    }
     for svc in intent.services.values() {
         if let Some(h) = &svc.haproxy {
             if h.backends.is_empty() {

@@ -176,10 +176,10 @@ pub fn url(s: &str) -> Result<(), Refusal> {
             None => (Some(authority), None),
         }
     };
-    if let Some(h) = host {
-        if h.parse::<std::net::Ipv4Addr>().is_err() {
-            hostname(h).map_err(|e| format!("has a host that {e}"))?;
-        }
+    if let Some(h) = host
+        && h.parse::<std::net::Ipv4Addr>().is_err()
+    {
+        hostname(h).map_err(|e| format!("has a host that {e}"))?;
     }
     if let Some(p) = port {
         match p.parse::<u16>() {
