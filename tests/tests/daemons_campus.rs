@@ -18,7 +18,7 @@ fn campus_passes_every_daemon_check() {
     assert!(failures.is_empty(), "daemon checks failed:\n{}", failures.join("\n"));
     let checked: BTreeSet<Daemon> = report.checked.iter().map(|(d, _, _)| *d).collect();
     for d in Daemon::ALL {
-        assert!(checked.contains(d), "{d} checked no file of the campus tree");
+        assert!(checked.contains(&d), "{d} checked no file of the campus tree");
     }
     // Every host that gets a config of a daemon had it checked.
     let hosts_checked = |d: Daemon| report.checked.iter().filter(|(x, _, _)| *x == d).count();

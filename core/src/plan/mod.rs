@@ -12,6 +12,9 @@ use serde::Serialize;
 
 use crate::model::{Balancing, Host, Intent, Port, Proto, Role, Service};
 
+/// Port of the HAProxy stats page on each balancer's own addresses.
+pub const HAPROXY_STATS_PORT: u16 = 8404;
+
 /// The plan for the whole site.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
@@ -308,6 +311,13 @@ fn allowances_of(intent: &Intent, host: &Host, announcements: &[Announcement]) -
         if sources.iter().any(|n| n.prefix_len() == 0) {
             sources.clear();
         }
+        // A restricted VIP still lets the monitoring hosts in, or its checks would be dropped.
+        if !sources.is_empty() {
+            sources.extend(
+                monitors(intent).iter().filter_map(|m| m.address_for(a.vip)).map(host_prefix).filter(|p| !sources.iter().any(|s| s.contains(p))).collect::<Vec<_>>(),
+            );
+            sources.sort();
+        }
         for Port { port, proto } in &svc.ports {
             let sources = sources.clone();
             out.insert(Allowance { daddr: a.vip, proto: *proto, port: *port, sources, reason: svc.name.clone() });
@@ -343,6 +353,15 @@ fn allowances_of(intent: &Intent, host: &Host, announcements: &[Announcement]) -
                         reason: svc.name.clone(),
                     });
                 }
+            }
+        }
+    }
+    // The HAProxy stats page on a balancer's own addresses, for the monitoring hosts.
+    if host.has(Role::Balancer) {
+        for daddr in host.addresses() {
+            let sources: Vec<IpNet> = monitors(intent).iter().filter_map(|m| m.address_for(daddr)).map(host_prefix).collect();
+            if !sources.is_empty() {
+                out.insert(Allowance { daddr, proto: Proto::Tcp, port: HAPROXY_STATS_PORT, sources, reason: "haproxy-stats".to_owned() });
             }
         }
     }

@@ -1,14 +1,945 @@
-//! icinga2 target (to be written).
+//! Icinga2 target: on every host with the role monitoring, five files under
+//! `/etc/icinga2/conf.d/svcintent/` (Debian's `icinga2.conf` includes `conf.d` recursively):
+//!
+//! | file | objects |
+//! | --- | --- |
+//! | `hosts.conf` | template `svcintent-host`; a Host per site host; a Host `vip_<service>` per monitored service |
+//! | `services.conf` | template `svcintent-service`; the Services below |
+//! | `commands.conf` | `svcintent-bird-protocol`, `svcintent-check-<service>` per command check, the mail NotificationCommands |
+//! | `notifications.conf` | a User per notify target; `apply Notification` rules |
+//! | `downtimes.conf` | a ScheduledDowntime per drained Host and per drained Service |
+//!
+//! The files are self-contained: they import nothing from Debian's sample `conf.d`
+//! (`generic-host`, `mail-service-notification`), only the ITL and its plugin commands.
+//!
+//! # Objects
+//!
+//! - **Site hosts**: `object Host "<name>"` with `address`/`address6`, `hostalive4` (or
+//!   `hostalive6` when the monitoring host shares only IPv6 with it), `vars.svcintent_roles`,
+//!   `vars.svcintent_drain`, `vars.svcintent_group` on balancers, notes = description.
+//! - **Service VIPs**: `object Host "vip_<service>"` (`_` cannot occur in an identifier, so the
+//!   name never collides with a site host) with `address` = first IPv4 VIP, `address6` = first
+//!   IPv6 VIP, `hostalive4` (`hostalive6` without an IPv4 VIP). Its Services, for each VIP of a
+//!   family the monitoring host has:
+//!   - `ping_<vip>`: ping4/ping6 to the VIP: the VIP is announced and routed;
+//!   - `<proto>_<port>_<vip>` per port: `http` (mode http; `http_ssl`+`http_sni` on TLS ports;
+//!     a redirecting plain port expects a 3xx; otherwise the http check's path, method and
+//!     status, vhost = check host or first server name), `ssl` (TLS passthrough, TLS
+//!     terminated in mode tcp, or a tls check: handshake with SNI), `tcp` otherwise (on an
+//!     anycast node an http or tls check applies to its port, else the first tcp port); UDP: port
+//!     53 without a command check gets `dig` (a recursive `. NS` query), other UDP ports are
+//!     covered only by the command check (the ITL `udp` needs send/expect strings we do not
+//!     know);
+//!   - `health_<vip>` for a `check.command` service: CheckCommand `svcintent-check-<service>`,
+//!     the service's own health check run from the monitoring host.
+//! - **Backends** (haproxy services): `backend_<service>_<port>` on the backend's Host, with the
+//!   address HAProxy uses: `http` for an http check, `ssl` for a tls check, `tcp` otherwise, and
+//!   always `tcp` when the backends expect the PROXY protocol (no plugin speaks it). Drained
+//!   backends get `vars.svcintent_drain = true` and a downtime.
+//! - **BGP sessions**: `bgp_<peer>_<peer address>` on each speaker's Host, per session of its
+//!   plan, checked with `svcintent-bird-protocol`: `check_by_ssh` to the speaker running
+//!   `birdc -r show protocols <protocol>` and going CRITICAL unless it says `Established`.
+//!   monitoring-plugins has no BGP check, and a TCP connect to port 179 from the monitoring
+//!   host is both dropped by the nftables target (179 is open only between peers) and a fake
+//!   BGP connection attempt. Requires the Icinga user to log in to the speakers by key, and the
+//!   remote user to read BIRD's control socket (group `bird`). The protocol name is
+//!   [`bird_protocol`].
+//!
+//! # Placeholders in `check.command`
+//!
+//! `{vip}`, `{port}` and `{address}` become the runtime macros `$svcintent_vip$`,
+//! `$svcintent_port$` and `$svcintent_address$`, set on each `health_<vip>` Service to the VIP,
+//! the service's first tcp port (else its first port, as `render::healthchecker` does), and the
+//! monitoring host's own address of the VIP's family.
+//!
+//! # Notifications, drains
+//!
+//! Each name in `monitoring.notify` (and `site.monitoring.notify`) becomes a `User` whose
+//! `email` is the bare name: mail goes to that local address, which the monitoring host's MTA
+//! maps in `/etc/aliases`. Site hosts and BGP sessions notify the site's list; a service's
+//! VIP host, frontends and backends notify the service's list (`vars.svcintent_notify`, read by
+//! two `apply Notification` rules using the package's `/etc/icinga2/scripts/mail-*.sh`).
+//! Services with `monitoring.enabled: false` are not rendered at all. Drained hosts and
+//! backends are in a permanent ScheduledDowntime (every day 00:00-24:00).
+//!
+//! # Strings
+//!
+//! Every string is a double-quoted Icinga2 string ([`string`]): `\` and `"` are escaped with a
+//! backslash (a backslash before anything else is dropped, before digits it starts an octal
+//! escape). `$` starts a runtime macro in command lines, in custom variables (resolved
+//! recursively) and in `notes` (also resolved recursively when a command uses
+//! `$host.notes$`), so those strings go through [`macro_string`], which also doubles `$`.
+//! `display_name` (not macro-resolved) only ever holds identifiers, addresses and numbers.
 
-use minijinja::Environment;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 
-use super::{Context, RenderError, RenderedFile};
-use crate::plan::HostPlan;
+use minijinja::value::ValueKind;
+use minijinja::{Environment, Error, ErrorKind, Value};
+use serde::Serialize;
+
+use super::{Context, RenderError, RenderedFile, Target};
+use crate::model::{Balancing, CheckKind, ClientIp, Host, Intent, Mode, Proto, Role, Service, Tls};
+use crate::plan::{BgpPeer, HostPlan, PeerKind, balancers_of};
+
+const DIR: &str = "/etc/icinga2/conf.d/svcintent";
+const FILES: &[&str] = &[
+    "hosts.conf",
+    "services.conf",
+    "commands.conf",
+    "notifications.conf",
+    "downtimes.conf",
+];
 
 /// Registers this target's templates and escaping filters.
-pub fn register(_env: &mut Environment<'static>) {}
+pub fn register(env: &mut Environment<'static>) {
+    let templates = [
+        (
+            "icinga2/hosts.conf.j2",
+            include_str!("../../templates/icinga2/hosts.conf.j2"),
+        ),
+        (
+            "icinga2/services.conf.j2",
+            include_str!("../../templates/icinga2/services.conf.j2"),
+        ),
+        (
+            "icinga2/commands.conf.j2",
+            include_str!("../../templates/icinga2/commands.conf.j2"),
+        ),
+        (
+            "icinga2/notifications.conf.j2",
+            include_str!("../../templates/icinga2/notifications.conf.j2"),
+        ),
+        (
+            "icinga2/downtimes.conf.j2",
+            include_str!("../../templates/icinga2/downtimes.conf.j2"),
+        ),
+        (
+            "icinga2/downtime-body.j2",
+            include_str!("../../templates/icinga2/downtime-body.j2"),
+        ),
+    ];
+    for (name, source) in templates {
+        if let Err(e) = env.add_template(name, source) {
+            debug_assert!(false, "icinga2 template {name}: {e}");
+        }
+    }
+    env.add_filter("icinga2_str", |s: &str| string(s));
+    env.add_filter("icinga2_macro_str", |s: &str| macro_string(s));
+    env.add_filter("icinga2_command_arg", |s: &str| command_arg(s));
+    env.add_filter("icinga2_value", |v: Value| value(&v));
+    env.add_filter("icinga2_key", |k: &str| key(k));
+}
 
-/// Files this host gets from this target.
-pub fn render(_cx: &Context<'_>, _host: &HostPlan) -> Result<Vec<RenderedFile>, RenderError> {
-    Ok(Vec::new())
+/// An Icinga2 double-quoted string literal holding exactly `s`.
+///
+/// The lexer reads `\` followed by any character as that character, except `\n`, `\t`, `\r`,
+/// `\b`, `\f` and octal `\NNN`; a raw newline ends nothing and is an error. So `\` and `"` get
+/// a backslash, the five control characters their escapes, and any other control character a
+/// three-digit octal escape (byte-wise, `< 0x20` or `0x7f`; validation admits none of them).
+pub fn string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\{:03o}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// [`string`] for a value Icinga2 resolves macros in: `$` is doubled (`$$` is a literal `$`).
+pub fn macro_string(s: &str) -> String {
+    string(&s.replace('$', "$$"))
+}
+
+/// The placeholders of `check.command` arguments and the macros they become.
+pub const PLACEHOLDERS: &[(&str, &str)] = &[
+    ("{vip}", "$svcintent_vip$"),
+    ("{port}", "$svcintent_port$"),
+    ("{address}", "$svcintent_address$"),
+];
+
+/// A command-array element for a `check.command` argument: literal text with `$` doubled,
+/// each placeholder replaced by its runtime macro, quoted with [`string`].
+pub fn command_arg(arg: &str) -> String {
+    let mut out = String::new();
+    let mut rest = arg;
+    'outer: while !rest.is_empty() {
+        for (ph, mac) in PLACEHOLDERS {
+            if let Some(after) = rest.strip_prefix(ph) {
+                out.push_str(mac);
+                rest = after;
+                continue 'outer;
+            }
+        }
+        let mut chars = rest.chars();
+        match chars.next() {
+            Some('$') => out.push_str("$$"),
+            Some(c) => out.push(c),
+            None => break,
+        }
+        rest = chars.as_str();
+    }
+    string(&out)
+}
+
+/// A custom variable's name (after `vars.`): `[a-z][a-z0-9_]*`. Only names written in this
+/// module reach it.
+fn key(k: &str) -> Result<String, Error> {
+    let ok = k.starts_with(|c: char| c.is_ascii_lowercase())
+        && k.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(k.to_owned())
+    } else {
+        Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("bad variable name {k:?}"),
+        ))
+    }
+}
+
+/// A custom variable's value: booleans and integers bare, strings with [`macro_string`],
+/// lists of those in brackets.
+fn value(v: &Value) -> Result<String, Error> {
+    let scalar = |v: &Value| -> Result<String, Error> {
+        match v.kind() {
+            ValueKind::Bool => Ok(if v.is_true() { "true" } else { "false" }.to_owned()),
+            ValueKind::Number => i64::try_from(v.clone()).map(|n| n.to_string()),
+            ValueKind::String => Ok(macro_string(v.as_str().unwrap_or_default())),
+            other => Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("no Icinga2 literal for a {other}"),
+            )),
+        }
+    };
+    if v.kind() == ValueKind::Seq {
+        let items = v
+            .try_iter()?
+            .map(|i| scalar(&i))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(if items.is_empty() {
+            "[ ]".to_owned()
+        } else {
+            format!("[ {} ]", items.join(", "))
+        });
+    }
+    scalar(v)
+}
+
+/// The BIRD protocol name of a BGP session, as the BIRD target names it
+/// (`render::bird`: `<kind>_<peer>[_v4|_v6]`, `-` mapped to `_` by [`super::bird::symbol`]):
+/// `rr_` for a route reflector, `cl_` for a reflector's client, `mesh_` between reflectors,
+/// `up_` (no family suffix) for an upstream.
+pub fn bird_protocol(peer: &BgpPeer) -> String {
+    let sym = super::bird::symbol(&peer.name).unwrap_or_else(|_| peer.name.replace('-', "_"));
+    let family = if peer.address.is_ipv4() { "v4" } else { "v6" };
+    match peer.kind {
+        PeerKind::RouteReflector => format!("rr_{sym}_{family}"),
+        PeerKind::RrClient => format!("cl_{sym}_{family}"),
+        PeerKind::RrMesh => format!("mesh_{sym}_{family}"),
+        PeerKind::Upstream => format!("up_{sym}"),
+    }
+}
+
+/// A Host object.
+#[derive(Debug, Clone, Serialize)]
+pub struct IcingaHost {
+    /// Object name.
+    pub name: String,
+    /// Display name (identifiers and addresses only).
+    pub display_name: String,
+    /// IPv4 address.
+    pub address: Option<IpAddr>,
+    /// IPv6 address.
+    pub address6: Option<IpAddr>,
+    /// ITL check command.
+    pub check_command: &'static str,
+    /// Free text (description).
+    pub notes: Option<String>,
+    /// Custom variables.
+    pub vars: BTreeMap<&'static str, Value>,
+}
+
+/// A Service object.
+#[derive(Debug, Clone, Serialize)]
+pub struct IcingaService {
+    /// Host object name.
+    pub host: String,
+    /// Service name.
+    pub name: String,
+    /// Display name (identifiers, addresses, numbers only).
+    pub display_name: String,
+    /// Check command name.
+    pub check_command: String,
+    /// Free text (the service's description).
+    pub notes: Option<String>,
+    /// Custom variables (the check command's and ours).
+    pub vars: BTreeMap<&'static str, Value>,
+    /// In permanent downtime.
+    pub drain: bool,
+}
+
+/// A CheckCommand for a service's `check.command`.
+#[derive(Debug, Clone, Serialize)]
+pub struct IcingaCommand {
+    /// Object name.
+    pub name: String,
+    /// Service it belongs to.
+    pub service: String,
+    /// argv: the plugin's absolute path, then the arguments (raw; the template escapes them).
+    pub argv: Vec<String>,
+}
+
+/// Everything the templates render for one monitoring host.
+#[derive(Debug, Clone, Serialize)]
+pub struct Monitoring {
+    /// Host objects (site hosts, then VIP hosts).
+    pub hosts: Vec<IcingaHost>,
+    /// Service objects, sorted by host and name.
+    pub services: Vec<IcingaService>,
+    /// Command-check CheckCommands.
+    pub commands: Vec<IcingaCommand>,
+    /// User names.
+    pub users: Vec<String>,
+    /// Whether any Host has `vars.svcintent_notify`.
+    pub notify_hosts: bool,
+    /// Whether any Service has `vars.svcintent_notify`.
+    pub notify_services: bool,
+    /// Drained Host names.
+    pub drained_hosts: Vec<String>,
+    /// Monitored services, sorted.
+    pub monitored: Vec<String>,
+}
+
+fn s(v: impl Into<String>) -> Value {
+    Value::from(v.into())
+}
+
+fn list(v: &[String]) -> Value {
+    Value::from(v.to_vec())
+}
+
+/// The view of the site from one monitoring host.
+struct Builder<'a> {
+    intent: &'a Intent,
+    cx: &'a Context<'a>,
+    me: &'a Host,
+    services: Vec<IcingaService>,
+}
+
+impl Builder<'_> {
+    fn can_reach(&self, addr: IpAddr) -> Option<IpAddr> {
+        self.me.address_for(addr)
+    }
+
+    fn site_host(&self, h: &Host) -> IcingaHost {
+        let mut vars = BTreeMap::new();
+        let roles: Vec<String> = h.roles.iter().map(|r| r.as_str().to_owned()).collect();
+        vars.insert("svcintent_roles", list(&roles));
+        vars.insert("svcintent_drain", Value::from(h.drain));
+        if h.has(Role::Balancer) {
+            vars.insert("svcintent_group", s(&h.group));
+        }
+        if !self.intent.site.monitoring.notify.is_empty() {
+            vars.insert(
+                "svcintent_notify",
+                list(&self.intent.site.monitoring.notify),
+            );
+        }
+        let v4 = h.ipv4.is_some() && self.me.ipv4.is_some();
+        let v6 = h.ipv6.is_some() && self.me.ipv6.is_some();
+        IcingaHost {
+            name: h.name.clone(),
+            display_name: h.name.clone(),
+            address: h.ipv4.map(IpAddr::V4),
+            address6: h.ipv6.map(IpAddr::V6),
+            check_command: if v6 && !v4 {
+                "hostalive6"
+            } else {
+                "hostalive4"
+            },
+            notes: h.description.clone(),
+            vars,
+        }
+    }
+
+    fn vip_host(&self, svc: &Service) -> Option<IcingaHost> {
+        let reachable: Vec<IpAddr> = svc
+            .vips
+            .iter()
+            .copied()
+            .filter(|v| self.can_reach(*v).is_some())
+            .collect();
+        let address = reachable.iter().copied().find(IpAddr::is_ipv4);
+        let address6 = reachable.iter().copied().find(IpAddr::is_ipv6);
+        let first = address.or(address6)?;
+        let mut vars = BTreeMap::new();
+        vars.insert("svcintent_service", s(&svc.name));
+        vars.insert(
+            "svcintent_balancing",
+            s(match svc.balancing {
+                Balancing::Haproxy => "haproxy",
+                Balancing::Anycast => "anycast",
+            }),
+        );
+        if !svc.monitoring.notify.is_empty() {
+            vars.insert("svcintent_notify", list(&svc.monitoring.notify));
+        }
+        Some(IcingaHost {
+            name: vip_host_name(&svc.name),
+            display_name: format!("{} (VIP)", svc.name),
+            address,
+            address6,
+            check_command: if first.is_ipv4() {
+                "hostalive4"
+            } else {
+                "hostalive6"
+            },
+            notes: svc.description.clone(),
+            vars,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "one Service object's fields")]
+    fn push(
+        &mut self,
+        host: &str,
+        name: String,
+        display_name: String,
+        command: &str,
+        svc: Option<&Service>,
+        mut vars: BTreeMap<&'static str, Value>,
+        drain: bool,
+    ) {
+        let notify = svc.map_or(&self.intent.site.monitoring.notify, |s| {
+            &s.monitoring.notify
+        });
+        if !notify.is_empty() {
+            vars.insert("svcintent_notify", list(notify));
+        }
+        if let Some(svc) = svc {
+            vars.insert("svcintent_service", s(&svc.name));
+        }
+        if drain {
+            vars.insert("svcintent_drain", Value::from(true));
+        }
+        self.services.push(IcingaService {
+            host: host.to_owned(),
+            name,
+            display_name,
+            check_command: command.to_owned(),
+            notes: svc.and_then(|s| s.description.clone()),
+            vars,
+            drain,
+        });
+    }
+
+    /// ping, per-port and command checks of one VIP.
+    fn frontends(&mut self, svc: &Service, vip: IpAddr) {
+        let Some(me) = self.can_reach(vip) else {
+            return;
+        };
+        let host = vip_host_name(&svc.name);
+        let family = if vip.is_ipv4() { "4" } else { "6" };
+        let mut vars = BTreeMap::new();
+        vars.insert("ping_address", s(vip.to_string()));
+        vars.insert("svcintent_vip", s(vip.to_string()));
+        self.push(
+            &host,
+            format!("ping_{vip}"),
+            format!("{} VIP {vip} reachable", svc.name),
+            &format!("ping{family}"),
+            Some(svc),
+            vars,
+            false,
+        );
+        let command_check = matches!(svc.check.kind, CheckKind::Command { .. });
+        for port in &svc.ports {
+            let mut vars = BTreeMap::new();
+            vars.insert("svcintent_vip", s(vip.to_string()));
+            vars.insert("svcintent_port", Value::from(port.port));
+            let command = match port.proto {
+                Proto::Tcp => tcp_frontend(svc, vip, port.port, &mut vars),
+                Proto::Udp if port.port == 53 && !command_check => {
+                    vars.insert("dig_server", s(vip.to_string()));
+                    vars.insert("dig_port", Value::from(port.port));
+                    vars.insert("dig_lookup", s("."));
+                    vars.insert("dig_record_type", s("NS"));
+                    "dig"
+                }
+                Proto::Udp => continue,
+            };
+            self.push(
+                &host,
+                format!("{}_{}_{vip}", port.proto.as_str(), port.port),
+                format!(
+                    "{} {}/{} on {vip} ({command})",
+                    svc.name,
+                    port.port,
+                    port.proto.as_str()
+                ),
+                command,
+                Some(svc),
+                vars,
+                false,
+            );
+        }
+        if command_check {
+            let mut vars = BTreeMap::new();
+            vars.insert("svcintent_vip", s(vip.to_string()));
+            let port = svc
+                .ports
+                .iter()
+                .find(|p| p.proto == Proto::Tcp)
+                .or(svc.ports.first());
+            vars.insert("svcintent_port", Value::from(port.map_or(0, |p| p.port)));
+            vars.insert("svcintent_address", s(me.to_string()));
+            self.push(
+                &host,
+                format!("health_{vip}"),
+                format!("{} health check on {vip}", svc.name),
+                &command_name(&svc.name),
+                Some(svc),
+                vars,
+                false,
+            );
+        }
+    }
+
+    /// One Service per (backend host, port) HAProxy checks, on the backend's Host.
+    fn backends(&mut self, svc: &Service) {
+        let Some(h) = &svc.haproxy else { return };
+        // The servers as the balancers see them (any balancer: they all get the same).
+        let Some(lb) = balancers_of(self.intent, svc).into_iter().next() else {
+            return;
+        };
+        let Some(listeners) = self
+            .cx
+            .plan
+            .hosts
+            .get(&lb.name)
+            .and_then(|p| p.listeners.get(&svc.name))
+        else {
+            return;
+        };
+        let mut seen = BTreeSet::new();
+        for server in listeners.iter().flat_map(|l| &l.servers) {
+            if !seen.insert((server.host.clone(), server.port)) {
+                continue;
+            }
+            let Some(backend) = self.intent.hosts.get(&server.host) else {
+                continue;
+            };
+            let address = if self.can_reach(server.address).is_some() {
+                server.address
+            } else {
+                match backend
+                    .addresses()
+                    .into_iter()
+                    .find(|a| self.can_reach(*a).is_some())
+                {
+                    Some(a) => a,
+                    None => continue,
+                }
+            };
+            let mut vars = BTreeMap::new();
+            let proxied = h.client_ip == ClientIp::ProxyProtocol;
+            let command = match &svc.check.kind {
+                CheckKind::Http {
+                    path,
+                    expect,
+                    host,
+                    method,
+                    port,
+                } if !proxied => {
+                    let port = port.unwrap_or(server.port);
+                    vars.insert("http_address", s(address.to_string()));
+                    vars.insert("http_port", Value::from(port));
+                    vars.insert("http_uri", s(path));
+                    vars.insert("http_expect", s(expect.to_string()));
+                    if let Some(vhost) = host
+                        .as_ref()
+                        .or(h.web.as_ref().and_then(|w| w.server_names.first()))
+                    {
+                        vars.insert("http_vhost", s(vhost));
+                    }
+                    if method != "GET" {
+                        vars.insert("http_method", s(method));
+                    }
+                    "http"
+                }
+                CheckKind::Tls { sni, port } if !proxied => {
+                    vars.insert("ssl_address", s(address.to_string()));
+                    vars.insert("ssl_port", Value::from(port.unwrap_or(server.port)));
+                    if let Some(sni) = sni {
+                        vars.insert("ssl_sni", s(sni));
+                    }
+                    "ssl"
+                }
+                CheckKind::Tcp { port } => {
+                    vars.insert("tcp_address", s(address.to_string()));
+                    vars.insert("tcp_port", Value::from(port.unwrap_or(server.port)));
+                    "tcp"
+                }
+                _ => {
+                    vars.insert("tcp_address", s(address.to_string()));
+                    vars.insert("tcp_port", Value::from(server.port));
+                    "tcp"
+                }
+            };
+            vars.insert("svcintent_port", Value::from(server.port));
+            self.push(
+                &server.host,
+                format!("backend_{}_{}", svc.name, server.port),
+                format!(
+                    "{} backend {}:{} ({command})",
+                    svc.name, server.host, server.port
+                ),
+                command,
+                Some(svc),
+                vars,
+                server.drain,
+            );
+        }
+    }
+
+    fn bgp(&mut self, host: &Host, plan: &HostPlan) {
+        let Some(ssh) = host
+            .addresses()
+            .into_iter()
+            .find(|a| self.can_reach(*a).is_some())
+        else {
+            return;
+        };
+        for peer in &plan.peers {
+            let mut vars = BTreeMap::new();
+            vars.insert("by_ssh_address", s(ssh.to_string()));
+            vars.insert("svcintent_bird_protocol", s(bird_protocol(peer)));
+            vars.insert("svcintent_peer", s(&peer.name));
+            vars.insert("svcintent_peer_address", s(peer.address.to_string()));
+            vars.insert("svcintent_peer_kind", s(peer_kind(peer)));
+            self.push(
+                &host.name,
+                format!("bgp_{}_{}", peer.name, peer.address),
+                format!(
+                    "BGP {} {} ({})",
+                    peer.name,
+                    peer.address,
+                    bird_protocol(peer)
+                ),
+                "svcintent-bird-protocol",
+                None,
+                vars,
+                host.drain,
+            );
+        }
+    }
+}
+
+fn peer_kind(peer: &BgpPeer) -> &'static str {
+    match peer.kind {
+        PeerKind::RouteReflector => "route-reflector",
+        PeerKind::RrClient => "rr-client",
+        PeerKind::RrMesh => "rr-mesh",
+        PeerKind::Upstream => "upstream",
+    }
+}
+
+/// The Host object of a service's VIPs.
+pub fn vip_host_name(service: &str) -> String {
+    format!("vip_{service}")
+}
+
+/// The CheckCommand of a service's `check.command`.
+pub fn command_name(service: &str) -> String {
+    format!("svcintent-check-{service}")
+}
+
+/// The check of a TCP frontend port; fills the command's variables.
+fn tcp_frontend(
+    svc: &Service,
+    vip: IpAddr,
+    port: u16,
+    vars: &mut BTreeMap<&'static str, Value>,
+) -> &'static str {
+    let (tls_port, redirect) = match svc.haproxy.as_ref().map(|h| &h.tls) {
+        Some(Tls::Terminate {
+            ports,
+            redirect_http,
+            ..
+        }) => (ports.contains(&port), *redirect_http),
+        Some(Tls::Passthrough) => (true, false),
+        _ => (false, false),
+    };
+    let http_mode = svc.haproxy.as_ref().is_some_and(|h| h.mode == Mode::Http);
+    // Where the health check speaks its protocol: on a balancer every frontend port (the
+    // check's port is a backend port); on an anycast node the check's port, else the first
+    // tcp port (as `render::healthchecker` runs it).
+    let check_port = match &svc.check.kind {
+        CheckKind::Http { port, .. } | CheckKind::Tls { port, .. } => port.or_else(|| {
+            svc.ports
+                .iter()
+                .find(|p| p.proto == Proto::Tcp)
+                .map(|p| p.port)
+        }),
+        _ => None,
+    };
+    let checked_here = svc.haproxy.is_some() || check_port == Some(port);
+    let http_check = checked_here && matches!(svc.check.kind, CheckKind::Http { .. });
+    if http_mode || http_check {
+        vars.insert("http_address", s(vip.to_string()));
+        vars.insert("http_port", Value::from(port));
+        let server_name = svc
+            .haproxy
+            .as_ref()
+            .and_then(|h| h.web.as_ref())
+            .and_then(|w| w.server_names.first());
+        let (path, expect, host, method) = match &svc.check.kind {
+            CheckKind::Http {
+                path,
+                expect,
+                host,
+                method,
+                ..
+            } => (
+                path.as_str(),
+                Some(*expect),
+                host.as_ref().or(server_name),
+                method.as_str(),
+            ),
+            _ => ("/", None, server_name, "GET"),
+        };
+        if let Some(vhost) = host {
+            vars.insert("http_vhost", s(vhost));
+        }
+        vars.insert("http_uri", s(path));
+        if tls_port {
+            vars.insert("http_ssl", Value::from(true));
+            vars.insert("http_sni", Value::from(true));
+        }
+        if redirect && !tls_port {
+            vars.insert("http_expect", s("301,302,303,307,308"));
+        } else if let Some(code) = expect {
+            vars.insert("http_expect", s(code.to_string()));
+            if method != "GET" {
+                vars.insert("http_method", s(method));
+            }
+        }
+        return "http";
+    }
+    let tls_check = checked_here && matches!(svc.check.kind, CheckKind::Tls { .. });
+    if tls_port || tls_check {
+        vars.insert("ssl_address", s(vip.to_string()));
+        vars.insert("ssl_port", Value::from(port));
+        if let CheckKind::Tls { sni: Some(sni), .. } = &svc.check.kind {
+            vars.insert("ssl_sni", s(sni));
+        }
+        return "ssl";
+    }
+    vars.insert("tcp_address", s(vip.to_string()));
+    vars.insert("tcp_port", Value::from(port));
+    "tcp"
+}
+
+/// Builds the monitoring view of one monitoring host.
+pub fn monitoring(cx: &Context<'_>, me: &Host) -> Monitoring {
+    let intent = cx.intent;
+    let mut b = Builder {
+        intent,
+        cx,
+        me,
+        services: Vec::new(),
+    };
+    let mut hosts: Vec<IcingaHost> = intent.hosts.values().map(|h| b.site_host(h)).collect();
+    let monitored: Vec<&Service> = intent
+        .services
+        .values()
+        .filter(|s| s.monitoring.enabled)
+        .collect();
+    let mut commands = Vec::new();
+    for svc in &monitored {
+        let Some(vh) = b.vip_host(svc) else { continue };
+        hosts.push(vh);
+        for vip in &svc.vips {
+            b.frontends(svc, *vip);
+        }
+        if let CheckKind::Command { argv } = &svc.check.kind
+            && let Some((plugin, args)) = argv.split_first()
+        {
+            let path = if plugin.starts_with('/') {
+                plugin.clone()
+            } else {
+                format!(
+                    "{}/{plugin}",
+                    intent.site.paths.plugins.trim_end_matches('/')
+                )
+            };
+            let argv = std::iter::once(path).chain(args.iter().cloned()).collect();
+            commands.push(IcingaCommand {
+                name: command_name(&svc.name),
+                service: svc.name.clone(),
+                argv,
+            });
+        }
+    }
+    for svc in &monitored {
+        b.backends(svc);
+    }
+    for (name, plan) in &cx.plan.hosts {
+        if let Some(h) = intent.hosts.get(name) {
+            b.bgp(h, plan);
+        }
+    }
+    let mut services = b.services;
+    services.sort_by(|x, y| (&x.host, &x.name).cmp(&(&y.host, &y.name)));
+    services.dedup_by(|x, y| x.host == y.host && x.name == y.name);
+    let notify_hosts = hosts
+        .iter()
+        .any(|h| h.vars.contains_key("svcintent_notify"));
+    let notify_services = services
+        .iter()
+        .any(|s| s.vars.contains_key("svcintent_notify"));
+    let mut users = BTreeSet::new();
+    if notify_hosts || notify_services {
+        users.extend(intent.site.monitoring.notify.iter().cloned());
+    }
+    for svc in &monitored {
+        users.extend(svc.monitoring.notify.iter().cloned());
+    }
+    let drained_hosts = intent
+        .hosts
+        .values()
+        .filter(|h| h.drain)
+        .map(|h| h.name.clone())
+        .collect();
+    Monitoring {
+        hosts,
+        services,
+        commands,
+        users: users.into_iter().collect(),
+        notify_hosts,
+        notify_services,
+        drained_hosts,
+        monitored: monitored.iter().map(|s| s.name.clone()).collect(),
+    }
+}
+
+#[derive(Serialize)]
+struct FileCtx<'a> {
+    header: String,
+    m: &'a Monitoring,
+}
+
+/// Files this host gets from this target (monitoring hosts only).
+pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, RenderError> {
+    if !host.roles.contains(&Role::Monitoring) {
+        return Ok(Vec::new());
+    }
+    let Some(me) = cx.host(host) else {
+        return Ok(Vec::new());
+    };
+    let m = monitoring(cx, me);
+    let mut files = Vec::new();
+    for file in FILES {
+        let services: Vec<String> = match *file {
+            "commands.conf" => m.commands.iter().map(|c| c.service.clone()).collect(),
+            "downtimes.conf" => {
+                let set: BTreeSet<String> = m
+                    .services
+                    .iter()
+                    .filter(|s| s.drain)
+                    .filter_map(|s| {
+                        s.vars
+                            .get("svcintent_service")
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                    })
+                    .collect();
+                set.into_iter().collect()
+            }
+            _ => m.monitored.clone(),
+        };
+        let header = cx.header("//", &host.name, &services);
+        let template = format!("icinga2/{}.j2", file);
+        let contents = cx.render_template(
+            Target::Icinga2,
+            &host.name,
+            &template,
+            FileCtx { header, m: &m },
+        )?;
+        files.push(RenderedFile {
+            host: host.name.clone(),
+            path: format!("{DIR}/{file}"),
+            target: Target::Icinga2,
+            contents,
+            services,
+        });
+    }
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_escape_quote_and_backslash() {
+        assert_eq!(string(r#"a"b\c"#), r#""a\"b\\c""#);
+        assert_eq!(string("trailing\\"), r#""trailing\\""#);
+        assert_eq!(string("\\101"), r#""\\101""#);
+        assert_eq!(string("# $x {{ }}} ; %"), r##""# $x {{ }}} ; %""##);
+        assert_eq!(string("a\nb\u{1}"), r#""a\nb\001""#);
+    }
+
+    #[test]
+    fn macro_strings_double_dollars() {
+        assert_eq!(
+            macro_string("cost $5 $host.name$"),
+            r#""cost $$5 $$host.name$$""#
+        );
+    }
+
+    #[test]
+    fn command_args_map_placeholders() {
+        assert_eq!(command_arg("{vip}"), r#""$svcintent_vip$""#);
+        assert_eq!(
+            command_arg("http://[{vip}]:{port}/$x"),
+            r#""http://[$svcintent_vip$]:$svcintent_port$/$$x""#
+        );
+        assert_eq!(command_arg("{address}{vip"), r#""$svcintent_address${vip""#);
+        assert_eq!(command_arg("\"{{vip}}\\"), r#""\"{$svcintent_vip$}\\""#);
+    }
+
+    #[test]
+    fn templates_parse() {
+        let mut env = Environment::new();
+        register(&mut env);
+        for file in FILES {
+            assert!(
+                env.get_template(&format!("icinga2/{file}.j2")).is_ok(),
+                "{file}"
+            );
+        }
+    }
+
+    #[test]
+    fn values() {
+        assert_eq!(value(&Value::from(true)).as_deref().ok(), Some("true"));
+        assert_eq!(value(&Value::from(443)).as_deref().ok(), Some("443"));
+        assert_eq!(
+            value(&Value::from(vec!["a$", "b"])).as_deref().ok(),
+            Some(r#"[ "a$$", "b" ]"#)
+        );
+        assert!(value(&Value::from(1.5)).is_err());
+    }
 }

@@ -6,6 +6,7 @@ use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::model::{CheckKind, ClientIp, Intent, Mode, Proto, Role, Tls};
 
 pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) {
+    shared_vhost_ports(intent, at, diags);
     for svc in intent.services.values() {
         let name = svc.name.as_str();
         if svc.check.timeout_ms >= svc.check.interval_ms {
@@ -84,6 +85,26 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
             if web.server_names.is_empty() {
                 diags.push(Diagnostic::new(Code::MissingField, at.service_field(name, "web"), "`web:` lists no server_names"));
             }
+            let backend_ports: std::collections::BTreeSet<u16> =
+                svc.ports.iter().filter(|p| p.proto == Proto::Tcp).map(|p| h.backend_port.unwrap_or(p.port)).collect();
+            if web.listen_port != 0 && !(backend_ports.len() == 1 && backend_ports.contains(&web.listen_port)) {
+                diags.push(
+                    Diagnostic::new(Code::WebMismatch, at.service_path(name, &["web", "listen_port"]), format!("the vhost listens on {} but HAProxy sends `{name}` to port(s) {backend_ports:?}", web.listen_port))
+                        .help("drop `listen_port` (it follows `backend_port`), or set `backend_port` to the same port"),
+                );
+            }
+            if let (Some(health), CheckKind::Http { path, .. }) = (&web.health_path, &svc.check.kind)
+                && health != path
+            {
+                diags.push(
+                    Diagnostic::new(Code::WebMismatch, at.service_path(name, &["web", "health_path"]), format!("the vhost answers health checks on {health} but the balancers check {path}"))
+                        .with_secondary(at.service_path(name, &["check", "http", "path"]), "check path")
+                        .help("drop `health_path` (it follows the check path), or make them equal"),
+                );
+            }
+            if web.proxy_to.as_deref().is_some_and(|u| u.contains('?')) {
+                diags.push(Diagnostic::new(Code::WebMismatch, at.service_path(name, &["web", "proxy_to"]), "`proxy_to` cannot carry a query string").help("proxy to a base URL such as http://127.0.0.1:3000/app"));
+            }
             if web.document_root.is_some() == web.proxy_to.is_some() {
                 diags.push(
                     Diagnostic::new(Code::WebMismatch, at.service_field(name, "web"), "`web:` needs exactly one of document_root and proxy_to")
@@ -101,6 +122,37 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
                         .with_secondary(at.host_value(&b.host, "roles"), "its roles")
                         .help("add `web` to its roles (Apache runs there), or drop `web:`"),
                     );
+                }
+            }
+        }
+    }
+}
+
+/// Apache enables the PROXY protocol per listening port, not per vhost: services whose vhosts
+/// share a port on one web host must agree on how the client address arrives.
+fn shared_vhost_ports(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) {
+    let mut seen: std::collections::BTreeMap<(&str, u16), (&str, ClientIp)> = std::collections::BTreeMap::new();
+    for svc in intent.services.values() {
+        let Some(h) = &svc.haproxy else { continue };
+        if h.web.is_none() {
+            continue;
+        }
+        for b in &h.backends {
+            for p in svc.ports.iter().filter(|p| p.proto == Proto::Tcp) {
+                let port = b.port.or(h.backend_port).unwrap_or(p.port);
+                match seen.get(&(b.host.as_str(), port)) {
+                    Some((other, ip)) if *ip != h.client_ip && *other != svc.name => diags.push(
+                        Diagnostic::new(
+                            Code::ClientIpConflict,
+                            at.service_field(&svc.name, "client_ip"),
+                            format!("`{}` and `{other}` share port {port} on `{}` but pass the client address differently", svc.name, b.host),
+                        )
+                        .help("Apache turns the PROXY protocol on for a whole port: use the same `client_ip`, or give one service another `backend_port`"),
+                    ),
+                    Some(_) => {}
+                    None => {
+                        seen.insert((b.host.as_str(), port), (svc.name.as_str(), h.client_ip));
+                    }
                 }
             }
         }
