@@ -1,0 +1,344 @@
+//! One function per command. Each returns the exit code, or a [`CliError`].
+
+use std::collections::BTreeSet;
+
+use svcintent_core::api::Request;
+use svcintent_core::diagnostic::human::{self, Color};
+use svcintent_core::diagnostic::json::JsonDiagnostic;
+use svcintent_core::diagnostic::{github, sarif};
+use svcintent_core::{SourceFile, Sources};
+
+use super::{CliError, Ctx, Format, LintArgs, RenderArgs, ValidateArgs, ValidateFormat};
+use crate::exit;
+use crate::module;
+use crate::protocol::{self, Response};
+use crate::site::{self, Site};
+use crate::tree::{self, TreeFile, WriteOutcome};
+
+/// The diagnostics of a site with paths as the user sees them ([`Site::display_path`]).
+fn displayed(site: &Site, diagnostics: Vec<JsonDiagnostic>) -> Vec<JsonDiagnostic> {
+    let fix = |file: &mut String| {
+        if !file.is_empty() {
+            *file = site.display_path(file);
+        }
+    };
+    diagnostics
+        .into_iter()
+        .map(|mut d| {
+            fix(&mut d.location.file);
+            for r in &mut d.related {
+                fix(&mut r.location.file);
+            }
+            d
+        })
+        .collect()
+}
+
+/// The site's files under their displayed paths, for source excerpts.
+fn displayed_sources(site: &Site) -> Sources {
+    Sources::new(
+        site.files
+            .iter()
+            .map(|f| SourceFile::new(site.display_path(&f.path), f.text.clone()))
+            .collect(),
+    )
+}
+
+fn human_report(site: &Site, diagnostics: &[JsonDiagnostic], color: Color) -> String {
+    human::render_all(diagnostics, &displayed_sources(site), color)
+}
+
+/// A request that must succeed as a request (lint, render: only the intent may have errors).
+fn served(response: Response) -> Result<Response, CliError> {
+    match &response.error {
+        Some(error) => Err(CliError::Protocol(format!(
+            "the compiler refused the request: {error}"
+        ))),
+        None => Ok(response),
+    }
+}
+
+pub(super) fn lint(ctx: &Ctx<'_>, args: &LintArgs) -> Result<u8, CliError> {
+    let sites = if let Some(dir) = &args.site {
+        vec![site::read(dir)?]
+    } else if args.paths.is_empty() {
+        vec![site::bundled()?]
+    } else {
+        let targets = site::lint_targets(&args.paths)?;
+        if !targets.outside.is_empty() {
+            let list = targets
+                .outside
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            ctx.out.note(&format!(
+                "skipped {} YAML file(s) that belong to no site (no directory above them has a file with a top-level `site:` key): {list}",
+                targets.outside.len()
+            ));
+        }
+        targets
+            .sites
+            .iter()
+            .map(|dir| site::read(dir))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    if sites.is_empty() {
+        return Ok(exit::OK);
+    }
+
+    let engine = ctx.engine()?;
+    let mut results = Vec::new();
+    let mut errors = false;
+    for site in &sites {
+        let response = served(ctx.call(&engine, &protocol::lint(&site.files))?)?;
+        errors |= response.has_errors();
+        results.push((site, displayed(site, response.diagnostics)));
+    }
+
+    let all = || {
+        results
+            .iter()
+            .flat_map(|(_, ds)| ds.iter().cloned())
+            .collect::<Vec<_>>()
+    };
+    let text = match args.format {
+        Format::Human => results
+            .iter()
+            .map(|(site, ds)| human_report(site, ds, ctx.out.stdout_color))
+            .collect(),
+        Format::Json => {
+            #[derive(serde::Serialize)]
+            struct Report {
+                ok: bool,
+                diagnostics: Vec<JsonDiagnostic>,
+            }
+            serde_json::to_string_pretty(&Report {
+                ok: !errors,
+                diagnostics: all(),
+            })
+            .unwrap_or_default()
+                + "\n"
+        }
+        Format::Github => github::render_all(&all()),
+        Format::Sarif => sarif::render(
+            &all(),
+            &sarif::Tool {
+                name: "svcintent",
+                version: module::CLI_VERSION,
+                information_uri: "",
+            },
+        ),
+    };
+    ctx.out.out(&text);
+    Ok(if errors { exit::ERRORS } else { exit::OK })
+}
+
+pub(super) fn render(ctx: &Ctx<'_>, args: &RenderArgs) -> Result<u8, CliError> {
+    let site = match &args.site {
+        Some(dir) => site::read(dir)?,
+        None => site::bundled()?,
+    };
+    let engine = ctx.engine()?;
+    let response = served(ctx.call(&engine, &protocol::render(&site.files))?)?;
+    let out_dir = args.out.display();
+
+    let diagnostics = displayed(&site, response.diagnostics.clone());
+    if response.has_errors() || !response.ok {
+        ctx.out
+            .err(&human_report(&site, &diagnostics, ctx.out.stderr_color));
+        ctx.out.error(&format!(
+            "the intent has errors; nothing was written to {out_dir}"
+        ));
+        return Ok(exit::ERRORS);
+    }
+    if !diagnostics.is_empty() {
+        ctx.out
+            .err(&human_report(&site, &diagnostics, ctx.out.stderr_color));
+    }
+
+    let manifest = response
+        .manifest_json()
+        .ok_or_else(|| CliError::Protocol("the render response has no manifest".to_owned()))?;
+    let hosts: BTreeSet<&str> = response
+        .files
+        .iter()
+        .filter_map(|f| f.path.split('/').next())
+        .collect();
+    let mut files: Vec<TreeFile> = response
+        .files
+        .iter()
+        .map(|f| TreeFile {
+            path: f.path.clone(),
+            contents: f.contents.as_bytes().to_vec(),
+        })
+        .collect();
+    files.push(TreeFile {
+        path: "manifest.json".to_owned(),
+        contents: manifest.into_bytes(),
+    });
+    let rendered = files.len();
+
+    if args.check {
+        let drift = tree::diff(&args.out, &files)?;
+        if drift.is_empty() {
+            ctx.out
+                .out(&format!("{out_dir} is up to date ({rendered} files)\n"));
+            return Ok(exit::OK);
+        }
+        let mut text = String::new();
+        for d in &drift {
+            text.push_str(&format!("{d}\n"));
+        }
+        ctx.out.out(&text);
+        ctx.out.error(&format!(
+            "{out_dir} differs from what {} renders to ({} file(s)); run `svcintent render` without --check to update it",
+            site.name(),
+            drift.len()
+        ));
+        return Ok(exit::DRIFT);
+    }
+
+    match tree::write(&args.out, &files, args.keep)? {
+        WriteOutcome::Unchanged { generation } => {
+            ctx.out.out(&format!(
+                "{out_dir} is up to date (generation {generation}); nothing written\n"
+            ));
+        }
+        WriteOutcome::Written {
+            generation,
+            previous,
+            removed,
+            migrated,
+        } => {
+            if let Some(m) = migrated {
+                ctx.out.note(&format!(
+                    "the directory that was at {out_dir} is kept as generation {m}"
+                ));
+            }
+            let mut line = format!(
+                "wrote {rendered} files for {} host(s) to {out_dir} (generation {generation}",
+                hosts.len()
+            );
+            if let Some(p) = previous {
+                line.push_str(&format!("; previous: {p}"));
+            }
+            if !removed.is_empty() {
+                line.push_str(&format!("; removed: {}", removed.join(", ")));
+            }
+            line.push_str(")\n");
+            ctx.out.out(&line);
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// A request whose answer is text (explain, schema, version).
+fn text_request(ctx: &Ctx<'_>, request: Request) -> Result<Result<String, String>, CliError> {
+    let engine = ctx.engine()?;
+    let response = ctx.call(&engine, &protocol::request(request))?;
+    Ok(match (response.error, response.text) {
+        (Some(error), _) => Err(error),
+        (None, Some(text)) => Ok(text),
+        (None, None) => return Err(CliError::Protocol("the response has no text".to_owned())),
+    })
+}
+
+fn with_newline(mut s: String) -> String {
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}
+
+pub(super) fn explain(ctx: &Ctx<'_>, code: &str) -> Result<u8, CliError> {
+    let text = text_request(
+        ctx,
+        Request::Explain {
+            code: code.to_owned(),
+        },
+    )?
+    .map_err(CliError::Usage)?;
+    ctx.out.out(&with_newline(text));
+    Ok(exit::OK)
+}
+
+pub(super) fn schema(ctx: &Ctx<'_>) -> Result<u8, CliError> {
+    let text = text_request(ctx, Request::Schema)?
+        .map_err(|e| CliError::Protocol(format!("the compiler refused the schema request: {e}")))?;
+    ctx.out.out(&with_newline(text));
+    Ok(exit::OK)
+}
+
+pub(super) fn version(ctx: &Ctx<'_>) -> Result<u8, CliError> {
+    let engine_kind = match ctx.global.engine {
+        super::EngineArg::Wasm => "wasm",
+        super::EngineArg::Native => "native",
+    };
+    let core = text_request(ctx, Request::Version)?.map_err(|e| {
+        CliError::Protocol(format!("the compiler refused the version request: {e}"))
+    })?;
+    let text = format!(
+        "svcintent {cli}\n\
+         compiler  {core} (engine: {engine_kind})\n\
+         native    svcintent-core {native} (linked into this binary)\n\
+         wasmtime  {wasmtime}\n\
+         module    sha256 {sha} ({size} bytes, {opt}, ABI {abi})\n\
+         target    {target}\n",
+        cli = module::CLI_VERSION,
+        native = svcintent_core::VERSION,
+        wasmtime = module::WASMTIME_VERSION,
+        sha = module::MODULE_SHA256,
+        size = module::MODULE.len(),
+        opt = if module::OPTIMISED {
+            "wasm-opt -Oz"
+        } else {
+            "not optimised"
+        },
+        abi = module::ABI_VERSION,
+        target = module::TARGET,
+    );
+    ctx.out.out(&text);
+    Ok(exit::OK)
+}
+
+pub(super) fn validate(ctx: &Ctx<'_>, args: &ValidateArgs) -> Result<u8, CliError> {
+    use crate::daemons::{self, Daemon, Options};
+    let options = Options {
+        daemons: if args.daemons.is_empty() {
+            Daemon::ALL.to_vec()
+        } else {
+            args.daemons.clone()
+        },
+        hosts: args.hosts.clone(),
+        timeout: args.check_timeout,
+        warnings_are_failures: !args.allow_warnings,
+        jobs: args.jobs,
+        keep_sandboxes: args.keep_sandboxes,
+        ..Options::default()
+    };
+    let report = daemons::check_tree(&args.dir, &options).map_err(CliError::Harness)?;
+    match args.format {
+        ValidateFormat::Json => {
+            ctx.out
+                .out(&(serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"));
+        }
+        ValidateFormat::Human => {
+            let mut text = String::new();
+            for finding in &report.failures {
+                text.push_str(&format!("{finding}\n"));
+            }
+            text.push_str(&format!(
+                "{} check(s) ran, {} failure(s)\n",
+                report.checked.len(),
+                report.failures.len()
+            ));
+            ctx.out.out(&text);
+        }
+    }
+    Ok(if report.is_ok() {
+        exit::OK
+    } else {
+        exit::ERRORS
+    })
+}

@@ -1,0 +1,561 @@
+//! Writing a rendered tree atomically, keeping previous generations for rollback.
+//!
+//! `render --out DIR` keeps every tree it writes as a *generation* and makes `DIR` a symbolic
+//! link to the current one:
+//!
+//! ```text
+//! DIR -> DIR.generations/000042        (relative symlink, swapped atomically)
+//! DIR.generations/000041/              previous generation (kept for rollback)
+//! DIR.generations/000042/              current generation: <host>/<path>..., manifest.json
+//! DIR.generations/.lock                held while a render writes
+//! ```
+//!
+//! A render builds the new tree in `DIR.generations/.tmp-<pid>`, fsyncs every file and
+//! directory, renames it to the next generation number, creates a symlink to it under a
+//! temporary name beside `DIR` and renames that over `DIR` (`rename(2)` replaces a symlink
+//! atomically), then fsyncs the parent. Whoever opens `DIR` at any moment, even if svcintent is
+//! killed half-way, sees the complete old tree or the complete new one. Generations beyond the
+//! current one and the `--keep` newest previous ones are removed afterwards. A render whose
+//! result equals the current generation writes nothing.
+//!
+//! Rolling back is pointing the link at an older generation, atomically as well:
+//! `ln -sfn DIR.generations/000041 DIR.new && mv -T DIR.new DIR` (with `DIR.generations` named
+//! relative to DIR's parent).
+//!
+//! If `DIR` is an ordinary directory (a tree written by other means), it is first moved into
+//! `DIR.generations/` as a generation of its own; that one move is not atomic.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{self, Write};
+use std::path::{Component, Path, PathBuf};
+
+/// One file of a tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeFile {
+    /// Tree-relative path with `/` separators.
+    pub path: String,
+    /// Contents.
+    pub contents: Vec<u8>,
+}
+
+/// Why a tree could not be written or compared.
+#[derive(Debug)]
+pub enum TreeError {
+    /// A file system operation failed.
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// Another process holds the lock.
+    Locked {
+        /// The lock file.
+        lock: PathBuf,
+    },
+    /// `DIR` exists but is not something svcintent manages.
+    NotOurs {
+        /// The path.
+        path: PathBuf,
+        /// What it is.
+        reason: String,
+    },
+    /// A rendered path would escape the tree (a bug in the compiler, refused here).
+    UnsafePath {
+        /// The path.
+        path: String,
+    },
+}
+
+impl TreeError {
+    /// The process exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            TreeError::UnsafePath { .. } => crate::exit::INTERNAL,
+            TreeError::Io { .. } | TreeError::Locked { .. } | TreeError::NotOurs { .. } => {
+                crate::exit::IO
+            }
+        }
+    }
+}
+
+impl fmt::Display for TreeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TreeError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            TreeError::Locked { lock } => write!(
+                f,
+                "another svcintent render is writing this output (it holds {}); try again when it has finished",
+                lock.display()
+            ),
+            TreeError::NotOurs { path, reason } => write!(
+                f,
+                "{} {reason}; svcintent only replaces a link to its own generations: choose another --out",
+                path.display()
+            ),
+            TreeError::UnsafePath { path } => write!(
+                f,
+                "the compiler produced the output path {path:?}, which is not a plain relative path; nothing was written \
+                 (this is a bug in svcintent: please report it)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TreeError {}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> TreeError + '_ {
+    move |source| TreeError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Refuses any path that could land outside the tree: empty, absolute, `..`, `.`, empty
+/// components, backslashes or NUL bytes.
+pub fn check_path(path: &str) -> Result<(), TreeError> {
+    let bad = path.is_empty()
+        || path.contains(['\\', '\0'])
+        || path
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..")
+        || !Path::new(path)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)));
+    if bad {
+        Err(TreeError::UnsafePath {
+            path: path.to_owned(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// How one file of `DIR` differs from the rendered tree.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Drift {
+    /// Rendered, but not in `DIR`.
+    Missing(String),
+    /// In both, with different contents.
+    Changed(String),
+    /// In `DIR`, but not rendered.
+    Unexpected(String),
+}
+
+impl fmt::Display for Drift {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Drift::Missing(p) => write!(f, "missing     {p}"),
+            Drift::Changed(p) => write!(f, "changed     {p}"),
+            Drift::Unexpected(p) => write!(f, "unexpected  {p}"),
+        }
+    }
+}
+
+/// Where the pieces of an output live.
+#[derive(Debug, Clone)]
+struct Layout {
+    /// `DIR`.
+    link: PathBuf,
+    /// Its parent.
+    parent: PathBuf,
+    /// `DIR`'s file name.
+    name: String,
+    /// `DIR.generations`.
+    generations: PathBuf,
+}
+
+impl Layout {
+    fn new(out: &Path) -> Result<Layout, TreeError> {
+        let name = out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| n != "." && n != "..")
+            .ok_or_else(|| TreeError::NotOurs {
+                path: out.to_path_buf(),
+                reason: "has no final name (like `.` or `/`)".to_owned(),
+            })?;
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let generations = parent.join(format!("{name}.generations"));
+        Ok(Layout {
+            link: out.to_path_buf(),
+            parent,
+            name,
+            generations,
+        })
+    }
+
+    /// The link target for a generation, relative to the parent.
+    fn target(&self, generation: &str) -> PathBuf {
+        PathBuf::from(format!("{}.generations", self.name)).join(generation)
+    }
+
+    /// Generation numbers present, ascending.
+    fn generations(&self) -> Result<Vec<u64>, TreeError> {
+        let mut numbers = Vec::new();
+        let entries = match fs::read_dir(&self.generations) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(numbers),
+            Err(e) => return Err(io_error(&self.generations)(e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(io_error(&self.generations))?;
+            if let Some(n) = parse_generation(&entry.file_name().to_string_lossy()) {
+                numbers.push(n);
+            }
+        }
+        numbers.sort_unstable();
+        Ok(numbers)
+    }
+}
+
+fn parse_generation(name: &str) -> Option<u64> {
+    if name.len() >= 6 && name.bytes().all(|b| b.is_ascii_digit()) {
+        name.parse().ok()
+    } else {
+        None
+    }
+}
+
+fn generation_name(n: u64) -> String {
+    format!("{n:06}")
+}
+
+/// What `DIR` is now.
+enum Current {
+    /// Nothing there.
+    None,
+    /// A link to one of our generations.
+    Generation(String),
+    /// An ordinary directory.
+    Directory,
+}
+
+fn current(layout: &Layout) -> Result<Current, TreeError> {
+    let meta = match fs::symlink_metadata(&layout.link) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Current::None),
+        Err(e) => return Err(io_error(&layout.link)(e)),
+    };
+    if meta.is_dir() {
+        return Ok(Current::Directory);
+    }
+    if !meta.file_type().is_symlink() {
+        return Err(TreeError::NotOurs {
+            path: layout.link.clone(),
+            reason: "is a file".to_owned(),
+        });
+    }
+    let target = fs::read_link(&layout.link).map_err(io_error(&layout.link))?;
+    let generation = target
+        .strip_prefix(format!("{}.generations", layout.name))
+        .ok()
+        .and_then(|rest| rest.to_str())
+        .filter(|g| parse_generation(g).is_some())
+        .map(str::to_owned);
+    match generation {
+        Some(g) => Ok(Current::Generation(g)),
+        None => Err(TreeError::NotOurs {
+            path: layout.link.clone(),
+            reason: format!(
+                "is a symbolic link to {}, not to a generation in {}",
+                target.display(),
+                layout.generations.display()
+            ),
+        }),
+    }
+}
+
+/// The directory `DIR` currently shows, resolved once (so that a concurrent swap cannot mix
+/// two generations in one comparison); `None` when `DIR` does not exist.
+fn resolved(layout: &Layout) -> Result<Option<PathBuf>, TreeError> {
+    Ok(match current(layout)? {
+        Current::None => None,
+        Current::Generation(g) => Some(layout.generations.join(g)),
+        Current::Directory => Some(layout.link.clone()),
+    })
+}
+
+/// Regular files below `dir`, tree-relative, with their contents. Symbolic links and other
+/// non-regular entries are listed with no contents (they always differ).
+fn read_tree(dir: &Path) -> Result<BTreeMap<String, Option<Vec<u8>>>, TreeError> {
+    fn walk(
+        root: &Path,
+        dir: &Path,
+        out: &mut BTreeMap<String, Option<Vec<u8>>>,
+    ) -> Result<(), TreeError> {
+        for entry in fs::read_dir(dir).map_err(io_error(dir))? {
+            let entry = entry.map_err(io_error(dir))?;
+            let path = entry.path();
+            let kind = entry.file_type().map_err(io_error(&path))?;
+            let rel = path.strip_prefix(root).unwrap_or(&path);
+            let rel = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            if kind.is_dir() {
+                walk(root, &path, out)?;
+            } else if kind.is_file() {
+                out.insert(rel, Some(fs::read(&path).map_err(io_error(&path))?));
+            } else {
+                out.insert(rel, None);
+            }
+        }
+        Ok(())
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out)?;
+    Ok(out)
+}
+
+fn compare(dir: Option<&Path>, files: &[TreeFile]) -> Result<Vec<Drift>, TreeError> {
+    let mut present = match dir {
+        Some(dir) => read_tree(dir)?,
+        None => BTreeMap::new(),
+    };
+    let mut drift = Vec::new();
+    for file in files {
+        match present.remove(&file.path) {
+            None => drift.push(Drift::Missing(file.path.clone())),
+            Some(Some(contents)) if contents == file.contents => {}
+            Some(_) => drift.push(Drift::Changed(file.path.clone())),
+        }
+    }
+    drift.extend(present.into_keys().map(Drift::Unexpected));
+    drift.sort_by(|a, b| drift_path(a).cmp(drift_path(b)));
+    Ok(drift)
+}
+
+fn drift_path(d: &Drift) -> &str {
+    match d {
+        Drift::Missing(p) | Drift::Changed(p) | Drift::Unexpected(p) => p,
+    }
+}
+
+/// How `out` differs from `files` (empty: up to date). Writes nothing and takes no lock.
+pub fn diff(out: &Path, files: &[TreeFile]) -> Result<Vec<Drift>, TreeError> {
+    for f in files {
+        check_path(&f.path)?;
+    }
+    let layout = Layout::new(out)?;
+    compare(resolved(&layout)?.as_deref(), files)
+}
+
+/// What [`write`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// The current generation already has exactly these files.
+    Unchanged {
+        /// The current generation.
+        generation: String,
+    },
+    /// A new generation was written and `DIR` now links to it.
+    Written {
+        /// The new generation.
+        generation: String,
+        /// The generation `DIR` showed before, if any.
+        previous: Option<String>,
+        /// Old generations removed (beyond `--keep`).
+        removed: Vec<String>,
+        /// The generation an ordinary directory at `DIR` was moved to.
+        migrated: Option<String>,
+    },
+}
+
+/// Writes `files` as a new generation and points `out` at it (see the module docs). Keeps the
+/// `keep` newest previous generations.
+pub fn write(out: &Path, files: &[TreeFile], keep: usize) -> Result<WriteOutcome, TreeError> {
+    for f in files {
+        check_path(&f.path)?;
+    }
+    let layout = Layout::new(out)?;
+    fs::create_dir_all(&layout.generations).map_err(io_error(&layout.generations))?;
+    let lock_path = layout.generations.join(".lock");
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io_error(&lock_path))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => return Err(TreeError::Locked { lock: lock_path }),
+        Err(TryLockError::Error(e)) => return Err(io_error(&lock_path)(e)),
+    }
+    remove_leftovers(&layout);
+
+    let mut migrated = None;
+    let previous = match current(&layout)? {
+        Current::None => None,
+        Current::Generation(g) => Some(g),
+        Current::Directory => {
+            if fs::read_dir(&layout.link)
+                .map_err(io_error(&layout.link))?
+                .next()
+                .is_none()
+            {
+                fs::remove_dir(&layout.link).map_err(io_error(&layout.link))?;
+                None
+            } else {
+                let g = generation_name(layout.generations()?.last().map_or(1, |n| n + 1));
+                let to = layout.generations.join(&g);
+                fs::rename(&layout.link, &to).map_err(io_error(&layout.link))?;
+                sync_dir(&layout.parent)?;
+                migrated = Some(g.clone());
+                Some(g)
+            }
+        }
+    };
+    if migrated.is_none()
+        && let Some(g) = &previous
+        && compare(Some(&layout.generations.join(g)), files)?.is_empty()
+    {
+        return Ok(WriteOutcome::Unchanged {
+            generation: g.clone(),
+        });
+    }
+
+    // 1. The new tree, complete and durable, under a temporary name.
+    let tmp = layout
+        .generations
+        .join(format!(".tmp-{}", std::process::id()));
+    let generation = generation_name(layout.generations()?.last().map_or(1, |n| n + 1));
+    let build = || -> Result<(), TreeError> {
+        build_tree(&tmp, files)?;
+        let dest = layout.generations.join(&generation);
+        fs::rename(&tmp, &dest).map_err(io_error(&dest))?;
+        sync_dir(&layout.generations)
+    };
+    if let Err(e) = build() {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+
+    // 2. The swap: a new symlink under a temporary name, renamed over DIR.
+    let tmp_link = layout
+        .parent
+        .join(format!(".{}.link-{}", layout.name, std::process::id()));
+    let _ = fs::remove_file(&tmp_link);
+    std::os::unix::fs::symlink(layout.target(&generation), &tmp_link)
+        .map_err(io_error(&tmp_link))?;
+    fs::rename(&tmp_link, &layout.link).map_err(io_error(&layout.link))?;
+    sync_dir(&layout.parent)?;
+
+    // 3. Old generations beyond `keep`.
+    let mut removed = Vec::new();
+    let numbers = layout.generations()?;
+    let keep_from = numbers.len().saturating_sub(keep.saturating_add(1));
+    for n in numbers.iter().take(keep_from) {
+        let name = generation_name(*n);
+        if name != generation && fs::remove_dir_all(layout.generations.join(&name)).is_ok() {
+            removed.push(name);
+        }
+    }
+    drop(lock);
+    Ok(WriteOutcome::Written {
+        generation,
+        previous,
+        removed,
+        migrated,
+    })
+}
+
+/// Removes what a killed render left behind (only ever called with the lock held).
+fn remove_leftovers(layout: &Layout) {
+    if let Ok(entries) = fs::read_dir(&layout.generations) {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(".tmp-") {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    let link_prefix = format!(".{}.link-", layout.name);
+    if let Ok(entries) = fs::read_dir(&layout.parent) {
+        for entry in entries.flatten() {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(&link_prefix)
+            {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+/// Writes every file below `root` (which must not exist), fsyncing each file and then every
+/// directory.
+fn build_tree(root: &Path, files: &[TreeFile]) -> Result<(), TreeError> {
+    fs::create_dir(root).map_err(io_error(root))?;
+    let mut dirs = BTreeSet::from([root.to_path_buf()]);
+    for file in files {
+        let path = root.join(&file.path);
+        if let Some(parent) = path.parent()
+            && !dirs.contains(parent)
+        {
+            fs::create_dir_all(parent).map_err(io_error(parent))?;
+            let mut d = parent;
+            while d != root && dirs.insert(d.to_path_buf()) {
+                match d.parent() {
+                    Some(p) => d = p,
+                    None => break,
+                }
+            }
+        }
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(io_error(&path))?;
+        f.write_all(&file.contents).map_err(io_error(&path))?;
+        f.sync_all().map_err(io_error(&path))?;
+    }
+    dirs.iter().try_for_each(|d| sync_dir(d))
+}
+
+fn sync_dir(dir: &Path) -> Result<(), TreeError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error(dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsafe_paths_are_refused() {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "a/./b",
+            "a\\b",
+            "a/",
+            "a\0b",
+            "..",
+        ] {
+            assert!(check_path(bad).is_err(), "{bad:?} should be refused");
+        }
+        for good in ["lb1/etc/haproxy/haproxy.cfg", "manifest.json", "h/.hidden"] {
+            assert!(check_path(good).is_ok(), "{good:?} should be accepted");
+        }
+    }
+
+    #[test]
+    fn generation_names() {
+        assert_eq!(generation_name(42), "000042");
+        assert_eq!(parse_generation("000042"), Some(42));
+        assert_eq!(parse_generation("1234567"), Some(1_234_567));
+        assert_eq!(parse_generation(".tmp-1"), None);
+        assert_eq!(parse_generation("42"), None);
+    }
+}

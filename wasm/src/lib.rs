@@ -1,0 +1,92 @@
+//! The sandboxed svcintent module: [`svcintent_core`] behind a zero-import WebAssembly ABI.
+//!
+//! Built for `wasm32-unknown-unknown` with `--profile wasm` and optimised with `wasm-opt`
+//! (`scripts/build-wasm.sh`). The module imports nothing: no clock, no files, no randomness, no
+//! host functions. It cannot do anything but compute, which is what lets the `svcintent`
+//! command (`host-runner/`) run it under fuel, memory and time limits, and lets Python or a
+//! browser run the very same bytes.
+//!
+//! # ABI, version 1
+//!
+//! Exports (all numbers are wasm `i32`/`i64`; pointers are offsets into `memory`):
+//!
+//! | export | signature | what it does |
+//! | --- | --- | --- |
+//! | `memory` | memory | the module's linear memory |
+//! | `svcintent_abi_version` | `() -> i32` | returns [`ABI_VERSION`] (1) |
+//! | `alloc` | `(len: i32) -> i32` | allocates `len` bytes, returns their address; 0 when `len` is 0 or memory is exhausted |
+//! | `free` | `(ptr: i32, len: i32)` | frees a buffer from `alloc` or from `svcintent_call`; `free(0, 0)` does nothing |
+//! | `svcintent_call` | `(ptr: i32, len: i32) -> i64` | serves one JSON request, returns `ptr << 32 \| len` of the JSON response |
+//!
+//! One call:
+//!
+//! 1. The host calls `alloc(n)` for the UTF-8 JSON request of `n` bytes and writes it at the
+//!    returned address. A result of 0 means the module is out of memory.
+//! 2. The host calls `svcintent_call(ptr, n)`. The request buffer still belongs to the host:
+//!    the module only reads it.
+//! 3. The result packs the response buffer: `ptr = result >> 32`, `len = result & 0xffff_ffff`
+//!    (JavaScript and Python see an `i64`: mask it as unsigned). The response is UTF-8 JSON
+//!    and belongs to the host from now on. A result of 0 means the module could not allocate
+//!    the response.
+//! 4. The host frees both buffers with `free(ptr, len)`, passing the exact length it got.
+//!
+//! Rule of thumb: every buffer ends up freed by the host, with the length it was created with.
+//! A host that throws the whole instance away after the call (as `svcintent` does) may skip the
+//! frees.
+//!
+//! The request and response are the JSON protocol of [`svcintent_core::api`]: a request is
+//! `{"version": 1, "op": "lint" | "render" | "explain" | "schema" | "version", ...}`, the response
+//! `{"version": 1, "ok": ..., "diagnostics": [...], "files": [...], "manifest": {...},
+//! "text": "...", "error": "..."}`. The JSON protocol has its own version
+//! ([`svcintent_core::api::PROTOCOL_VERSION`]) inside the messages; [`ABI_VERSION`] covers only
+//! the exports and the memory protocol above. Both are documented in `docs/abi.md`.
+//!
+//! A request that is not UTF-8 gets an `{"ok": false, "error": ...}` response, like any other
+//! malformed request. The module never panics on any input; if it ever did, it is built with
+//! `panic = "abort"`, which traps (`unreachable`), and the host reports an internal error.
+//!
+//! # Layout
+//!
+//! [`call`] is the whole logic of this crate: bytes in, bytes out, safe and target-independent
+//! (it also runs in native unit tests). The [`abi`] module only moves bytes across the wasm
+//! boundary; the exports get their wasm names only when compiled for wasm, so a native build
+//! of this crate exports nothing that could clash with the C library's `free`. A
+//! wasm-bindgen shim can sit beside this one and call [`svcintent_core::api::handle_json`]
+//! directly: there is nothing here it would need to duplicate.
+
+pub mod abi;
+
+/// Version of the exports and the memory protocol (not of the JSON messages).
+pub const ABI_VERSION: u32 = 1;
+
+/// Serves one request: UTF-8 JSON in, UTF-8 JSON out.
+pub fn call(request: &[u8]) -> String {
+    match std::str::from_utf8(request) {
+        Ok(text) => svcintent_core::api::handle_json(text),
+        Err(e) => format!(
+            "{{\"version\":{},\"ok\":false,\"error\":\"the request is not valid UTF-8 (invalid byte at offset {})\"}}",
+            svcintent_core::api::PROTOCOL_VERSION,
+            e.valid_up_to()
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_request() {
+        let out = call(br#"{"version":1,"op":"version"}"#);
+        assert!(out.contains(r#""ok":true"#), "{out}");
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_response() {
+        let out = call(b"{\"version\":1,\"op\":\"\xff\"}");
+        assert!(
+            out.contains("not valid UTF-8 (invalid byte at offset 19)"),
+            "{out}"
+        );
+    }
+}
