@@ -118,12 +118,20 @@ impl Response {
     }
 
     fn error(message: impl Into<String>) -> Self {
-        Response { error: Some(message.into()), ..Response::empty(false) }
+        Response {
+            error: Some(message.into()),
+            ..Response::empty(false)
+        }
     }
 }
 
 fn sources(files: Vec<InputFile>) -> Sources {
-    Sources::new(files.into_iter().map(|f| SourceFile::new(f.path, f.text)).collect())
+    Sources::new(
+        files
+            .into_iter()
+            .map(|f| SourceFile::new(f.path, f.text))
+            .collect(),
+    )
 }
 
 /// Serves a parsed request.
@@ -133,7 +141,10 @@ pub fn handle(request: Request) -> Response {
             let sources = sources(files);
             let compiled = crate::compile(&sources);
             let ok = !compiled.has_errors();
-            Response { diagnostics: to_json_all(&compiled.diagnostics, &sources), ..Response::empty(ok) }
+            Response {
+                diagnostics: to_json_all(&compiled.diagnostics, &sources),
+                ..Response::empty(ok)
+            }
         }
         Request::Render { files } => {
             let sources = sources(files);
@@ -157,26 +168,52 @@ pub fn handle(request: Request) -> Response {
                     manifest: Some(output.manifest),
                     ..Response::empty(true)
                 },
-                None => Response { diagnostics, ..Response::empty(false) },
+                None => Response {
+                    diagnostics,
+                    ..Response::empty(false)
+                },
             }
         }
         Request::Explain { code } => match code.parse::<Code>() {
             Ok(code) => {
                 let text = code.explanation().map_or_else(
-                    || format!("{} ({}): {}", code.as_str(), code.name(), severity_word(code.severity())),
+                    || {
+                        format!(
+                            "{} ({}): {}",
+                            code.as_str(),
+                            code.name(),
+                            severity_word(code.severity())
+                        )
+                    },
                     str::to_owned,
                 );
-                Response { text: Some(text), ..Response::empty(true) }
+                Response {
+                    text: Some(text),
+                    ..Response::empty(true)
+                }
             }
-            Err(()) => Response::error(format!("unknown diagnostic code {code:?}; codes look like SI010")),
+            Err(()) => Response::error(format!(
+                "unknown diagnostic code {code:?}; codes look like SI010"
+            )),
         },
-        Request::Trace { files, service } => match crate::trace::trace_service(&sources(files), &service) {
-            Some(text) => Response { text: Some(text), ..Response::empty(true) },
-            None => Response::error(format!("no service `{service}` in this site")),
+        Request::Trace { files, service } => {
+            match crate::trace::trace_service(&sources(files), &service) {
+                Some(text) => Response {
+                    text: Some(text),
+                    ..Response::empty(true)
+                },
+                None => Response::error(format!("no service `{service}` in this site")),
+            }
+        }
+        Request::Schema => Response {
+            text: Some(crate::schema::json_schema()),
+            ..Response::empty(true)
         },
-        Request::Schema => Response { text: Some(crate::schema::json_schema()), ..Response::empty(true) },
         Request::Version => Response {
-            text: Some(format!("svcintent-core {} (protocol {PROTOCOL_VERSION})", crate::VERSION)),
+            text: Some(format!(
+                "svcintent-core {} (protocol {PROTOCOL_VERSION})",
+                crate::VERSION
+            )),
             ..Response::empty(true)
         },
     }
@@ -197,6 +234,7 @@ pub fn handle_json(request: &str) -> String {
         )),
         Err(e) => Response::error(format!("malformed request: {e}")),
     };
-    serde_json::to_string(&response)
-        .unwrap_or_else(|e| format!("{{\"version\":{PROTOCOL_VERSION},\"ok\":false,\"error\":\"{e}\"}}"))
+    serde_json::to_string(&response).unwrap_or_else(|e| {
+        format!("{{\"version\":{PROTOCOL_VERSION},\"ok\":false,\"error\":\"{e}\"}}")
+    })
 }

@@ -53,7 +53,10 @@ pub fn compile(sources: &Sources) -> Compiled {
     if let Some(intent) = &intent {
         validate::validate(intent, &resolved, &mut diags);
     }
-    Compiled { intent, diagnostics: diags.finish() }
+    Compiled {
+        intent,
+        diagnostics: diags.finish(),
+    }
 }
 
 /// The result of rendering a site.
@@ -78,8 +81,9 @@ pub fn render(sources: &Sources) -> Rendered {
                     let span = Span::new(source::FileId(0), 0, 0);
                     for e in errors {
                         diagnostics.push(
-                            Diagnostic::new(Code::InternalError, span, e.to_string())
-                                .help("this is a bug in svcintent: please report it with the input"),
+                            Diagnostic::new(Code::InternalError, span, e.to_string()).help(
+                                "this is a bug in svcintent: please report it with the input",
+                            ),
                         );
                     }
                     None
@@ -88,5 +92,8 @@ pub fn render(sources: &Sources) -> Rendered {
         }
         _ => None,
     };
-    Rendered { output, diagnostics }
+    Rendered {
+        output,
+        diagnostics,
+    }
 }

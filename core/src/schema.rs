@@ -86,20 +86,55 @@ pub struct Field {
 }
 
 const fn f(name: &'static str, ty: Ty, default: &'static str, doc: &'static str) -> Field {
-    Field { name, ty, required: false, default, doc, applies: Applies::Any }
+    Field {
+        name,
+        ty,
+        required: false,
+        default,
+        doc,
+        applies: Applies::Any,
+    }
 }
 const fn req(name: &'static str, ty: Ty, doc: &'static str) -> Field {
-    Field { name, ty, required: true, default: "", doc, applies: Applies::Any }
+    Field {
+        name,
+        ty,
+        required: true,
+        default: "",
+        doc,
+        applies: Applies::Any,
+    }
 }
 const fn hap(name: &'static str, ty: Ty, default: &'static str, doc: &'static str) -> Field {
-    Field { name, ty, required: false, default, doc, applies: Applies::Haproxy }
+    Field {
+        name,
+        ty,
+        required: false,
+        default,
+        doc,
+        applies: Applies::Haproxy,
+    }
 }
 const fn any(name: &'static str, ty: Ty, default: &'static str, doc: &'static str) -> Field {
-    Field { name, ty, required: false, default, doc, applies: Applies::Anycast }
+    Field {
+        name,
+        ty,
+        required: false,
+        default,
+        doc,
+        applies: Applies::Anycast,
+    }
 }
 
 /// Host roles.
-pub const ROLES: &[&str] = &["balancer", "route-reflector", "anycast-node", "web", "backend", "monitoring"];
+pub const ROLES: &[&str] = &[
+    "balancer",
+    "route-reflector",
+    "anycast-node",
+    "web",
+    "backend",
+    "monitoring",
+];
 
 const IDENT: Ty = Ty::Ident;
 const NET: Ty = Ty::Net;
@@ -112,48 +147,137 @@ const ROLE: Ty = Ty::Enum(ROLES);
 
 /// `site.bgp.upstreams[]`.
 pub const UPSTREAM: &[Field] = &[
-    req("name", Ty::Ident, "Name of the upstream router (BIRD protocol name)."),
-    req("address", Ty::Ip, "Its address; the route reflectors peer with it from their address of the same family."),
-    req("asn", Ty::Int(1, 4_294_967_294), "Its AS number (the site's own: iBGP)."),
+    req(
+        "name",
+        Ty::Ident,
+        "Name of the upstream router (BIRD protocol name).",
+    ),
+    req(
+        "address",
+        Ty::Ip,
+        "Its address; the route reflectors peer with it from their address of the same family.",
+    ),
+    req(
+        "asn",
+        Ty::Int(1, 4_294_967_294),
+        "Its AS number (the site's own: iBGP).",
+    ),
 ];
 const UPSTREAM_TY: Ty = Ty::Object(UPSTREAM);
 
 /// `site.bgp`.
 pub const BGP: &[Field] = &[
-    f("cluster_id", Ty::Ipv4, "router id of the first route reflector", "Route-reflector cluster id."),
-    f("hold_time", Ty::Int(3, 65535), "9", "BGP hold time in seconds."),
-    f("keepalive_time", Ty::Int(1, 21845), "3", "BGP keepalive in seconds (at most a third of the hold time)."),
-    f("connect_delay_time", Ty::Int(1, 65535), "1", "Seconds to wait before (re)connecting a session."),
-    f("upstreams", Ty::List(&UPSTREAM_TY), "[]", "Routers the route reflectors export VIP routes to."),
+    f(
+        "cluster_id",
+        Ty::Ipv4,
+        "router id of the first route reflector",
+        "Route-reflector cluster id.",
+    ),
+    f(
+        "hold_time",
+        Ty::Int(3, 65535),
+        "9",
+        "BGP hold time in seconds.",
+    ),
+    f(
+        "keepalive_time",
+        Ty::Int(1, 21845),
+        "3",
+        "BGP keepalive in seconds (at most a third of the hold time).",
+    ),
+    f(
+        "connect_delay_time",
+        Ty::Int(1, 65535),
+        "1",
+        "Seconds to wait before (re)connecting a session.",
+    ),
+    f(
+        "upstreams",
+        Ty::List(&UPSTREAM_TY),
+        "[]",
+        "Routers the route reflectors export VIP routes to.",
+    ),
 ];
 
 /// `site.versions`.
 pub const VERSIONS: &[Field] = &[
-    f("haproxy", Ty::Version, "2.6", "HAProxy version of the balancers (2.6 or newer)."),
-    f("bird", Ty::Version, "2.0", "BIRD version (2.0 or newer 2.x)."),
-    f("nftables", Ty::Version, "1.0", "nftables version (1.0 or newer)."),
-    f("icinga2", Ty::Version, "2.13", "Icinga2 version (2.13 or newer)."),
+    f(
+        "haproxy",
+        Ty::Version,
+        "2.6",
+        "HAProxy version of the balancers (2.6 or newer).",
+    ),
+    f(
+        "bird",
+        Ty::Version,
+        "2.0",
+        "BIRD version (2.0 or newer 2.x).",
+    ),
+    f(
+        "nftables",
+        Ty::Version,
+        "1.0",
+        "nftables version (1.0 or newer).",
+    ),
+    f(
+        "icinga2",
+        Ty::Version,
+        "2.13",
+        "Icinga2 version (2.13 or newer).",
+    ),
     f("apache", Ty::Version, "2.4", "Apache httpd version (2.4)."),
 ];
 
 /// `site.monitoring`.
-pub const SITE_MONITORING: &[Field] =
-    &[f("notify", Ty::List(&IDENT), "[]", "Icinga2 users notified about every service unless it says otherwise.")];
+pub const SITE_MONITORING: &[Field] = &[f(
+    "notify",
+    Ty::List(&IDENT),
+    "[]",
+    "Icinga2 users notified about every service unless it says otherwise.",
+)];
 
 /// `site.paths`.
 pub const PATHS: &[Field] = &[
-    f("tls_certificates", Ty::Path, "/etc/haproxy/certs", "Directory of the PEM files (certificate and key) on balancers."),
-    f("plugins", Ty::Path, "/usr/lib/nagios/plugins", "Directory of the monitoring-plugins binaries on every host."),
+    f(
+        "tls_certificates",
+        Ty::Path,
+        "/etc/haproxy/certs",
+        "Directory of the PEM files (certificate and key) on balancers.",
+    ),
+    f(
+        "plugins",
+        Ty::Path,
+        "/usr/lib/nagios/plugins",
+        "Directory of the monitoring-plugins binaries on every host.",
+    ),
 ];
 
 /// `site`.
 pub const SITE: &[Field] = &[
     req("name", Ty::Ident, "Short name of the site."),
-    req("asn", Ty::Int(1, 4_294_967_294), "AS number shared by every BGP speaker of the site (iBGP); use a private one."),
-    req("anycast_prefixes", Ty::List(&NET), "Prefixes every VIP must come from; route reflectors accept nothing else."),
+    req(
+        "asn",
+        Ty::Int(1, 4_294_967_294),
+        "AS number shared by every BGP speaker of the site (iBGP); use a private one.",
+    ),
+    req(
+        "anycast_prefixes",
+        Ty::List(&NET),
+        "Prefixes every VIP must come from; route reflectors accept nothing else.",
+    ),
     f("bgp", Ty::Object(BGP), "", "BGP settings."),
-    f("versions", Ty::Object(VERSIONS), "", "Target daemon versions."),
-    f("monitoring", Ty::Object(SITE_MONITORING), "", "Monitoring defaults."),
+    f(
+        "versions",
+        Ty::Object(VERSIONS),
+        "",
+        "Target daemon versions.",
+    ),
+    f(
+        "monitoring",
+        Ty::Object(SITE_MONITORING),
+        "",
+        "Monitoring defaults.",
+    ),
     f("paths", Ty::Object(PATHS), "", "Paths on the hosts."),
 ];
 
@@ -162,9 +286,19 @@ pub const HOST: &[Field] = &[
     req("roles", Ty::List(&ROLE), "What the host does."),
     f("ipv4", Ty::Ipv4, "", "IPv4 address."),
     f("ipv6", Ty::Ipv6, "", "IPv6 address."),
-    f("group", Ty::Ident, "default", "Balancer group; a haproxy service is served by every balancer of its group."),
+    f(
+        "group",
+        Ty::Ident,
+        "default",
+        "Balancer group; a haproxy service is served by every balancer of its group.",
+    ),
     f("router_id", Ty::Ipv4, "the host's ipv4", "BGP router id."),
-    f("drain", Ty::Bool, "false", "Maintenance: withdraw every VIP it announces; put it in maintenance wherever it is a backend."),
+    f(
+        "drain",
+        Ty::Bool,
+        "false",
+        "Maintenance: withdraw every VIP it announces; put it in maintenance wherever it is a backend.",
+    ),
     f("description", Ty::Text, "", "Free text."),
 ];
 
@@ -173,16 +307,31 @@ pub const CHECK_HTTP: &[Field] = &[
     f("path", Ty::UrlPath, "/", "Request path."),
     f("expect", Ty::Int(100, 599), "200", "Expected status."),
     f("host", Ty::Hostname, "", "Host header."),
-    f("method", Ty::Enum(&["GET", "HEAD", "OPTIONS"]), "GET", "Request method."),
+    f(
+        "method",
+        Ty::Enum(&["GET", "HEAD", "OPTIONS"]),
+        "GET",
+        "Request method.",
+    ),
     f("port", Ty::Port, "the backend port", "Port to check."),
 ];
 
 /// `check.tcp`.
-pub const CHECK_TCP: &[Field] = &[f("port", Ty::Port, "the service port", "Port to connect to.")];
+pub const CHECK_TCP: &[Field] = &[f(
+    "port",
+    Ty::Port,
+    "the service port",
+    "Port to connect to.",
+)];
 
 /// `check.tls`.
 pub const CHECK_TLS: &[Field] = &[
-    f("sni", Ty::Hostname, "", "Server name sent in the handshake."),
+    f(
+        "sni",
+        Ty::Hostname,
+        "",
+        "Server name sent in the handshake.",
+    ),
     f("port", Ty::Port, "the service port", "Port to connect to."),
 ];
 
@@ -192,31 +341,81 @@ pub const CHECK: &[Field] = &[
     f("timeout", Ty::Duration, "1s", "Time a check may take."),
     f("rise", Ty::Int(1, 100), "2", "Successes before healthy."),
     f("fall", Ty::Int(1, 100), "3", "Failures before unhealthy."),
-    f("http", Ty::Object(CHECK_HTTP), "", "HTTP check (http mode only)."),
-    f("tcp", Ty::Object(CHECK_TCP), "", "TCP connect check (the default)."),
+    f(
+        "http",
+        Ty::Object(CHECK_HTTP),
+        "",
+        "HTTP check (http mode only).",
+    ),
+    f(
+        "tcp",
+        Ty::Object(CHECK_TCP),
+        "",
+        "TCP connect check (the default).",
+    ),
     f("tls", Ty::Object(CHECK_TLS), "", "TLS handshake check."),
-    f("command", Ty::List(&ARG), "", "External check: a monitoring-plugins name or absolute path, then its arguments."),
+    f(
+        "command",
+        Ty::List(&ARG),
+        "",
+        "External check: a monitoring-plugins name or absolute path, then its arguments.",
+    ),
 ];
 
 /// `monitoring`.
 pub const MONITORING: &[Field] = &[
-    f("enabled", Ty::Bool, "true", "Whether Icinga2 monitors the service."),
-    f("notify", Ty::List(&IDENT), "site.monitoring.notify", "Icinga2 users to notify."),
+    f(
+        "enabled",
+        Ty::Bool,
+        "true",
+        "Whether Icinga2 monitors the service.",
+    ),
+    f(
+        "notify",
+        Ty::List(&IDENT),
+        "site.monitoring.notify",
+        "Icinga2 users to notify.",
+    ),
 ];
 
 /// `timeouts`.
 pub const TIMEOUTS: &[Field] = &[
-    f("connect", Ty::Duration, "5s", "Connect timeout to a backend."),
+    f(
+        "connect",
+        Ty::Duration,
+        "5s",
+        "Connect timeout to a backend.",
+    ),
     f("client", Ty::Duration, "30s", "Client inactivity timeout."),
     f("server", Ty::Duration, "30s", "Server inactivity timeout."),
 ];
 
 /// `tls`.
 pub const TLS: &[Field] = &[
-    f("mode", Ty::Enum(&["none", "terminate", "passthrough"]), "none", "Terminate TLS on the balancers, or pass it through."),
-    f("certificate", Ty::FileName, "", "PEM file (certificate and key) under site.paths.tls_certificates (terminate)."),
-    f("ports", Ty::List(&PORT), "[443]", "Frontend ports with TLS (terminate)."),
-    f("redirect_http", Ty::Bool, "false", "Redirect plain http to https (terminate, http mode)."),
+    f(
+        "mode",
+        Ty::Enum(&["none", "terminate", "passthrough"]),
+        "none",
+        "Terminate TLS on the balancers, or pass it through.",
+    ),
+    f(
+        "certificate",
+        Ty::FileName,
+        "",
+        "PEM file (certificate and key) under site.paths.tls_certificates (terminate).",
+    ),
+    f(
+        "ports",
+        Ty::List(&PORT),
+        "[443]",
+        "Frontend ports with TLS (terminate).",
+    ),
+    f(
+        "redirect_http",
+        Ty::Bool,
+        "false",
+        "Redirect plain http to https (terminate, http mode).",
+    ),
 ];
 
 /// `backends[]` in long form.
@@ -224,48 +423,155 @@ pub const BACKEND: &[Field] = &[
     req("host", Ty::Ident, "Backend host."),
     f("port", Ty::Port, "backend_port", "Port on this backend."),
     f("weight", Ty::Int(0, 256), "1", "Relative weight."),
-    f("backup", Ty::Bool, "false", "Used only when every other server is down."),
+    f(
+        "backup",
+        Ty::Bool,
+        "false",
+        "Used only when every other server is down.",
+    ),
     f("drain", Ty::Bool, "false", "Maintenance: no new traffic."),
 ];
 const BACKEND_TY: Ty = Ty::Object(BACKEND);
 
 /// `web`.
 pub const WEB: &[Field] = &[
-    req("server_names", Ty::List(&HOSTNAME), "ServerName (first) and ServerAlias (rest)."),
+    req(
+        "server_names",
+        Ty::List(&HOSTNAME),
+        "ServerName (first) and ServerAlias (rest).",
+    ),
     f("document_root", Ty::Path, "", "DocumentRoot."),
-    f("proxy_to", Ty::Url, "", "Reverse-proxy target on the backend (e.g. an application server)."),
-    f("listen_port", Ty::Port, "the backend port", "Port the vhost listens on."),
-    f("health_path", Ty::UrlPath, "the http check path", "Path answered for the balancers' health check."),
+    f(
+        "proxy_to",
+        Ty::Url,
+        "",
+        "Reverse-proxy target on the backend (e.g. an application server).",
+    ),
+    f(
+        "listen_port",
+        Ty::Port,
+        "the backend port",
+        "Port the vhost listens on.",
+    ),
+    f(
+        "health_path",
+        Ty::UrlPath,
+        "the http check path",
+        "Path answered for the balancers' health check.",
+    ),
 ];
 
 /// A service (also a template, and `defaults`).
 pub const SERVICE: &[Field] = &[
-    f("extends", Ty::OneOrList(&IDENT), "", "Templates to inherit from, applied in order (later wins)."),
+    f(
+        "extends",
+        Ty::OneOrList(&IDENT),
+        "",
+        "Templates to inherit from, applied in order (later wins).",
+    ),
     f("description", Ty::Text, "", "Free text."),
-    f("balancing", Ty::Enum(&["haproxy", "anycast"]), "haproxy", "Who announces the VIPs: the balancers of a group, or the service nodes."),
-    req("vips", Ty::List(&IP), "Virtual IPs (v4 and/or v6), each announced as /32 or /128."),
-    req("ports", Ty::List(&PORTSPEC), "Ports with protocol: `443/tcp`, `53/udp`, or a bare number (tcp)."),
-    f("allow", Ty::List(&NET), "anywhere", "Sources allowed to reach the VIPs."),
-    f("check", Ty::Object(CHECK), "tcp", "Health check (balancer checks, announcement, monitoring)."),
+    f(
+        "balancing",
+        Ty::Enum(&["haproxy", "anycast"]),
+        "haproxy",
+        "Who announces the VIPs: the balancers of a group, or the service nodes.",
+    ),
+    req(
+        "vips",
+        Ty::List(&IP),
+        "Virtual IPs (v4 and/or v6), each announced as /32 or /128.",
+    ),
+    req(
+        "ports",
+        Ty::List(&PORTSPEC),
+        "Ports with protocol: `443/tcp`, `53/udp`, or a bare number (tcp).",
+    ),
+    f(
+        "allow",
+        Ty::List(&NET),
+        "anywhere",
+        "Sources allowed to reach the VIPs.",
+    ),
+    f(
+        "check",
+        Ty::Object(CHECK),
+        "tcp",
+        "Health check (balancer checks, announcement, monitoring).",
+    ),
     f("monitoring", Ty::Object(MONITORING), "", "Monitoring."),
-    f("drain", Ty::List(&IDENT), "[]", "Backends or nodes drained for this service only."),
-    hap("mode", Ty::Enum(&["http", "tcp"]), "tcp", "HAProxy mode: L7 http or L4 tcp."),
-    hap("group", Ty::Ident, "default", "Balancer group serving the service."),
-    hap("balance", Ty::Enum(&["roundrobin", "leastconn", "source", "first"]), "roundrobin", "Balance algorithm."),
-    hap("maxconn", Ty::Int(1, 1_000_000), "", "Frontend connection limit."),
+    f(
+        "drain",
+        Ty::List(&IDENT),
+        "[]",
+        "Backends or nodes drained for this service only.",
+    ),
+    hap(
+        "mode",
+        Ty::Enum(&["http", "tcp"]),
+        "tcp",
+        "HAProxy mode: L7 http or L4 tcp.",
+    ),
+    hap(
+        "group",
+        Ty::Ident,
+        "default",
+        "Balancer group serving the service.",
+    ),
+    hap(
+        "balance",
+        Ty::Enum(&["roundrobin", "leastconn", "source", "first"]),
+        "roundrobin",
+        "Balance algorithm.",
+    ),
+    hap(
+        "maxconn",
+        Ty::Int(1, 1_000_000),
+        "",
+        "Frontend connection limit.",
+    ),
     hap("timeouts", Ty::Object(TIMEOUTS), "", "Timeouts."),
     hap("tls", Ty::Object(TLS), "", "TLS handling."),
-    hap("client_ip", Ty::Enum(&["none", "proxy-protocol", "x-forwarded-for"]), "none", "How backends learn the client address."),
-    hap("backend_port", Ty::Port, "the frontend port", "Port every frontend port maps to on the backends."),
-    hap("backends", Ty::List(&Ty::Either(&IDENT, &BACKEND_TY)), "", "Backend hosts: names, or mappings with host, port, weight, backup, drain."),
+    hap(
+        "client_ip",
+        Ty::Enum(&["none", "proxy-protocol", "x-forwarded-for"]),
+        "none",
+        "How backends learn the client address.",
+    ),
+    hap(
+        "backend_port",
+        Ty::Port,
+        "the frontend port",
+        "Port every frontend port maps to on the backends.",
+    ),
+    hap(
+        "backends",
+        Ty::List(&Ty::Either(&IDENT, &BACKEND_TY)),
+        "",
+        "Backend hosts: names, or mappings with host, port, weight, backup, drain.",
+    ),
     hap("web", Ty::Object(WEB), "", "Apache vhost on the backends."),
-    any("nodes", Ty::List(&IDENT), "", "Hosts that announce the VIPs and serve the service."),
+    any(
+        "nodes",
+        Ty::List(&IDENT),
+        "",
+        "Hosts that announce the VIPs and serve the service.",
+    ),
 ];
 
 /// `defaults`: service fields, plus per-mode blocks.
 pub const DEFAULTS_EXTRA: &[Field] = &[
-    f("haproxy", Ty::Object(SERVICE), "", "Defaults for `balancing: haproxy` services."),
-    f("anycast", Ty::Object(SERVICE), "", "Defaults for `balancing: anycast` services."),
+    f(
+        "haproxy",
+        Ty::Object(SERVICE),
+        "",
+        "Defaults for `balancing: haproxy` services.",
+    ),
+    f(
+        "anycast",
+        Ty::Object(SERVICE),
+        "",
+        "Defaults for `balancing: anycast` services.",
+    ),
 ];
 
 const SERVICE_TY: Ty = Ty::Object(SERVICE);
@@ -273,10 +579,25 @@ const HOST_TY: Ty = Ty::Object(HOST);
 
 /// The top level of every file.
 pub const TOP: &[Field] = &[
-    f("site", Ty::Object(SITE), "", "Site settings (in exactly one file)."),
-    f("defaults", Ty::Object(SERVICE), "", "Defaults for every service; `haproxy:` and `anycast:` blocks for one mode."),
+    f(
+        "site",
+        Ty::Object(SITE),
+        "",
+        "Site settings (in exactly one file).",
+    ),
+    f(
+        "defaults",
+        Ty::Object(SERVICE),
+        "",
+        "Defaults for every service; `haproxy:` and `anycast:` blocks for one mode.",
+    ),
     f("hosts", Ty::MapOf(&HOST_TY), "", "Hosts by name."),
-    f("templates", Ty::MapOf(&SERVICE_TY), "", "Service templates by name, used with `extends`."),
+    f(
+        "templates",
+        Ty::MapOf(&SERVICE_TY),
+        "",
+        "Service templates by name, used with `extends`.",
+    ),
     f("services", Ty::MapOf(&SERVICE_TY), "", "Services by name."),
 ];
 
@@ -287,7 +608,9 @@ pub fn names(fields: &[Field]) -> impl Iterator<Item = &'static str> + '_ {
 
 fn ty_schema(ty: &Ty, defaults_block: bool) -> Value {
     match ty {
-        Ty::Ident => json!({"type": "string", "pattern": "^(?!.*--)([a-z][a-z0-9-]{0,46}[a-z0-9]|[a-z])$"}),
+        Ty::Ident => {
+            json!({"type": "string", "pattern": "^(?!.*--)([a-z][a-z0-9-]{0,46}[a-z0-9]|[a-z])$"})
+        }
         Ty::Text | Ty::Arg => json!({"type": "string"}),
         Ty::Hostname => json!({"type": "string", "format": "hostname"}),
         Ty::Path => json!({"type": "string", "pattern": "^/[A-Za-z0-9._/-]*$"}),
@@ -331,7 +654,8 @@ fn object_schema(fields: &[Field], defaults_block: bool) -> Value {
             doc.push_str(&format!(" Default: {}.", field.default));
         }
         // `key: ~` removes an inherited value, so null is always allowed.
-        let s = json!({"anyOf": [ty_schema(&field.ty, false), {"type": "null"}], "description": doc});
+        let s =
+            json!({"anyOf": [ty_schema(&field.ty, false), {"type": "null"}], "description": doc});
         props.insert(field.name.to_owned(), s);
         if matches!(field.ty, Ty::List(_)) {
             // `key+:` appends to the inherited list.
@@ -353,8 +677,14 @@ pub fn json_schema() -> String {
         props.insert("defaults".into(), object_schema(SERVICE, true));
     }
     if let Value::Object(o) = &mut top {
-        o.insert("$schema".into(), json!("https://json-schema.org/draft/2020-12/schema"));
-        o.insert("$id".into(), json!("https://svcintent.invalid/schema/v1.json"));
+        o.insert(
+            "$schema".into(),
+            json!("https://json-schema.org/draft/2020-12/schema"),
+        );
+        o.insert(
+            "$id".into(),
+            json!("https://svcintent.invalid/schema/v1.json"),
+        );
         o.insert("title".into(), json!("svcintent site file"));
     }
     let mut s = serde_json::to_string_pretty(&top).unwrap_or_default();

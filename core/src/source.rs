@@ -25,12 +25,20 @@ impl Span {
     /// A span covering `start..end` of `file`.
     pub fn new(file: FileId, start: usize, end: usize) -> Self {
         let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        Self { file, start: clamp(start), end: clamp(end.max(start)) }
+        Self {
+            file,
+            start: clamp(start),
+            end: clamp(end.max(start)),
+        }
     }
 
     /// The smallest span covering both `self` and `other` (same file assumed).
     pub fn to(self, other: Span) -> Span {
-        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            file: self.file,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 }
 
@@ -54,7 +62,11 @@ impl SourceFile {
                 line_starts.push(u32::try_from(i + 1).unwrap_or(u32::MAX));
             }
         }
-        Self { path: path.into(), text, line_starts }
+        Self {
+            path: path.into(),
+            text,
+            line_starts,
+        }
     }
 
     /// 1-based line and 1-based column (in characters) of a byte offset.
@@ -68,7 +80,10 @@ impl SourceFile {
             .text
             .get(line_start as usize..offset as usize)
             .map_or(0, |s| s.chars().count());
-        (u32::try_from(line_idx + 1).unwrap_or(u32::MAX), u32::try_from(col + 1).unwrap_or(u32::MAX))
+        (
+            u32::try_from(line_idx + 1).unwrap_or(u32::MAX),
+            u32::try_from(col + 1).unwrap_or(u32::MAX),
+        )
     }
 }
 
@@ -86,8 +101,15 @@ impl Sources {
     }
 
     /// Convenience: from `(path, text)` pairs.
-    pub fn from_pairs<P: Into<String>, T: Into<String>>(pairs: impl IntoIterator<Item = (P, T)>) -> Self {
-        Self::new(pairs.into_iter().map(|(p, t)| SourceFile::new(p, t)).collect())
+    pub fn from_pairs<P: Into<String>, T: Into<String>>(
+        pairs: impl IntoIterator<Item = (P, T)>,
+    ) -> Self {
+        Self::new(
+            pairs
+                .into_iter()
+                .map(|(p, t)| SourceFile::new(p, t))
+                .collect(),
+        )
     }
 
     /// The file behind an id.
@@ -102,7 +124,10 @@ impl Sources {
 
     /// All files with their ids, in path order.
     pub fn iter(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
-        self.files.iter().enumerate().map(|(i, f)| (FileId(u32::try_from(i).unwrap_or(u32::MAX)), f))
+        self.files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (FileId(u32::try_from(i).unwrap_or(u32::MAX)), f))
     }
 
     /// Number of files.
@@ -118,11 +143,27 @@ impl Sources {
     /// Resolves a span to a serialisable location.
     pub fn locate(&self, span: Span) -> Location {
         let Some(file) = self.get(span.file) else {
-            return Location { file: String::new(), line: 0, column: 0, end_line: 0, end_column: 0, start: 0, end: 0 };
+            return Location {
+                file: String::new(),
+                line: 0,
+                column: 0,
+                end_line: 0,
+                end_column: 0,
+                start: 0,
+                end: 0,
+            };
         };
         let (line, column) = file.line_col(span.start);
         let (end_line, end_column) = file.line_col(span.end);
-        Location { file: file.path.clone(), line, column, end_line, end_column, start: span.start, end: span.end }
+        Location {
+            file: file.path.clone(),
+            line,
+            column,
+            end_line,
+            end_column,
+            start: span.start,
+            end: span.end,
+        }
     }
 }
 

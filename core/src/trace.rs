@@ -40,18 +40,41 @@ fn scalar(n: &Node) -> String {
     match &n.value {
         Value::Null => "~".to_owned(),
         Value::Scalar(s) => serde_json::to_string(&s.text).unwrap_or_default(),
-        Value::Seq(items) => format!("[{}]", items.iter().map(scalar).collect::<Vec<_>>().join(", ")),
+        Value::Seq(items) => format!(
+            "[{}]",
+            items.iter().map(scalar).collect::<Vec<_>>().join(", ")
+        ),
         Value::Map(entries) => {
-            format!("{{{}}}", entries.iter().map(|e| format!("{}: {}", e.key, scalar(&e.value))).collect::<Vec<_>>().join(", "))
+            format!(
+                "{{{}}}",
+                entries
+                    .iter()
+                    .map(|e| format!("{}: {}", e.key, scalar(&e.value)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         }
     }
 }
 
-fn walk(out: &mut String, sources: &Sources, r: &Resolved, service: &str, node: &Node, depth: usize) {
+fn walk(
+    out: &mut String,
+    sources: &Sources,
+    r: &Resolved,
+    service: &str,
+    node: &Node,
+    depth: usize,
+) {
     for e in node.entries() {
         let indent = "  ".repeat(depth);
         let loc = sources.locate(e.key_span);
-        let origin = format!("{}:{}:{} ({})", loc.file, loc.line, loc.column, layer(r, service, e.key_span));
+        let origin = format!(
+            "{}:{}:{} ({})",
+            loc.file,
+            loc.line,
+            loc.column,
+            layer(r, service, e.key_span)
+        );
         match &e.value.value {
             Value::Map(_) => {
                 let _ = writeln!(out, "{indent}{}:", e.key);
@@ -75,7 +98,11 @@ pub fn trace_service(sources: &Sources, service: &str) -> Option<String> {
     let mut out = String::new();
     let _ = writeln!(out, "{service}:");
     if !s.chain.is_empty() {
-        let _ = writeln!(out, "  # extends (applied in this order): {}", s.chain.join(", "));
+        let _ = writeln!(
+            out,
+            "  # extends (applied in this order): {}",
+            s.chain.join(", ")
+        );
     }
     walk(&mut out, sources, &r, service, &s.effective, 1);
     Some(out)

@@ -39,7 +39,13 @@ pub fn site(services: usize, hosts: usize) -> Sources {
     }
     for g in 0..groups {
         for i in 1..=balancers_per_group {
-            host(&mut s, &format!("lb{g}x{i}"), "balancer", n, &format!(", group: g{g}"));
+            host(
+                &mut s,
+                &format!("lb{g}x{i}"),
+                "balancer",
+                n,
+                &format!(", group: g{g}"),
+            );
             n += 1;
         }
     }
@@ -72,7 +78,9 @@ pub fn site(services: usize, hosts: usize) -> Sources {
                     1000 + i
                 );
             } else {
-                let backends: Vec<String> = (0..3).map(|k| format!("web{}", (i * 7 + k * 13) % webs)).collect();
+                let backends: Vec<String> = (0..3)
+                    .map(|k| format!("web{}", (i * 7 + k * 13) % webs))
+                    .collect();
                 let mut uniq = backends.clone();
                 uniq.sort();
                 uniq.dedup();

@@ -15,7 +15,9 @@ pub fn load_site(dir: &Path) -> Sources {
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<SourceFile>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         // Hidden files and directories (.git, editor swap files) are not part of the site.
@@ -24,8 +26,15 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<SourceFile>) {
         }
         if path.is_dir() {
             walk(root, &path, out);
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
-            let rel = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
+            let rel = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/");
             if let Ok(text) = std::fs::read_to_string(&path) {
                 out.push(SourceFile::new(rel, text));
             }
@@ -39,7 +48,10 @@ pub fn repo_root() -> &'static Path {
 }
 
 /// Renders a site directory; panics with the human diagnostics if it has errors.
-#[allow(clippy::panic, reason = "test helper: a failing render is a test failure")]
+#[allow(
+    clippy::panic,
+    reason = "test helper: a failing render is a test failure"
+)]
 pub fn render_dir(dir: &Path) -> (Sources, svcintent_core::render::Output) {
     let sources = load_site(dir);
     let rendered = svcintent_core::render(&sources);
@@ -50,7 +62,11 @@ pub fn render_dir(dir: &Path) -> (Sources, svcintent_core::render::Output) {
             panic!(
                 "{} did not render:\n{}",
                 dir.display(),
-                svcintent_core::diagnostic::human::render_all(&ds, &sources, svcintent_core::diagnostic::human::Color::Never)
+                svcintent_core::diagnostic::human::render_all(
+                    &ds,
+                    &sources,
+                    svcintent_core::diagnostic::human::Color::Never
+                )
             )
         }
     }

@@ -2,7 +2,13 @@
 //! (not from the plan that produced them): every VIP:port HAProxy binds is announced through the
 //! health announcer, allowed by nftables, accepted by every route reflector's filter for that
 //! balancer and monitored by Icinga2; every prefix a host would announce is served there.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -32,7 +38,9 @@ impl Tree {
     fn announced(&self, host: &str) -> BTreeMap<String, bool> {
         let mut out = BTreeMap::new();
         let dir = self.root.join(host).join("etc/anycast-healthchecker.d");
-        let Ok(entries) = std::fs::read_dir(dir) else { return out };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return out;
+        };
         for e in entries.flatten() {
             let text = std::fs::read_to_string(e.path()).unwrap();
             let mut prefix: Option<String> = None;
@@ -51,7 +59,11 @@ impl Tree {
 }
 
 fn prefix_of(ip: IpAddr) -> String {
-    if ip.is_ipv4() { format!("{ip}/32") } else { format!("{ip}/128") }
+    if ip.is_ipv4() {
+        format!("{ip}/32")
+    } else {
+        format!("{ip}/128")
+    }
 }
 
 /// `bind ADDR:PORT` lines of `frontend` sections.
@@ -63,13 +75,19 @@ fn haproxy_binds(cfg: &str) -> BTreeSet<(IpAddr, u16)> {
             in_frontend = line.starts_with("frontend ");
             continue;
         }
-        let Some(rest) = line.trim().strip_prefix("bind ") else { continue };
+        let Some(rest) = line.trim().strip_prefix("bind ") else {
+            continue;
+        };
         if !in_frontend {
             continue;
         }
         let addr = rest.split_whitespace().next().unwrap();
         let (host, port) = addr.rsplit_once(':').unwrap();
-        let ip: IpAddr = host.trim_start_matches('[').trim_end_matches(']').parse().unwrap();
+        let ip: IpAddr = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .unwrap();
         out.insert((ip, port.parse().unwrap()));
     }
     out
@@ -89,7 +107,8 @@ fn bird_symbol(host: &str) -> String {
 
 fn icinga_monitors(services: &str, vip: IpAddr, port: u16) -> bool {
     services.split("object Service ").any(|block| {
-        block.contains(&format!("vars.svcintent_vip = \"{vip}\"")) && block.contains(&format!("vars.svcintent_port = {port}\n"))
+        block.contains(&format!("vars.svcintent_vip = \"{vip}\""))
+            && block.contains(&format!("vars.svcintent_port = {port}\n"))
     })
 }
 
@@ -102,41 +121,77 @@ fn every_bound_vip_is_announced_allowed_accepted_and_monitored() {
     let (_, out) = render_dir(&repo_root().join("examples/campus"));
     let tmp = tempfile::tempdir().unwrap();
     write_tree(&out, tmp.path()).unwrap();
-    let tree = Tree { root: tmp.path().to_path_buf() };
-    let rrs: Vec<(String, String)> =
-        ["rr1", "rr2"].iter().map(|r| ((*r).to_owned(), tree.read(r, "/etc/bird/bird.conf").expect("rr bird.conf"))).collect();
-    let icinga = tree.read("mon1", "/etc/icinga2/conf.d/svcintent/services.conf").expect("icinga services");
+    let tree = Tree {
+        root: tmp.path().to_path_buf(),
+    };
+    let rrs: Vec<(String, String)> = ["rr1", "rr2"]
+        .iter()
+        .map(|r| {
+            (
+                (*r).to_owned(),
+                tree.read(r, "/etc/bird/bird.conf").expect("rr bird.conf"),
+            )
+        })
+        .collect();
+    let icinga = tree
+        .read("mon1", "/etc/icinga2/conf.d/svcintent/services.conf")
+        .expect("icinga services");
     let drained: BTreeSet<&str> = ["lb3"].into();
 
     let mut balancers_seen = 0;
     for host in tree.hosts() {
-        let Some(cfg) = tree.read(&host, "/etc/haproxy/haproxy.cfg") else { continue };
+        let Some(cfg) = tree.read(&host, "/etc/haproxy/haproxy.cfg") else {
+            continue;
+        };
         balancers_seen += 1;
         let binds = haproxy_binds(&cfg);
         assert!(!binds.is_empty(), "{host} binds nothing");
         let announced = tree.announced(&host);
-        let nft = tree.read(&host, "/etc/nftables.conf").expect("nftables.conf");
+        let nft = tree
+            .read(&host, "/etc/nftables.conf")
+            .expect("nftables.conf");
         let bird = tree.read(&host, "/etc/bird/bird.conf").expect("bird.conf");
         for (vip, port) in &binds {
             let prefix = prefix_of(*vip);
-            let disabled = announced.get(&prefix).unwrap_or_else(|| panic!("{host}: {vip}:{port} bound but not announced"));
-            assert_eq!(*disabled, drained.contains(host.as_str()), "{host}: {prefix} drain state");
-            assert!(nft_allows(&nft, *vip, "tcp", *port), "{host}: nftables does not allow {vip} tcp {port}");
+            let disabled = announced
+                .get(&prefix)
+                .unwrap_or_else(|| panic!("{host}: {vip}:{port} bound but not announced"));
+            assert_eq!(
+                *disabled,
+                drained.contains(host.as_str()),
+                "{host}: {prefix} drain state"
+            );
+            assert!(
+                nft_allows(&nft, *vip, "tcp", *port),
+                "{host}: nftables does not allow {vip} tcp {port}"
+            );
             if !drained.contains(host.as_str()) {
-                assert!(bird.contains(&prefix), "{host}: BIRD does not export {prefix}");
+                assert!(
+                    bird.contains(&prefix),
+                    "{host}: BIRD does not export {prefix}"
+                );
             }
             let fam = if vip.is_ipv4() { "v4" } else { "v6" };
             for (rr, conf) in &rrs {
                 let proto = bird_protocol(conf, &format!("cl_{}_{fam}", bird_symbol(&host)))
                     .unwrap_or_else(|| panic!("{rr}: no session for {host} {fam}"));
-                assert!(proto.contains(&prefix), "{rr}: filter for {host} does not accept {prefix}");
+                assert!(
+                    proto.contains(&prefix),
+                    "{rr}: filter for {host} does not accept {prefix}"
+                );
             }
-            assert!(icinga_monitors(&icinga, *vip, *port), "Icinga2 does not monitor {vip}:{port}");
+            assert!(
+                icinga_monitors(&icinga, *vip, *port),
+                "Icinga2 does not monitor {vip}:{port}"
+            );
         }
         // Nothing is announced that is not served here.
         let bound: BTreeSet<String> = binds.iter().map(|(v, _)| prefix_of(*v)).collect();
         for prefix in announced.keys() {
-            assert!(bound.contains(prefix), "{host}: announces {prefix} but HAProxy does not bind it");
+            assert!(
+                bound.contains(prefix),
+                "{host}: announces {prefix} but HAProxy does not bind it"
+            );
         }
     }
     assert_eq!(balancers_seen, 3);
@@ -145,7 +200,9 @@ fn every_bound_vip_is_announced_allowed_accepted_and_monitored() {
     let mut nodes_seen = 0;
     for host in ["kdc1", "kdc2", "dns1", "dns2"] {
         nodes_seen += 1;
-        let nft = tree.read(host, "/etc/nftables.conf").expect("nftables.conf");
+        let nft = tree
+            .read(host, "/etc/nftables.conf")
+            .expect("nftables.conf");
         let announced = tree.announced(host);
         assert!(!announced.is_empty(), "{host} announces nothing");
         for prefix in announced.keys() {
@@ -163,14 +220,24 @@ fn every_bound_vip_is_announced_allowed_accepted_and_monitored() {
                     Some((p.to_owned(), port))
                 })
                 .collect();
-            assert!(!ports.is_empty(), "{host}: announces {prefix} but nftables allows no port on it");
+            assert!(
+                !ports.is_empty(),
+                "{host}: announces {prefix} but nftables allows no port on it"
+            );
             let fam = if vip.is_ipv4() { "v4" } else { "v6" };
             for (rr, conf) in &rrs {
-                let proto = bird_protocol(conf, &format!("cl_{}_{fam}", bird_symbol(host))).unwrap();
-                assert!(proto.contains(prefix.as_str()), "{rr}: filter for {host} does not accept {prefix}");
+                let proto =
+                    bird_protocol(conf, &format!("cl_{}_{fam}", bird_symbol(host))).unwrap();
+                assert!(
+                    proto.contains(prefix.as_str()),
+                    "{rr}: filter for {host} does not accept {prefix}"
+                );
             }
             for (_, port) in &ports {
-                assert!(icinga_monitors(&icinga, vip, *port), "Icinga2 does not monitor {vip}:{port}");
+                assert!(
+                    icinga_monitors(&icinga, vip, *port),
+                    "Icinga2 does not monitor {vip}:{port}"
+                );
             }
         }
     }
@@ -182,7 +249,9 @@ fn route_reflectors_accept_nothing_a_client_is_not_entitled_to() {
     let (_, out) = render_dir(&repo_root().join("examples/campus"));
     let tmp = tempfile::tempdir().unwrap();
     write_tree(&out, tmp.path()).unwrap();
-    let tree = Tree { root: tmp.path().to_path_buf() };
+    let tree = Tree {
+        root: tmp.path().to_path_buf(),
+    };
     let rr = tree.read("rr1", "/etc/bird/bird.conf").unwrap();
     // kdc1 serves Kerberos only: its filter must not list the resolver's or www's VIPs.
     let kdc = bird_protocol(&rr, "cl_kdc1_v4").unwrap();

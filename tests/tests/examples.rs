@@ -1,5 +1,11 @@
 //! The bundled examples lint clean.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr,
+    reason = "tests"
+)]
 
 use svcintent_core::diagnostic::{human, json};
 use svcintent_tests::{load_site, repo_root};
@@ -11,7 +17,10 @@ fn campus_lints_clean() {
     let compiled = svcintent_core::compile(&sources);
     let ds = json::to_json_all(&compiled.diagnostics, &sources);
     let text = human::render_all(&ds, &sources, human::Color::Never);
-    assert!(compiled.diagnostics.is_empty(), "campus is not clean:\n{text}");
+    assert!(
+        compiled.diagnostics.is_empty(),
+        "campus is not clean:\n{text}"
+    );
     let intent = compiled.intent.expect("intent");
     assert!(intent.services.len() >= 10);
 }

@@ -1,6 +1,12 @@
 //! Hostile YAML ends in a clean, located SI003/SI001 diagnostic, never a crash or a hang.
 //! (Speed is measured by the benchmarks, not asserted here.)
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
 
 use svcintent_core::{Code, Sources, compile};
 
@@ -24,7 +30,12 @@ fn alias_bomb_is_stopped() {
 fn ten_thousand_deep_nesting_is_stopped() {
     let y = format!("site: {}{}\n", "[".repeat(10_000), "]".repeat(10_000));
     assert!(codes(y).contains(&Code::InputLimit));
-    let y = format!("site:\n{}", (1..10_000).map(|i| format!("{}k:\n", " ".repeat(i))).collect::<String>());
+    let y = format!(
+        "site:\n{}",
+        (1..10_000)
+            .map(|i| format!("{}k:\n", " ".repeat(i)))
+            .collect::<String>()
+    );
     let c = codes(y);
     assert!(c.contains(&Code::InputLimit), "{c:?}");
 }
@@ -37,7 +48,18 @@ fn ten_megabyte_file_is_refused() {
 
 #[test]
 fn binary_and_odd_text_never_panic() {
-    for text in ["\u{0}\u{1}\u{2}", "- - - -", ": : :", "{{{{", "site: !!binary aGVsbG8=", "---\n---\n", "\u{feff}site: 1", "? [a, b]\n: c", "&a a: *a", "*unknown"] {
+    for text in [
+        "\u{0}\u{1}\u{2}",
+        "- - - -",
+        ": : :",
+        "{{{{",
+        "site: !!binary aGVsbG8=",
+        "---\n---\n",
+        "\u{feff}site: 1",
+        "? [a, b]\n: c",
+        "&a a: *a",
+        "*unknown",
+    ] {
         let _ = codes(text.to_owned());
     }
 }

@@ -2,7 +2,13 @@
 //! punctuation, quotes, control characters, deletions) must never panic the compiler or the
 //! renderers, and every diagnostic must stay inside its file. Deterministic: a fixed-seed
 //! xorshift generator, so a failure reproduces.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
 
 use svcintent_core::Sources;
 use svcintent_tests::{load_site, repo_root};
@@ -21,14 +27,18 @@ impl XorShift {
 }
 
 const ALPHABET: &[&str] = &[
-    ":", "-", "[", "]", "{", "}", ",", "&a", "*a", "!", "|", ">", "'", "\"", "#", "\n", "\n  ", " ", "\t", "\0",
-    "\u{2028}", "~", "yes", "0755", "1.5", "::", "/", "%", "}}}", "$", ";", "\\", "é", "<<",
+    ":", "-", "[", "]", "{", "}", ",", "&a", "*a", "!", "|", ">", "'", "\"", "#", "\n", "\n  ",
+    " ", "\t", "\0", "\u{2028}", "~", "yes", "0755", "1.5", "::", "/", "%", "}}}", "$", ";", "\\",
+    "é", "<<",
 ];
 
 #[test]
 fn random_edits_never_panic() {
     let base = load_site(&repo_root().join("examples/campus"));
-    let files: Vec<(String, String)> = base.iter().map(|(_, f)| (f.path.clone(), f.text.clone())).collect();
+    let files: Vec<(String, String)> = base
+        .iter()
+        .map(|(_, f)| (f.path.clone(), f.text.clone()))
+        .collect();
     let mut rng = XorShift(0x5eed_cafe_f00d_1234);
     for _ in 0..800 {
         let mut files = files.clone();
@@ -61,10 +71,22 @@ fn random_edits_never_panic() {
         let sources = Sources::from_pairs(files);
         let rendered = svcintent_core::render(&sources);
         for d in &rendered.diagnostics {
-            let f = sources.get(d.primary.span.file).expect("diagnostic in a known file");
-            assert!(d.primary.span.end as usize <= f.text.len(), "span past end of {}", f.path);
+            let f = sources
+                .get(d.primary.span.file)
+                .expect("diagnostic in a known file");
+            assert!(
+                d.primary.span.end as usize <= f.text.len(),
+                "span past end of {}",
+                f.path
+            );
             assert!(f.text.is_char_boundary(d.primary.span.start as usize));
         }
-        assert!(rendered.diagnostics.iter().all(|d| d.code.as_str() != "SI099"), "internal error on mutated input");
+        assert!(
+            rendered
+                .diagnostics
+                .iter()
+                .all(|d| d.code.as_str() != "SI099"),
+            "internal error on mutated input"
+        );
     }
 }

@@ -315,12 +315,32 @@ fn check_commands_of_every_kind() {
 fn dummy_prefixes_avoid_the_anycast_prefixes() {
     let (out, tree) = render_tree(&fixture("healthchecker_dummy"));
     let main = file(&out, "n1", "/etc/anycast-healthchecker.conf");
-    assert!(main.contains("dummy_ip_prefix = 203.0.113.255/32\n"), "{main}");
+    assert!(
+        main.contains("dummy_ip_prefix = 203.0.113.255/32\n"),
+        "{main}"
+    );
     assert!(main.contains("dummy_ip6_prefix = 3fff::1/128\n"), "{main}");
-    assert!(file(&out, "n1", "/var/lib/anycast-healthchecker/anycast-prefixes.conf").contains("        203.0.113.255/32\n"));
-    assert!(file(&out, "n1", "/var/lib/anycast-healthchecker/6/anycast-prefixes.conf").contains("        3fff::1/128\n"));
+    assert!(
+        file(
+            &out,
+            "n1",
+            "/var/lib/anycast-healthchecker/anycast-prefixes.conf"
+        )
+        .contains("        203.0.113.255/32\n")
+    );
+    assert!(
+        file(
+            &out,
+            "n1",
+            "/var/lib/anycast-healthchecker/6/anycast-prefixes.conf"
+        )
+        .contains("        3fff::1/128\n")
+    );
     let bird = file(&out, "n1", "/etc/bird/bird.conf");
-    assert!(bird.contains("if net = 203.0.113.255/32 then reject;"), "{bird}");
+    assert!(
+        bird.contains("if net = 203.0.113.255/32 then reject;"),
+        "{bird}"
+    );
     assert!(bird.contains("if net = 3fff::1/128 then reject;"), "{bird}");
     daemons_accept(tree.path(), &[Daemon::Healthchecker, Daemon::Bird]);
 }

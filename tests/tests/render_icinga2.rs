@@ -431,9 +431,18 @@ fn features_fixture_snapshots_and_checks() {
         shown("tcp")
     );
     // An anycast node's tls check speaks TLS on its own port only.
-    assert_eq!(get("vip_anytls!tcp_8443_192.0.2.89", "check_command"), shown("ssl"));
-    assert_eq!(get("vip_anytls!tcp_8443_192.0.2.89", "vars.ssl_sni"), shown("any.example.edu"));
-    assert_eq!(get("vip_anytls!tcp_443_192.0.2.89", "check_command"), shown("tcp"));
+    assert_eq!(
+        get("vip_anytls!tcp_8443_192.0.2.89", "check_command"),
+        shown("ssl")
+    );
+    assert_eq!(
+        get("vip_anytls!tcp_8443_192.0.2.89", "vars.ssl_sni"),
+        shown("any.example.edu")
+    );
+    assert_eq!(
+        get("vip_anytls!tcp_443_192.0.2.89", "check_command"),
+        shown("tcp")
+    );
     // Unmonitored services are not rendered.
     assert!(!s.keys().any(|k| k.contains("hidden")));
     assert!(!ic.objects("Host").contains_key("vip_hidden"));

@@ -1,7 +1,13 @@
 //! Inheritance and defaults: order (defaults → defaults.<mode> → templates in order → service),
 //! merge semantics (maps merge, scalars and lists replace, `key+:` appends, `~` resets), and
 //! that inherited values keep the location of the line that set them.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
 
 use svcintent_core::model::{Algorithm, CheckKind, ClientIp, Mode, Tls};
 use svcintent_core::{Code, Sources, compile};
@@ -70,7 +76,10 @@ services:
     // per-mode defaults apply only to their mode
     let krb = &intent.services["krb"];
     assert_eq!(krb.check.rise, 9);
-    assert_eq!(krb.check.fall, 3, "defaults.haproxy must not reach an anycast service");
+    assert_eq!(
+        krb.check.fall, 3,
+        "defaults.haproxy must not reach an anycast service"
+    );
 }
 
 #[test]
@@ -103,11 +112,23 @@ services:
     let c = compile(&s);
     assert!(!c.has_errors(), "{:?}", c.diagnostics);
     let i = c.intent.unwrap();
-    let allow = |n: &str| i.services[n].allow.iter().map(ToString::to_string).collect::<Vec<_>>();
+    let allow = |n: &str| {
+        i.services[n]
+            .allow
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(allow("replaced"), ["203.0.113.0/24"]);
     assert_eq!(allow("appended"), ["198.18.0.0/15", "203.0.113.0/24"]);
-    assert_eq!(i.services["reset"].haproxy.as_ref().unwrap().client_ip, ClientIp::None);
-    assert_eq!(i.services["replaced"].haproxy.as_ref().unwrap().client_ip, ClientIp::ProxyProtocol);
+    assert_eq!(
+        i.services["reset"].haproxy.as_ref().unwrap().client_ip,
+        ClientIp::None
+    );
+    assert_eq!(
+        i.services["replaced"].haproxy.as_ref().unwrap().client_ip,
+        ClientIp::ProxyProtocol
+    );
 }
 
 #[test]
@@ -122,30 +143,52 @@ services:
 "#,
     );
     let c = compile(&s);
-    let hits: Vec<_> = c.diagnostics.iter().filter(|d| d.code == Code::InvalidDuration).collect();
+    let hits: Vec<_> = c
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == Code::InvalidDuration)
+        .collect();
     assert_eq!(hits.len(), 1, "{hits:?}");
     let loc = s.locate(hits[0].primary.span);
-    let line = s.get(hits[0].primary.span.file).unwrap().text.lines().nth(loc.line as usize - 1).unwrap();
+    let line = s
+        .get(hits[0].primary.span.file)
+        .unwrap()
+        .text
+        .lines()
+        .nth(loc.line as usize - 1)
+        .unwrap();
     assert!(line.contains("t: { mode: tcp"), "points at {line:?}");
 }
 
 #[test]
 fn files_merge_in_path_order_and_definitions_stay_unique() {
     let s = Sources::from_pairs([
-        ("services/b.yaml", "services:\n  b: { vips: [192.0.2.11], ports: [80/tcp], backends: [web1] }\n".to_owned()),
+        (
+            "services/b.yaml",
+            "services:\n  b: { vips: [192.0.2.11], ports: [80/tcp], backends: [web1] }\n"
+                .to_owned(),
+        ),
         ("site.yaml", BASE.to_owned()),
-        ("services/a.yaml", "services:\n  a: { vips: [192.0.2.10], ports: [80/tcp], backends: [web1] }\n".to_owned()),
+        (
+            "services/a.yaml",
+            "services:\n  a: { vips: [192.0.2.10], ports: [80/tcp], backends: [web1] }\n"
+                .to_owned(),
+        ),
     ]);
     let c = compile(&s);
     assert!(!c.has_errors(), "{:?}", c.diagnostics);
     let i = c.intent.unwrap();
-    assert_eq!(i.source_files, ["services/a.yaml", "services/b.yaml", "site.yaml"]);
+    assert_eq!(
+        i.source_files,
+        ["services/a.yaml", "services/b.yaml", "site.yaml"]
+    );
     assert_eq!(i.services.keys().collect::<Vec<_>>(), ["a", "b"]);
 }
 
 #[test]
 fn the_same_input_gives_the_same_output() {
-    let s = site("services:\n  www: { vips: [192.0.2.10], ports: [80/tcp], backends: [web1, web2] }\n");
+    let s =
+        site("services:\n  www: { vips: [192.0.2.10], ports: [80/tcp], backends: [web1, web2] }\n");
     let a = svcintent_core::api::handle_json(&serde_json::json!({"version": 1, "op": "render", "files": [{"path": "site.yaml", "text": s.get(svcintent_core::source::FileId(0)).unwrap().text}]}).to_string());
     let b = svcintent_core::api::handle_json(&serde_json::json!({"version": 1, "op": "render", "files": [{"path": "site.yaml", "text": s.get(svcintent_core::source::FileId(0)).unwrap().text}]}).to_string());
     assert_eq!(a, b);
@@ -155,12 +198,25 @@ fn the_same_input_gives_the_same_output() {
 fn trace_names_the_layer_and_line_of_each_value() {
     let sources = svcintent_tests::load_site(&svcintent_tests::repo_root().join("examples/campus"));
     let t = svcintent_core::trace::trace_service(&sources, "www").unwrap();
-    let line = |key: &str| t.lines().find(|l| l.trim_start().starts_with(key)).unwrap_or_else(|| panic!("{key} not in\n{t}"));
-    assert!(line("mode:").contains("site.yaml:") && line("mode:").contains("(template http-web)"), "{t}");
-    assert!(line("vips:").contains("services/web.yaml:") && line("vips:").contains("(service)"), "{t}");
+    let line = |key: &str| {
+        t.lines()
+            .find(|l| l.trim_start().starts_with(key))
+            .unwrap_or_else(|| panic!("{key} not in\n{t}"))
+    };
+    assert!(
+        line("mode:").contains("site.yaml:") && line("mode:").contains("(template http-web)"),
+        "{t}"
+    );
+    assert!(
+        line("vips:").contains("services/web.yaml:") && line("vips:").contains("(service)"),
+        "{t}"
+    );
     assert!(line("balance:").contains("(defaults.haproxy)"), "{t}");
     assert!(line("certificate:").contains("(template https-web)"), "{t}");
-    assert!(t.contains("extends (applied in this order): http-web, https-web"), "{t}");
+    assert!(
+        t.contains("extends (applied in this order): http-web, https-web"),
+        "{t}"
+    );
 }
 
 #[test]
@@ -180,21 +236,48 @@ services:
     assert!(!c.has_errors(), "{:?}", c.diagnostics);
     let i = c.intent.unwrap();
     let a = &i.services["a"];
-    assert_eq!(a.allow.iter().map(ToString::to_string).collect::<Vec<_>>(), ["198.18.0.0/15", "203.0.113.0/24"]);
+    assert_eq!(
+        a.allow.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["198.18.0.0/15", "203.0.113.0/24"]
+    );
     assert_eq!(a.haproxy.as_ref().unwrap().maxconn, None);
     let b = &i.services["b"];
     assert!(b.allow.is_empty());
-    assert!(matches!(b.check.kind, CheckKind::Tls { .. }), "{:?}", b.check.kind);
+    assert!(
+        matches!(b.check.kind, CheckKind::Tls { .. }),
+        "{:?}",
+        b.check.kind
+    );
 }
 
 #[test]
 fn append_only_on_inherited_lists() {
-    let s = site("services:\n  a: { vips: [192.0.2.10], ports: [80/tcp], backends: [web1], mode+: http }\n");
+    let s = site(
+        "services:\n  a: { vips: [192.0.2.10], ports: [80/tcp], backends: [web1], mode+: http }\n",
+    );
     let c = compile(&s);
-    assert!(c.diagnostics.iter().any(|d| d.code == Code::WrongType && d.message.contains("`mode+`")), "{:?}", c.diagnostics);
-    let s = Sources::from_pairs([("site.yaml", BASE.replace("roles: [web], ipv4: 198.18.2.2", "roles+: [web], ipv4: 198.18.2.2"))]);
+    assert!(
+        c.diagnostics
+            .iter()
+            .any(|d| d.code == Code::WrongType && d.message.contains("`mode+`")),
+        "{:?}",
+        c.diagnostics
+    );
+    let s = Sources::from_pairs([(
+        "site.yaml",
+        BASE.replace(
+            "roles: [web], ipv4: 198.18.2.2",
+            "roles+: [web], ipv4: 198.18.2.2",
+        ),
+    )]);
     let c = compile(&s);
-    assert!(c.diagnostics.iter().any(|d| d.code == Code::WrongType && d.message.contains("`roles+`")), "{:?}", c.diagnostics);
+    assert!(
+        c.diagnostics
+            .iter()
+            .any(|d| d.code == Code::WrongType && d.message.contains("`roles+`")),
+        "{:?}",
+        c.diagnostics
+    );
 }
 
 #[test]
@@ -213,20 +296,53 @@ services:
 "#,
     )]);
     let c = compile(&s);
-    assert!(c.diagnostics.iter().any(|d| d.code == Code::FamilyMismatch && d.message.contains("IPv6")), "{:?}", c.diagnostics);
+    assert!(
+        c.diagnostics
+            .iter()
+            .any(|d| d.code == Code::FamilyMismatch && d.message.contains("IPv6")),
+        "{:?}",
+        c.diagnostics
+    );
     let intent = c.intent.unwrap();
     let plan = svcintent_core::plan::plan(&intent);
     let lb = &plan.hosts["lb1"];
-    assert!(lb.allow.iter().all(|a| a.daddr.is_ipv4() || a.reason != "a"), "IPv6 VIP must stay closed: {:?}", lb.allow);
-    assert!(lb.allow.iter().any(|a| a.daddr.is_ipv4() && a.reason == "a" && !a.sources.is_empty()));
+    assert!(
+        lb.allow
+            .iter()
+            .all(|a| a.daddr.is_ipv4() || a.reason != "a"),
+        "IPv6 VIP must stay closed: {:?}",
+        lb.allow
+    );
+    assert!(
+        lb.allow
+            .iter()
+            .any(|a| a.daddr.is_ipv4() && a.reason == "a" && !a.sources.is_empty())
+    );
 }
 
 #[test]
 fn extends_and_balancing_in_defaults_are_refused() {
-    let s = site("defaults:\n  extends: x\n  anycast: { nodes: [kdc1] }\n  balancing: anycast\nservices:\n  a: { vips: [192.0.2.10], ports: [80/tcp], backends: [web1] }\n");
+    let s = site(
+        "defaults:\n  extends: x\n  anycast: { nodes: [kdc1] }\n  balancing: anycast\nservices:\n  a: { vips: [192.0.2.10], ports: [80/tcp], backends: [web1] }\n",
+    );
     let c = compile(&s);
-    let msgs: Vec<_> = c.diagnostics.iter().map(|d| (d.code, d.message.clone())).collect();
-    assert!(msgs.iter().any(|(c, m)| *c == Code::FieldNotApplicable && m.contains("`extends`")), "{msgs:?}");
-    assert!(msgs.iter().any(|(c, m)| *c == Code::FieldNotApplicable && m.contains("`balancing`")), "{msgs:?}");
-    assert!(!msgs.iter().any(|(_, m)| m.contains("`nodes` applies only")), "nodes in defaults.anycast is fine: {msgs:?}");
+    let msgs: Vec<_> = c
+        .diagnostics
+        .iter()
+        .map(|d| (d.code, d.message.clone()))
+        .collect();
+    assert!(
+        msgs.iter()
+            .any(|(c, m)| *c == Code::FieldNotApplicable && m.contains("`extends`")),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|(c, m)| *c == Code::FieldNotApplicable && m.contains("`balancing`")),
+        "{msgs:?}"
+    );
+    assert!(
+        !msgs.iter().any(|(_, m)| m.contains("`nodes` applies only")),
+        "nodes in defaults.anycast is fine: {msgs:?}"
+    );
 }

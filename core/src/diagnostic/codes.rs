@@ -144,7 +144,8 @@ impl Serialize for Code {
 impl<'de> serde::Deserialize<'de> for Code {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        s.parse().map_err(|()| serde::de::Error::custom(format!("unknown diagnostic code {s:?}")))
+        s.parse()
+            .map_err(|()| serde::de::Error::custom(format!("unknown diagnostic code {s:?}")))
     }
 }
 
@@ -173,7 +174,10 @@ impl Code {
         let heading = format!("## {} ", self.as_str());
         let start = DIAGNOSTICS_DOC.find(&heading)?;
         let rest = DIAGNOSTICS_DOC.get(start..)?;
-        let end = rest.get(3..).and_then(|r| r.find("\n## ")).map_or(rest.len(), |i| i + 4);
+        let end = rest
+            .get(3..)
+            .and_then(|r| r.find("\n## "))
+            .map_or(rest.len(), |i| i + 4);
         rest.get(..end).map(str::trim_end)
     }
 }

@@ -39,9 +39,14 @@ pub fn render(d: &JsonDiagnostic, sources: &Sources, color: Color) -> String {
         }
     }
     for path in files {
-        let Some(file) = sources.by_path(path) else { continue };
+        let Some(file) = sources.by_path(path) else {
+            continue;
+        };
         let clamp = |n: u32| (n as usize).min(file.text.len());
-        let mut snippet = Snippet::source(&file.text).origin(&file.path).line_start(1).fold(true);
+        let mut snippet = Snippet::source(&file.text)
+            .origin(&file.path)
+            .line_start(1)
+            .fold(true);
         if d.location.file == path {
             let range = clamp(d.location.start)..clamp(d.location.end);
             snippet = snippet.annotation(lvl.span(range).label(&d.label));

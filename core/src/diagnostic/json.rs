@@ -49,7 +49,10 @@ pub fn to_json(d: &Diagnostic, sources: &Sources) -> JsonDiagnostic {
         related: d
             .secondary
             .iter()
-            .map(|l| JsonLabel { location: sources.locate(l.span), message: l.message.clone() })
+            .map(|l| JsonLabel {
+                location: sources.locate(l.span),
+                message: l.message.clone(),
+            })
             .collect(),
         help: d.help.clone(),
     }

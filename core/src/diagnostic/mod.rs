@@ -18,7 +18,9 @@ pub use codes::Code;
 use crate::source::Span;
 
 /// How bad a diagnostic is. Errors block rendering; warnings and infos do not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The intent cannot be rendered.
@@ -73,7 +75,10 @@ impl Diagnostic {
             code,
             severity: code.severity(),
             message: message.into(),
-            primary: Label { span, message: String::new() },
+            primary: Label {
+                span,
+                message: String::new(),
+            },
             secondary: Vec::new(),
             help: None,
         }
@@ -89,7 +94,10 @@ impl Diagnostic {
     /// Adds a related place.
     #[must_use]
     pub fn with_secondary(mut self, span: Span, message: impl Into<String>) -> Self {
-        self.secondary.push(Label { span, message: message.into() });
+        self.secondary.push(Label {
+            span,
+            message: message.into(),
+        });
         self
     }
 
@@ -140,13 +148,17 @@ impl Diagnostics {
     /// at the template).
     pub fn finish(mut self) -> Vec<Diagnostic> {
         self.items.sort_by_key(|d| (d.primary.span, d.code));
-        self.items.dedup_by(|a, b| a.code == b.code && a.primary.span == b.primary.span);
+        self.items
+            .dedup_by(|a, b| a.code == b.code && a.primary.span == b.primary.span);
         self.items
     }
 }
 
 /// "did you mean" suggestion: the closest candidate by Jaro-Winkler similarity, if close.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))

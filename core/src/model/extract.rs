@@ -22,7 +22,10 @@ struct Cx<'a> {
     diags: &'a mut Diagnostics,
 }
 
-const YAML11_BOOLS: &[&str] = &["yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off", "YES", "NO", "ON", "OFF", "Y", "N"];
+const YAML11_BOOLS: &[&str] = &[
+    "yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off", "YES", "NO", "ON", "OFF", "Y",
+    "N",
+];
 
 /// A mapping whose keys were checked against a field table.
 #[derive(Clone, Copy)]
@@ -33,7 +36,10 @@ struct Obj<'n> {
 impl<'n> Obj<'n> {
     /// The value of `key`, treating explicit null as absent.
     fn get(&self, key: &str) -> Option<&'n Node> {
-        self.node.get(key).map(|e| &e.value).filter(|n| !matches!(n.value, Value::Null))
+        self.node
+            .get(key)
+            .map(|e| &e.value)
+            .filter(|n| !matches!(n.value, Value::Null))
     }
 
     fn key_span(&self, key: &str) -> Option<Span> {
@@ -47,16 +53,25 @@ impl Cx<'_> {
     }
 
     fn head(&self, n: &Node) -> Span {
-        let text = self.sources.get(n.span.file).map_or("", |f| f.text.as_str());
+        let text = self
+            .sources
+            .get(n.span.file)
+            .map_or("", |f| f.text.as_str());
         n.head_span(text)
     }
 
     fn wrong_type(&mut self, n: &Node, expected: &str) {
         let found = n.kind_name();
-        let mut d = Diagnostic::new(Code::WrongType, self.head(n), format!("expected {expected}, found a {found}"));
+        let mut d = Diagnostic::new(
+            Code::WrongType,
+            self.head(n),
+            format!("expected {expected}, found a {found}"),
+        );
         if let Value::Scalar(s) = &n.value
             && s.style == Style::Quoted
-            && (expected.contains("integer") || expected.contains("boolean") || expected.contains("port"))
+            && (expected.contains("integer")
+                || expected.contains("boolean")
+                || expected.contains("port"))
         {
             d = d.help("remove the quotes: quoted values are always strings");
         }
@@ -82,7 +97,11 @@ impl Cx<'_> {
                         }
                     }
                     if !fields.iter().any(|f| f.name == key) {
-                        let mut d = Diagnostic::new(Code::UnknownKey, e.key_span, format!("unknown key `{}` in {what}", e.key));
+                        let mut d = Diagnostic::new(
+                            Code::UnknownKey,
+                            e.key_span,
+                            format!("unknown key `{}` in {what}", e.key),
+                        );
                         d = match did_you_mean(key, schema::names(fields)) {
                             Some(s) => d.help(format!("did you mean `{s}`?")),
                             None => d.help(format!(
@@ -109,7 +128,9 @@ impl Cx<'_> {
             self.push(
                 Diagnostic::new(Code::MissingField, at, format!("{what} has no `{key}`"))
                     .label(format!("`{key}` is required here"))
-                    .help(format!("add `{key}:` (directly, or through a template or defaults)")),
+                    .help(format!(
+                        "add `{key}:` (directly, or through a template or defaults)"
+                    )),
             );
         }
         v
@@ -121,7 +142,10 @@ impl Cx<'_> {
         match &n.value {
             Value::Scalar(s) => {
                 if s.style == Style::Plain {
-                    if matches!(s.text.as_str(), "true" | "false" | "True" | "False" | "TRUE" | "FALSE") {
+                    if matches!(
+                        s.text.as_str(),
+                        "true" | "false" | "True" | "False" | "TRUE" | "FALSE"
+                    ) {
                         self.wrong_type(n, expected);
                         return None;
                     }
@@ -130,9 +154,15 @@ impl Cx<'_> {
                             Diagnostic::new(
                                 Code::Yaml11Trap,
                                 n.span,
-                                format!("`{}` is a boolean to YAML 1.1 tools but a string here", s.text),
+                                format!(
+                                    "`{}` is a boolean to YAML 1.1 tools but a string here",
+                                    s.text
+                                ),
                             )
-                            .help(format!("quote it (\"{}\") so that every tool reads the same string", s.text)),
+                            .help(format!(
+                                "quote it (\"{}\") so that every tool reads the same string",
+                                s.text
+                            )),
                         );
                     }
                 }
@@ -145,16 +175,28 @@ impl Cx<'_> {
         }
     }
 
-    fn checked(&mut self, n: &Node, what: &str, check: fn(&str) -> Result<(), String>, code: Code) -> Option<String> {
+    fn checked(
+        &mut self,
+        n: &Node,
+        what: &str,
+        check: fn(&str) -> Result<(), String>,
+        code: Code,
+    ) -> Option<String> {
         let s = self.scalar(n, what)?;
         match check(s) {
             Ok(()) => Some(s.to_owned()),
             Err(why) => {
                 let unsafe_char = why.starts_with("contains");
-                let code = if unsafe_char && code != Code::InvalidName { Code::UnsafeString } else { code };
+                let code = if unsafe_char && code != Code::InvalidName {
+                    Code::UnsafeString
+                } else {
+                    code
+                };
                 let mut d = Diagnostic::new(code, n.span, format!("{what} {why}"));
                 if code == Code::UnsafeString {
-                    d = d.help("this string would be written into generated configs; remove the character");
+                    d = d.help(
+                        "this string would be written into generated configs; remove the character",
+                    );
                 }
                 self.push(d);
                 None
@@ -182,12 +224,23 @@ impl Cx<'_> {
         };
         if digits.len() > 1 && digits.starts_with('0') {
             self.push(
-                Diagnostic::new(Code::Yaml11Trap, n.span, format!("`{}` is octal to YAML 1.1 tools but decimal {v} here", s.text))
-                    .help(format!("write {v} without the leading zero")),
+                Diagnostic::new(
+                    Code::Yaml11Trap,
+                    n.span,
+                    format!(
+                        "`{}` is octal to YAML 1.1 tools but decimal {v} here",
+                        s.text
+                    ),
+                )
+                .help(format!("write {v} without the leading zero")),
             );
         }
         if v < min || v > max {
-            self.push(Diagnostic::new(code, n.span, format!("{what} {v} is out of range {min}..={max}")));
+            self.push(Diagnostic::new(
+                code,
+                n.span,
+                format!("{what} {v} is out of range {min}..={max}"),
+            ));
             return None;
         }
         Some(v)
@@ -201,9 +254,13 @@ impl Cx<'_> {
                 t if YAML11_BOOLS.contains(&t) => {
                     let meant = matches!(t.to_ascii_lowercase().as_str(), "yes" | "on" | "y");
                     self.push(
-                        Diagnostic::new(Code::Yaml11Trap, n.span, format!("`{t}` is not a boolean in YAML 1.2 ({what})"))
-                            .severity(crate::Severity::Error)
-                            .help(format!("write `{meant}`")),
+                        Diagnostic::new(
+                            Code::Yaml11Trap,
+                            n.span,
+                            format!("`{t}` is not a boolean in YAML 1.2 ({what})"),
+                        )
+                        .severity(crate::Severity::Error)
+                        .help(format!("write `{meant}`")),
                     );
                     None
                 }
@@ -239,7 +296,11 @@ impl Cx<'_> {
             (Some(v), f) if f > 0 => {
                 let ms = v.saturating_mul(f);
                 if ms == 0 || ms > 86_400_000 {
-                    self.push(Diagnostic::new(Code::InvalidDuration, n.span, format!("{what} `{t}` must be between 1ms and 24h")));
+                    self.push(Diagnostic::new(
+                        Code::InvalidDuration,
+                        n.span,
+                        format!("{what} `{t}` must be between 1ms and 24h"),
+                    ));
                     None
                 } else {
                     u32::try_from(ms).ok()
@@ -251,7 +312,14 @@ impl Cx<'_> {
                 } else {
                     "durations look like 500ms, 2s, 1m or 1h".to_owned()
                 };
-                self.push(Diagnostic::new(Code::InvalidDuration, n.span, format!("{what} `{t}` is not a duration")).help(help));
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidDuration,
+                        n.span,
+                        format!("{what} `{t}` is not a duration"),
+                    )
+                    .help(help),
+                );
                 None
             }
         }
@@ -262,8 +330,19 @@ impl Cx<'_> {
         match s.parse::<IpAddr>() {
             Ok(ip) => Some(ip),
             Err(_) => {
-                let help = if s.contains('/') { "write the address without a prefix length" } else { "write an IPv4 (192.0.2.1) or IPv6 (2001:db8::1) address" };
-                self.push(Diagnostic::new(Code::InvalidAddress, n.span, format!("{what} `{s}` is not an IP address")).help(help));
+                let help = if s.contains('/') {
+                    "write the address without a prefix length"
+                } else {
+                    "write an IPv4 (192.0.2.1) or IPv6 (2001:db8::1) address"
+                };
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidAddress,
+                        n.span,
+                        format!("{what} `{s}` is not an IP address"),
+                    )
+                    .help(help),
+                );
                 None
             }
         }
@@ -273,7 +352,11 @@ impl Cx<'_> {
         match self.ip(n, what)? {
             IpAddr::V4(a) => Some(a),
             IpAddr::V6(_) => {
-                self.push(Diagnostic::new(Code::InvalidAddress, n.span, format!("{what} must be an IPv4 address")));
+                self.push(Diagnostic::new(
+                    Code::InvalidAddress,
+                    n.span,
+                    format!("{what} must be an IPv4 address"),
+                ));
                 None
             }
         }
@@ -283,7 +366,11 @@ impl Cx<'_> {
         match self.ip(n, what)? {
             IpAddr::V6(a) => Some(a),
             IpAddr::V4(_) => {
-                self.push(Diagnostic::new(Code::InvalidAddress, n.span, format!("{what} must be an IPv6 address")));
+                self.push(Diagnostic::new(
+                    Code::InvalidAddress,
+                    n.span,
+                    format!("{what} must be an IPv6 address"),
+                ));
                 None
             }
         }
@@ -291,21 +378,32 @@ impl Cx<'_> {
 
     fn net(&mut self, n: &Node, what: &str) -> Option<IpNet> {
         let s = self.scalar(n, what)?;
-        let parsed = s.parse::<IpNet>().ok().or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from));
+        let parsed = s
+            .parse::<IpNet>()
+            .ok()
+            .or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from));
         match parsed {
             Some(net) => {
                 if net.trunc() != net {
                     self.push(
-                        Diagnostic::new(Code::PrefixHostBits, n.span, format!("{what} `{s}` has host bits set"))
-                            .help(format!("did you mean `{}`?", net.trunc())),
+                        Diagnostic::new(
+                            Code::PrefixHostBits,
+                            n.span,
+                            format!("{what} `{s}` has host bits set"),
+                        )
+                        .help(format!("did you mean `{}`?", net.trunc())),
                     );
                 }
                 Some(net.trunc())
             }
             None => {
                 self.push(
-                    Diagnostic::new(Code::InvalidAddress, n.span, format!("{what} `{s}` is not a prefix"))
-                        .help("write a prefix like 198.51.100.0/24 or 2001:db8::/32"),
+                    Diagnostic::new(
+                        Code::InvalidAddress,
+                        n.span,
+                        format!("{what} `{s}` is not a prefix"),
+                    )
+                    .help("write a prefix like 198.51.100.0/24 or 2001:db8::/32"),
                 );
                 None
             }
@@ -313,34 +411,62 @@ impl Cx<'_> {
     }
 
     fn port(&mut self, n: &Node, what: &str) -> Option<u16> {
-        self.int(n, 1, 65535, what, Code::InvalidPort).and_then(|v| u16::try_from(v).ok())
+        self.int(n, 1, 65535, what, Code::InvalidPort)
+            .and_then(|v| u16::try_from(v).ok())
     }
 
     fn port_spec(&mut self, n: &Node) -> Option<Port> {
         if let Value::Scalar(s) = &n.value {
             if s.style == Style::Plain && s.text.parse::<i64>().is_ok() {
-                return self.port(n, "port").map(|port| Port { port, proto: Proto::Tcp });
+                return self.port(n, "port").map(|port| Port {
+                    port,
+                    proto: Proto::Tcp,
+                });
             }
             let Some((num, proto)) = s.text.split_once('/') else {
-                self.push(Diagnostic::new(Code::InvalidPort, n.span, format!("`{}` is not a port", s.text)).help("write 443/tcp, 53/udp or 443"));
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidPort,
+                        n.span,
+                        format!("`{}` is not a port", s.text),
+                    )
+                    .help("write 443/tcp, 53/udp or 443"),
+                );
                 return None;
             };
             let proto = match proto {
                 "tcp" => Proto::Tcp,
                 "udp" => Proto::Udp,
                 other => {
-                    self.push(Diagnostic::new(Code::InvalidPort, n.span, format!("unknown protocol `{other}`")).help("use tcp or udp"));
+                    self.push(
+                        Diagnostic::new(
+                            Code::InvalidPort,
+                            n.span,
+                            format!("unknown protocol `{other}`"),
+                        )
+                        .help("use tcp or udp"),
+                    );
                     return None;
                 }
             };
             return match num.parse::<u32>() {
-                Ok(p) if (1..=65535).contains(&p) => u16::try_from(p).ok().map(|port| Port { port, proto }),
+                Ok(p) if (1..=65535).contains(&p) => {
+                    u16::try_from(p).ok().map(|port| Port { port, proto })
+                }
                 Ok(p) => {
-                    self.push(Diagnostic::new(Code::InvalidPort, n.span, format!("port {p} is out of range 1..=65535")));
+                    self.push(Diagnostic::new(
+                        Code::InvalidPort,
+                        n.span,
+                        format!("port {p} is out of range 1..=65535"),
+                    ));
                     None
                 }
                 Err(_) => {
-                    self.push(Diagnostic::new(Code::InvalidPort, n.span, format!("`{num}` is not a port number")));
+                    self.push(Diagnostic::new(
+                        Code::InvalidPort,
+                        n.span,
+                        format!("`{num}` is not a port number"),
+                    ));
                     None
                 }
             };
@@ -354,9 +480,16 @@ impl Cx<'_> {
         if let Some(w) = words.iter().find(|w| **w == s) {
             return Some(w);
         }
-        let mut d = Diagnostic::new(Code::InvalidValue, n.span, format!("`{s}` is not a valid {what}"));
+        let mut d = Diagnostic::new(
+            Code::InvalidValue,
+            n.span,
+            format!("`{s}` is not a valid {what}"),
+        );
         d = match did_you_mean(s, words.iter().copied()) {
-            Some(w) => d.help(format!("did you mean `{w}`? ({} are allowed)", words.join(", "))),
+            Some(w) => d.help(format!(
+                "did you mean `{w}`? ({} are allowed)",
+                words.join(", ")
+            )),
             None => d.help(format!("allowed: {}", words.join(", "))),
         };
         self.push(d);
@@ -370,7 +503,11 @@ impl Cx<'_> {
             Value::Null => &[],
             _ => {
                 let found = n.kind_name();
-                let mut d = Diagnostic::new(Code::WrongType, self.head(n), format!("expected a list ({what}), found a {found}"));
+                let mut d = Diagnostic::new(
+                    Code::WrongType,
+                    self.head(n),
+                    format!("expected a list ({what}), found a {found}"),
+                );
                 if matches!(n.value, Value::Scalar(_)) {
                     d = d.help("write a one-item list: `[value]`");
                 }
@@ -381,7 +518,12 @@ impl Cx<'_> {
     }
 
     /// Maps each list item; warns on repeated entries.
-    fn list_of<T: PartialEq>(&mut self, n: &Node, what: &str, mut f: impl FnMut(&mut Self, &Node) -> Option<T>) -> Vec<T> {
+    fn list_of<T: PartialEq>(
+        &mut self,
+        n: &Node,
+        what: &str,
+        mut f: impl FnMut(&mut Self, &Node) -> Option<T>,
+    ) -> Vec<T> {
         let mut out: Vec<T> = Vec::new();
         let mut spans: Vec<Span> = Vec::new();
         for item in self.list(n, what) {
@@ -389,8 +531,12 @@ impl Cx<'_> {
                 if let Some(i) = out.iter().position(|x| *x == v) {
                     let first = spans.get(i).copied().unwrap_or(item.span);
                     self.push(
-                        Diagnostic::new(Code::DuplicateEntry, item.span, format!("{what} lists this entry twice"))
-                            .with_secondary(first, "first listed here"),
+                        Diagnostic::new(
+                            Code::DuplicateEntry,
+                            item.span,
+                            format!("{what} lists this entry twice"),
+                        )
+                        .with_secondary(first, "first listed here"),
                     );
                     continue;
                 }
@@ -404,8 +550,16 @@ impl Cx<'_> {
 
 /// Whether a table is inherited (service fields and their blocks), so that `key+:` can append.
 fn is_mergeable(fields: &[Field]) -> bool {
-    let fixed: [&[Field]; 8] =
-        [schema::SITE, schema::BGP, schema::UPSTREAM, schema::VERSIONS, schema::SITE_MONITORING, schema::PATHS, schema::HOST, schema::BACKEND];
+    let fixed: [&[Field]; 8] = [
+        schema::SITE,
+        schema::BGP,
+        schema::UPSTREAM,
+        schema::VERSIONS,
+        schema::SITE_MONITORING,
+        schema::PATHS,
+        schema::HOST,
+        schema::BACKEND,
+    ];
     !fixed.iter().any(|t| std::ptr::eq(*t, fields))
 }
 
@@ -420,9 +574,12 @@ pub fn extract(sources: &Sources, r: &Resolved, diags: &mut Diagnostics) -> Opti
         Some(def) => site(&mut cx, def),
         None if r.incomplete => None,
         None => {
-            let span = sources.iter().next().map_or(Span::new(crate::source::FileId(0), 0, 0), |(id, f)| {
-                Span::new(id, 0, f.text.find('\n').unwrap_or(f.text.len()))
-            });
+            let span = sources
+                .iter()
+                .next()
+                .map_or(Span::new(crate::source::FileId(0), 0, 0), |(id, f)| {
+                    Span::new(id, 0, f.text.find('\n').unwrap_or(f.text.len()))
+                });
             cx.push(
                 Diagnostic::new(Code::MissingSite, span, "the site has no `site:` section")
                     .help("add `site: { name: campus, asn: 65010, anycast_prefixes: [192.0.2.0/24] }` to one file"),
@@ -441,12 +598,25 @@ pub fn extract(sources: &Sources, r: &Resolved, diags: &mut Diagnostics) -> Opti
     // Templates and defaults are checked as written too, so a typo in an unused template is
     // still found; duplicates with the inherited copies are removed by `Diagnostics::finish`.
     for (name, def) in &r.templates {
-        cx.ident(&Node { value: Value::Scalar(crate::parse::Scalar { text: name.clone(), style: Style::Quoted }), span: def.key_span }, "template name");
+        cx.ident(
+            &Node {
+                value: Value::Scalar(crate::parse::Scalar {
+                    text: name.clone(),
+                    style: Style::Quoted,
+                }),
+                span: def.key_span,
+            },
+            "template name",
+        );
         partial_service(&mut cx, &def.node, "a template");
         if !r.used_templates.contains(name) {
             cx.push(
-                Diagnostic::new(Code::UnusedTemplate, def.key_span, format!("template `{name}` is not used by any service"))
-                    .help("remove it, or `extends:` it from a service"),
+                Diagnostic::new(
+                    Code::UnusedTemplate,
+                    def.key_span,
+                    format!("template `{name}` is not used by any service"),
+                )
+                .help("remove it, or `extends:` it from a service"),
             );
         }
     }
@@ -480,41 +650,81 @@ pub fn extract(sources: &Sources, r: &Resolved, diags: &mut Diagnostics) -> Opti
         partial_service(&mut cx, &rs.def.node, &format!("service `{name}`"));
     }
 
-    let notify_default = site.as_ref().map(|s| s.monitoring.notify.clone()).unwrap_or_default();
+    let notify_default = site
+        .as_ref()
+        .map(|s| s.monitoring.notify.clone())
+        .unwrap_or_default();
     let mut services = BTreeMap::new();
     for (name, rs) in &r.services {
-        if let Some(s) = service(&mut cx, name, &rs.def, &rs.effective, &rs.chain, &notify_default) {
+        if let Some(s) = service(
+            &mut cx,
+            name,
+            &rs.def,
+            &rs.effective,
+            &rs.chain,
+            &notify_default,
+        ) {
             services.insert(name.clone(), s);
         }
     }
     let site = site?;
-    Some(Intent { site, hosts, services, source_files: sources.iter().map(|(_, f)| f.path.clone()).collect() })
+    Some(Intent {
+        site,
+        hosts,
+        services,
+        source_files: sources.iter().map(|(_, f)| f.path.clone()).collect(),
+    })
 }
 
 fn site(cx: &mut Cx<'_>, def: &Def) -> Option<Site> {
     let obj = cx.object(&def.node, schema::SITE, "site")?;
     let at = def.key_span;
-    let name = cx.require(obj, at, "name", "site").and_then(|n| cx.ident(n, "site name"));
+    let name = cx
+        .require(obj, at, "name", "site")
+        .and_then(|n| cx.ident(n, "site name"));
     let asn = cx
         .require(obj, at, "asn", "site")
         .and_then(|n| cx.int(n, 1, 4_294_967_294, "AS number", Code::AsnOutOfRange))
         .and_then(|v| u32::try_from(v).ok());
     if let (Some(23456), Some(n)) = (asn, obj.get("asn")) {
-        cx.push(Diagnostic::new(Code::AsnOutOfRange, n.span, "AS 23456 is AS_TRANS, reserved for 4-byte AS transition"));
+        cx.push(Diagnostic::new(
+            Code::AsnOutOfRange,
+            n.span,
+            "AS 23456 is AS_TRANS, reserved for 4-byte AS transition",
+        ));
     }
     let prefixes = cx
         .require(obj, at, "anycast_prefixes", "site")
         .map(|n| cx.list_of(n, "anycast_prefixes", |cx, n| cx.net(n, "anycast prefix")))
         .unwrap_or_default();
 
-    let bgp_obj = obj.get("bgp").and_then(|n| cx.object(n, schema::BGP, "site.bgp"));
+    let bgp_obj = obj
+        .get("bgp")
+        .and_then(|n| cx.object(n, schema::BGP, "site.bgp"));
     let get = |o: Option<Obj<'_>>, k: &str| o.and_then(|o| o.get(k)).cloned();
-    let u16_of = |cx: &mut Cx<'_>, n: Option<Node>, min: i64, max: i64, what: &str, default: u16| {
-        n.and_then(|n| cx.int(&n, min, max, what, Code::OutOfRange)).and_then(|v| u16::try_from(v).ok()).unwrap_or(default)
-    };
+    let u16_of =
+        |cx: &mut Cx<'_>, n: Option<Node>, min: i64, max: i64, what: &str, default: u16| {
+            n.and_then(|n| cx.int(&n, min, max, what, Code::OutOfRange))
+                .and_then(|v| u16::try_from(v).ok())
+                .unwrap_or(default)
+        };
     let hold_time = u16_of(cx, get(bgp_obj, "hold_time"), 3, 65535, "hold_time", 9);
-    let keepalive_time = u16_of(cx, get(bgp_obj, "keepalive_time"), 1, 21845, "keepalive_time", 3);
-    let connect_delay_time = u16_of(cx, get(bgp_obj, "connect_delay_time"), 1, 65535, "connect_delay_time", 1);
+    let keepalive_time = u16_of(
+        cx,
+        get(bgp_obj, "keepalive_time"),
+        1,
+        21845,
+        "keepalive_time",
+        3,
+    );
+    let connect_delay_time = u16_of(
+        cx,
+        get(bgp_obj, "connect_delay_time"),
+        1,
+        65535,
+        "connect_delay_time",
+        1,
+    );
     if keepalive_time.saturating_mul(3) > hold_time
         && let Some(n) = get(bgp_obj, "keepalive_time").or(get(bgp_obj, "hold_time"))
     {
@@ -531,20 +741,32 @@ fn site(cx: &mut Cx<'_>, def: &Def) -> Option<Site> {
             cx.list_of(&n, "upstreams", |cx, item| {
                 let o = cx.object(item, schema::UPSTREAM, "an upstream")?;
                 let at = cx.head(item);
-                let name = cx.require(o, at, "name", "upstream").and_then(|n| cx.ident(n, "upstream name"));
-                let address = cx.require(o, at, "address", "upstream").and_then(|n| cx.ip(n, "upstream address"));
+                let name = cx
+                    .require(o, at, "name", "upstream")
+                    .and_then(|n| cx.ident(n, "upstream name"));
+                let address = cx
+                    .require(o, at, "address", "upstream")
+                    .and_then(|n| cx.ip(n, "upstream address"));
                 let asn = cx
                     .require(o, at, "asn", "upstream")
                     .and_then(|n| cx.int(n, 1, 4_294_967_294, "AS number", Code::AsnOutOfRange))
                     .and_then(|v| u32::try_from(v).ok());
-                Some(Upstream { name: name?, address: address?, asn: asn? })
+                Some(Upstream {
+                    name: name?,
+                    address: address?,
+                    asn: asn?,
+                })
             })
         })
         .unwrap_or_default();
 
-    let versions_obj = obj.get("versions").and_then(|n| cx.object(n, schema::VERSIONS, "site.versions"));
+    let versions_obj = obj
+        .get("versions")
+        .and_then(|n| cx.object(n, schema::VERSIONS, "site.versions"));
     let mut version = |key: &str, default: &str, min: (u32, u32), max_major: u32| -> String {
-        let Some(n) = versions_obj.and_then(|o| o.get(key)) else { return default.to_owned() };
+        let Some(n) = versions_obj.and_then(|o| o.get(key)) else {
+            return default.to_owned();
+        };
         let text = match &n.value {
             Value::Scalar(s) => s.text.clone(),
             _ => {
@@ -556,13 +778,24 @@ fn site(cx: &mut Cx<'_>, def: &Def) -> Option<Site> {
             Ok(v) if v >= min && v.0 <= max_major => text,
             Ok(_) => {
                 cx.push(
-                    Diagnostic::new(Code::UnsupportedVersion, n.span, format!("{key} {text} is not supported"))
-                        .help(format!("svcintent renders for {key} {}.{} up to {max_major}.x", min.0, min.1)),
+                    Diagnostic::new(
+                        Code::UnsupportedVersion,
+                        n.span,
+                        format!("{key} {text} is not supported"),
+                    )
+                    .help(format!(
+                        "svcintent renders for {key} {}.{} up to {max_major}.x",
+                        min.0, min.1
+                    )),
                 );
                 default.to_owned()
             }
             Err(why) => {
-                cx.push(Diagnostic::new(Code::UnsupportedVersion, n.span, format!("{key} version `{text}` {why}")));
+                cx.push(Diagnostic::new(
+                    Code::UnsupportedVersion,
+                    n.span,
+                    format!("{key} version `{text}` {why}"),
+                ));
                 default.to_owned()
             }
         }
@@ -574,24 +807,40 @@ fn site(cx: &mut Cx<'_>, def: &Def) -> Option<Site> {
         icinga2: version("icinga2", "2.13", (2, 13), 2),
         apache: version("apache", "2.4", (2, 4), 2),
     };
-    let mon_obj = obj.get("monitoring").and_then(|n| cx.object(n, schema::SITE_MONITORING, "site.monitoring"));
+    let mon_obj = obj
+        .get("monitoring")
+        .and_then(|n| cx.object(n, schema::SITE_MONITORING, "site.monitoring"));
     let notify = mon_obj
         .and_then(|o| o.get("notify"))
         .map(|n| cx.list_of(n, "notify", |cx, n| cx.ident(n, "user name")))
         .unwrap_or_default();
-    let paths_obj = obj.get("paths").and_then(|n| cx.object(n, schema::PATHS, "site.paths"));
+    let paths_obj = obj
+        .get("paths")
+        .and_then(|n| cx.object(n, schema::PATHS, "site.paths"));
     let mut path = |key: &str, default: &str| {
         paths_obj
             .and_then(|o| o.get(key))
             .and_then(|n| cx.checked(n, key, strings::path, Code::InvalidValue))
-            .map_or_else(|| default.to_owned(), |p| p.trim_end_matches('/').to_owned())
+            .map_or_else(
+                || default.to_owned(),
+                |p| p.trim_end_matches('/').to_owned(),
+            )
     };
-    let paths = Paths { tls_certificates: path("tls_certificates", "/etc/haproxy/certs"), plugins: path("plugins", "/usr/lib/nagios/plugins") };
+    let paths = Paths {
+        tls_certificates: path("tls_certificates", "/etc/haproxy/certs"),
+        plugins: path("plugins", "/usr/lib/nagios/plugins"),
+    };
     Some(Site {
         name: name?,
         asn: asn?,
         anycast_prefixes: prefixes,
-        bgp: Bgp { cluster_id, hold_time, keepalive_time, connect_delay_time, upstreams },
+        bgp: Bgp {
+            cluster_id,
+            hold_time,
+            keepalive_time,
+            connect_delay_time,
+            upstreams,
+        },
         versions,
         monitoring: SiteMonitoring { notify },
         paths,
@@ -599,7 +848,13 @@ fn site(cx: &mut Cx<'_>, def: &Def) -> Option<Site> {
 }
 
 fn name_node(name: &str, span: Span) -> Node {
-    Node { value: Value::Scalar(crate::parse::Scalar { text: name.to_owned(), style: Style::Quoted }), span }
+    Node {
+        value: Value::Scalar(crate::parse::Scalar {
+            text: name.to_owned(),
+            style: Style::Quoted,
+        }),
+        span,
+    }
 }
 
 fn host(cx: &mut Cx<'_>, name: &str, def: &Def) -> Option<Host> {
@@ -619,21 +874,34 @@ fn host(cx: &mut Cx<'_>, name: &str, def: &Def) -> Option<Host> {
         .collect();
     let ipv4 = opt(obj.get("ipv4"), |n| cx.ipv4(n, "ipv4"));
     let ipv6 = opt(obj.get("ipv6"), |n| cx.ipv6(n, "ipv6"));
-    let group = opt(obj.get("group"), |n| cx.ident(n, "group")).unwrap_or_else(|| "default".to_owned());
+    let group =
+        opt(obj.get("group"), |n| cx.ident(n, "group")).unwrap_or_else(|| "default".to_owned());
     let router_id = opt(obj.get("router_id"), |n| cx.ipv4(n, "router_id")).or(ipv4);
     let drain = opt(obj.get("drain"), |n| cx.boolean(n, "drain")).unwrap_or(false);
-    let description = opt(obj.get("description"), |n| cx.checked(n, "description", strings::text, Code::UnsafeString));
+    let description = opt(obj.get("description"), |n| {
+        cx.checked(n, "description", strings::text, Code::UnsafeString)
+    });
     if ipv4.is_none() && ipv6.is_none() && obj.get("ipv4").is_none() && obj.get("ipv6").is_none() {
         cx.push(
-            Diagnostic::new(Code::MissingAddress, def.key_span, format!("host `{name}` has no address"))
-                .help("add `ipv4:` and/or `ipv6:`"),
+            Diagnostic::new(
+                Code::MissingAddress,
+                def.key_span,
+                format!("host `{name}` has no address"),
+            )
+            .help("add `ipv4:` and/or `ipv6:`"),
         );
     }
-    let speaks_bgp = roles.iter().any(|r| matches!(r, Role::Balancer | Role::AnycastNode | Role::RouteReflector));
+    let speaks_bgp = roles
+        .iter()
+        .any(|r| matches!(r, Role::Balancer | Role::AnycastNode | Role::RouteReflector));
     if speaks_bgp && router_id.is_none() && obj.get("ipv4").is_none() {
         cx.push(
-            Diagnostic::new(Code::MissingAddress, def.key_span, format!("BGP speaker `{name}` has no IPv4 router id"))
-                .help("add `router_id:` (an IPv4 address unique in the site) or an `ipv4:` address"),
+            Diagnostic::new(
+                Code::MissingAddress,
+                def.key_span,
+                format!("BGP speaker `{name}` has no IPv4 router id"),
+            )
+            .help("add `router_id:` (an IPv4 address unique in the site) or an `ipv4:` address"),
         );
     }
     Some(Host {
@@ -653,17 +921,38 @@ fn host(cx: &mut Cx<'_>, name: &str, def: &Def) -> Option<Host> {
 /// fields (a template may be partial).
 fn partial_service(cx: &mut Cx<'_>, node: &Node, what: &str) {
     let fields: Vec<Field> = if what == "defaults" {
-        schema::SERVICE.iter().chain(schema::DEFAULTS_EXTRA).copied().collect()
+        schema::SERVICE
+            .iter()
+            .chain(schema::DEFAULTS_EXTRA)
+            .copied()
+            .collect()
     } else {
         schema::SERVICE.to_vec()
     };
-    let Some(_) = cx.object(node, &fields, what) else { return };
+    let Some(_) = cx.object(node, &fields, what) else {
+        return;
+    };
     // Normalise `key+:` to `key:` and drop the per-mode blocks, then type-check every field.
-    let normalised = crate::resolve::merge(&Node { value: Value::Map(Vec::new()), span: node.span }, node);
+    let normalised = crate::resolve::merge(
+        &Node {
+            value: Value::Map(Vec::new()),
+            span: node.span,
+        },
+        node,
+    );
     let mut stripped = match &normalised.value {
         Value::Map(entries) => Node {
             value: Value::Map(
-                entries.iter().filter(|e| !matches!(e.key.as_str(), "haproxy" | "anycast" | "extends" | "balancing")).cloned().collect(),
+                entries
+                    .iter()
+                    .filter(|e| {
+                        !matches!(
+                            e.key.as_str(),
+                            "haproxy" | "anycast" | "extends" | "balancing"
+                        )
+                    })
+                    .cloned()
+                    .collect(),
             ),
             span: normalised.span,
         },
@@ -676,7 +965,13 @@ fn partial_service(cx: &mut Cx<'_>, node: &Node, what: &str) {
         Some("haproxy")
     } else {
         node.get("balancing").and_then(|e| match &e.value.value {
-            Value::Scalar(s) if s.text == "anycast" || s.text == "haproxy" => Some(if s.text == "anycast" { "anycast" } else { "haproxy" }),
+            Value::Scalar(s) if s.text == "anycast" || s.text == "haproxy" => {
+                Some(if s.text == "anycast" {
+                    "anycast"
+                } else {
+                    "haproxy"
+                })
+            }
             _ => None,
         })
     };
@@ -684,21 +979,43 @@ fn partial_service(cx: &mut Cx<'_>, node: &Node, what: &str) {
         entries.push(crate::parse::Entry {
             key: "balancing".to_owned(),
             key_span: node.span,
-            value: Node { value: Value::Scalar(crate::parse::Scalar { text: mode.to_owned(), style: Style::Quoted }), span: node.span },
+            value: Node {
+                value: Value::Scalar(crate::parse::Scalar {
+                    text: mode.to_owned(),
+                    style: Style::Quoted,
+                }),
+                span: node.span,
+            },
         });
     }
     let mut scratch = Diagnostics::default();
     {
-        let mut inner = Cx { sources: cx.sources, diags: &mut scratch };
-        service_fields(&mut inner, Obj { node: &stripped }, "template", stripped.span, &[]);
+        let mut inner = Cx {
+            sources: cx.sources,
+            diags: &mut scratch,
+        };
+        service_fields(
+            &mut inner,
+            Obj { node: &stripped },
+            "template",
+            stripped.span,
+            &[],
+        );
     }
     // A partial block may lack required fields; without a known mode, mode-specific fields are fine.
-    cx.diags.extend(
-        scratch.finish().into_iter().filter(|d| d.code != Code::MissingField && (mode.is_some() || d.code != Code::FieldNotApplicable)),
-    );
+    cx.diags.extend(scratch.finish().into_iter().filter(|d| {
+        d.code != Code::MissingField && (mode.is_some() || d.code != Code::FieldNotApplicable)
+    }));
 }
 
-fn service(cx: &mut Cx<'_>, name: &str, def: &Def, effective: &Node, chain: &[String], notify_default: &[String]) -> Option<Service> {
+fn service(
+    cx: &mut Cx<'_>,
+    name: &str,
+    def: &Def,
+    effective: &Node,
+    chain: &[String],
+    notify_default: &[String],
+) -> Option<Service> {
     let valid_name = cx.ident(&name_node(name, def.key_span), "service name");
     let obj = cx.object(effective, schema::SERVICE, &format!("service `{name}`"))?;
     let mut s = service_fields(cx, obj, name, def.key_span, notify_default)?;
@@ -709,7 +1026,13 @@ fn service(cx: &mut Cx<'_>, name: &str, def: &Def, effective: &Node, chain: &[St
 }
 
 /// Reads every service field from a (merged) mapping.
-fn service_fields(cx: &mut Cx<'_>, obj: Obj<'_>, name: &str, at: Span, notify_default: &[String]) -> Option<Service> {
+fn service_fields(
+    cx: &mut Cx<'_>,
+    obj: Obj<'_>,
+    name: &str,
+    at: Span,
+    notify_default: &[String],
+) -> Option<Service> {
     let what = format!("service `{name}`");
     let balancing = match obj.get("balancing") {
         Some(n) => match cx.word(n, &["haproxy", "anycast"], "balancing mode")? {
@@ -733,7 +1056,10 @@ fn service_fields(cx: &mut Cx<'_>, obj: Obj<'_>, name: &str, at: Span, notify_de
                     Diagnostic::new(
                         Code::FieldNotApplicable,
                         span,
-                        format!("`{}` applies only to `balancing: {mode}` services", field.name),
+                        format!(
+                            "`{}` applies only to `balancing: {mode}` services",
+                            field.name
+                        ),
                     )
                     .help(format!("remove it, or set `balancing: {mode}`")),
                 );
@@ -741,15 +1067,34 @@ fn service_fields(cx: &mut Cx<'_>, obj: Obj<'_>, name: &str, at: Span, notify_de
         }
     }
 
-    let vips = cx.require(obj, at, "vips", &what).map(|n| cx.list_of(n, "vips", |cx, n| cx.ip(n, "VIP"))).unwrap_or_default();
-    let ports = cx.require(obj, at, "ports", &what).map(|n| cx.list_of(n, "ports", Cx::port_spec)).unwrap_or_default();
-    let allow = obj.get("allow").map(|n| cx.list_of(n, "allow", |cx, n| cx.net(n, "allowed source"))).unwrap_or_default();
-    let description = opt(obj.get("description"), |n| cx.checked(n, "description", strings::text, Code::UnsafeString));
-    let drain = obj.get("drain").map(|n| cx.list_of(n, "drain", |cx, n| cx.ident(n, "host name"))).unwrap_or_default();
+    let vips = cx
+        .require(obj, at, "vips", &what)
+        .map(|n| cx.list_of(n, "vips", |cx, n| cx.ip(n, "VIP")))
+        .unwrap_or_default();
+    let ports = cx
+        .require(obj, at, "ports", &what)
+        .map(|n| cx.list_of(n, "ports", Cx::port_spec))
+        .unwrap_or_default();
+    let allow = obj
+        .get("allow")
+        .map(|n| cx.list_of(n, "allow", |cx, n| cx.net(n, "allowed source")))
+        .unwrap_or_default();
+    let description = opt(obj.get("description"), |n| {
+        cx.checked(n, "description", strings::text, Code::UnsafeString)
+    });
+    let drain = obj
+        .get("drain")
+        .map(|n| cx.list_of(n, "drain", |cx, n| cx.ident(n, "host name")))
+        .unwrap_or_default();
     let check = check(cx, obj.get("check"), balancing);
     let monitoring = {
-        let o = obj.get("monitoring").and_then(|n| cx.object(n, schema::MONITORING, "monitoring"));
-        let enabled = o.and_then(|o| o.get("enabled")).and_then(|n| cx.boolean(n, "enabled")).unwrap_or(true);
+        let o = obj
+            .get("monitoring")
+            .and_then(|n| cx.object(n, schema::MONITORING, "monitoring"));
+        let enabled = o
+            .and_then(|o| o.get("enabled"))
+            .and_then(|n| cx.boolean(n, "enabled"))
+            .unwrap_or(true);
         let notify = o
             .and_then(|o| o.get("notify"))
             .map(|n| cx.list_of(n, "notify", |cx, n| cx.ident(n, "user name")))
@@ -760,8 +1105,17 @@ fn service_fields(cx: &mut Cx<'_>, obj: Obj<'_>, name: &str, at: Span, notify_de
     let (haproxy, anycast) = match balancing {
         Balancing::Haproxy => (Some(haproxy_fields(cx, obj, &drain)), None),
         Balancing::Anycast => {
-            let nodes = obj.get("nodes").map(|n| cx.list_of(n, "nodes", |cx, n| cx.ident(n, "host name"))).unwrap_or_default();
-            (None, Some(AnycastService { nodes, drained: drain }))
+            let nodes = obj
+                .get("nodes")
+                .map(|n| cx.list_of(n, "nodes", |cx, n| cx.ident(n, "host name")))
+                .unwrap_or_default();
+            (
+                None,
+                Some(AnycastService {
+                    nodes,
+                    drained: drain,
+                }),
+            )
         }
     };
     Some(Service {
@@ -781,26 +1135,57 @@ fn service_fields(cx: &mut Cx<'_>, obj: Obj<'_>, name: &str, at: Span, notify_de
 }
 
 fn haproxy_fields(cx: &mut Cx<'_>, obj: Obj<'_>, drain: &[String]) -> HaproxyService {
-    let mode = match obj.get("mode").and_then(|n| cx.word(n, &["http", "tcp"], "mode")) {
+    let mode = match obj
+        .get("mode")
+        .and_then(|n| cx.word(n, &["http", "tcp"], "mode"))
+    {
         Some("http") => Mode::Http,
         _ => Mode::Tcp,
     };
-    let group = opt(obj.get("group"), |n| cx.ident(n, "group")).unwrap_or_else(|| "default".to_owned());
-    let balance = match obj.get("balance").and_then(|n| cx.word(n, &["roundrobin", "leastconn", "source", "first"], "balance algorithm")) {
+    let group =
+        opt(obj.get("group"), |n| cx.ident(n, "group")).unwrap_or_else(|| "default".to_owned());
+    let balance = match obj.get("balance").and_then(|n| {
+        cx.word(
+            n,
+            &["roundrobin", "leastconn", "source", "first"],
+            "balance algorithm",
+        )
+    }) {
         Some("leastconn") => Algorithm::Leastconn,
         Some("source") => Algorithm::Source,
         Some("first") => Algorithm::First,
         _ => Algorithm::Roundrobin,
     };
-    let maxconn = opt(obj.get("maxconn"), |n| cx.int(n, 1, 1_000_000, "maxconn", Code::OutOfRange)).and_then(|v| u32::try_from(v).ok());
-    let t = obj.get("timeouts").and_then(|n| cx.object(n, schema::TIMEOUTS, "timeouts"));
-    let mut timeout = |k: &str, d: u32| t.and_then(|o| o.get(k)).and_then(|n| cx.duration_ms(n, k)).unwrap_or(d);
-    let timeouts = Timeouts { connect_ms: timeout("connect", 5000), client_ms: timeout("client", 30_000), server_ms: timeout("server", 30_000) };
-    let tls = match obj.get("tls").and_then(|n| cx.object(n, schema::TLS, "tls")) {
+    let maxconn = opt(obj.get("maxconn"), |n| {
+        cx.int(n, 1, 1_000_000, "maxconn", Code::OutOfRange)
+    })
+    .and_then(|v| u32::try_from(v).ok());
+    let t = obj
+        .get("timeouts")
+        .and_then(|n| cx.object(n, schema::TIMEOUTS, "timeouts"));
+    let mut timeout = |k: &str, d: u32| {
+        t.and_then(|o| o.get(k))
+            .and_then(|n| cx.duration_ms(n, k))
+            .unwrap_or(d)
+    };
+    let timeouts = Timeouts {
+        connect_ms: timeout("connect", 5000),
+        client_ms: timeout("client", 30_000),
+        server_ms: timeout("server", 30_000),
+    };
+    let tls = match obj
+        .get("tls")
+        .and_then(|n| cx.object(n, schema::TLS, "tls"))
+    {
         None => Tls::None,
-        Some(o) => match o.get("mode").and_then(|n| cx.word(n, &["none", "terminate", "passthrough"], "tls mode")) {
+        Some(o) => match o
+            .get("mode")
+            .and_then(|n| cx.word(n, &["none", "terminate", "passthrough"], "tls mode"))
+        {
             Some("terminate") => {
-                let certificate = o.get("certificate").and_then(|n| cx.checked(n, "certificate", strings::file_name, Code::InvalidValue));
+                let certificate = o.get("certificate").and_then(|n| {
+                    cx.checked(n, "certificate", strings::file_name, Code::InvalidValue)
+                });
                 if o.get("certificate").is_none() {
                     let at = o.key_span("mode").unwrap_or(o.node.span);
                     cx.push(
@@ -808,15 +1193,31 @@ fn haproxy_fields(cx: &mut Cx<'_>, obj: Obj<'_>, drain: &[String]) -> HaproxySer
                             .help("name the PEM file (certificate and key) under site.paths.tls_certificates"),
                     );
                 }
-                let ports = o.get("ports").map(|n| cx.list_of(n, "tls ports", |cx, n| cx.port(n, "port"))).unwrap_or_else(|| vec![443]);
-                let redirect_http = o.get("redirect_http").and_then(|n| cx.boolean(n, "redirect_http")).unwrap_or(false);
-                Tls::Terminate { certificate: certificate.unwrap_or_default(), ports, redirect_http }
+                let ports = o
+                    .get("ports")
+                    .map(|n| cx.list_of(n, "tls ports", |cx, n| cx.port(n, "port")))
+                    .unwrap_or_else(|| vec![443]);
+                let redirect_http = o
+                    .get("redirect_http")
+                    .and_then(|n| cx.boolean(n, "redirect_http"))
+                    .unwrap_or(false);
+                Tls::Terminate {
+                    certificate: certificate.unwrap_or_default(),
+                    ports,
+                    redirect_http,
+                }
             }
             Some("passthrough") => Tls::Passthrough,
             _ => Tls::None,
         },
     };
-    let client_ip = match obj.get("client_ip").and_then(|n| cx.word(n, &["none", "proxy-protocol", "x-forwarded-for"], "client_ip method")) {
+    let client_ip = match obj.get("client_ip").and_then(|n| {
+        cx.word(
+            n,
+            &["none", "proxy-protocol", "x-forwarded-for"],
+            "client_ip method",
+        )
+    }) {
         Some("proxy-protocol") => ClientIp::ProxyProtocol,
         Some("x-forwarded-for") => ClientIp::XForwardedFor,
         _ => ClientIp::None,
@@ -836,12 +1237,25 @@ fn haproxy_fields(cx: &mut Cx<'_>, obj: Obj<'_>, drain: &[String]) -> HaproxySer
                 Value::Map(_) => {
                     let o = cx.object(item, schema::BACKEND, "a backend")?;
                     let at = cx.head(item);
-                    let host = cx.require(o, at, "host", "backend").and_then(|n| cx.ident(n, "backend host"))?;
+                    let host = cx
+                        .require(o, at, "host", "backend")
+                        .and_then(|n| cx.ident(n, "backend host"))?;
                     let port = opt(o.get("port"), |n| cx.port(n, "backend port"));
-                    let weight = opt(o.get("weight"), |n| cx.int(n, 0, 256, "weight", Code::OutOfRange)).and_then(|v| u16::try_from(v).ok()).unwrap_or(1);
+                    let weight = opt(o.get("weight"), |n| {
+                        cx.int(n, 0, 256, "weight", Code::OutOfRange)
+                    })
+                    .and_then(|v| u16::try_from(v).ok())
+                    .unwrap_or(1);
                     let backup = opt(o.get("backup"), |n| cx.boolean(n, "backup")).unwrap_or(false);
-                    let own_drain = opt(o.get("drain"), |n| cx.boolean(n, "drain")).unwrap_or(false);
-                    Some(Backend { drain: own_drain || drain.contains(&host), host, port, weight, backup })
+                    let own_drain =
+                        opt(o.get("drain"), |n| cx.boolean(n, "drain")).unwrap_or(false);
+                    Some(Backend {
+                        drain: own_drain || drain.contains(&host),
+                        host,
+                        port,
+                        weight,
+                        backup,
+                    })
                 }
                 _ => {
                     cx.wrong_type(item, "a host name or a mapping with `host:`");
@@ -855,31 +1269,87 @@ fn haproxy_fields(cx: &mut Cx<'_>, obj: Obj<'_>, drain: &[String]) -> HaproxySer
         let at = cx.head(n);
         let server_names = cx
             .require(o, at, "server_names", "web")
-            .map(|n| cx.list_of(n, "server_names", |cx, n| cx.checked(n, "server name", strings::hostname, Code::InvalidValue)))
+            .map(|n| {
+                cx.list_of(n, "server_names", |cx, n| {
+                    cx.checked(n, "server name", strings::hostname, Code::InvalidValue)
+                })
+            })
             .unwrap_or_default();
-        let document_root = opt(o.get("document_root"), |n| cx.checked(n, "document_root", strings::path, Code::InvalidValue));
-        let proxy_to = opt(o.get("proxy_to"), |n| cx.checked(n, "proxy_to", strings::url, Code::InvalidValue));
+        let document_root = opt(o.get("document_root"), |n| {
+            cx.checked(n, "document_root", strings::path, Code::InvalidValue)
+        });
+        let proxy_to = opt(o.get("proxy_to"), |n| {
+            cx.checked(n, "proxy_to", strings::url, Code::InvalidValue)
+        });
         let listen_port = opt(o.get("listen_port"), |n| cx.port(n, "listen_port"));
-        let health_path = opt(o.get("health_path"), |n| cx.checked(n, "health_path", strings::url_path, Code::InvalidValue));
-        Some(Web { server_names, document_root, proxy_to, listen_port: listen_port.unwrap_or(0), health_path })
+        let health_path = opt(o.get("health_path"), |n| {
+            cx.checked(n, "health_path", strings::url_path, Code::InvalidValue)
+        });
+        Some(Web {
+            server_names,
+            document_root,
+            proxy_to,
+            listen_port: listen_port.unwrap_or(0),
+            health_path,
+        })
     });
-    HaproxyService { mode, group, balance, maxconn, timeouts, tls, client_ip, backend_port, backends, web }
+    HaproxyService {
+        mode,
+        group,
+        balance,
+        maxconn,
+        timeouts,
+        tls,
+        client_ip,
+        backend_port,
+        backends,
+        web,
+    }
 }
 
 fn check(cx: &mut Cx<'_>, node: Option<&Node>, _balancing: Balancing) -> Option<Check> {
     let o = match node {
         Some(n) => cx.object(n, schema::CHECK, "check")?,
-        None => return Some(Check { interval_ms: 2000, timeout_ms: 1000, rise: 2, fall: 3, kind: CheckKind::Tcp { port: None } }),
+        None => {
+            return Some(Check {
+                interval_ms: 2000,
+                timeout_ms: 1000,
+                rise: 2,
+                fall: 3,
+                kind: CheckKind::Tcp { port: None },
+            });
+        }
     };
-    let interval_ms = o.get("interval").and_then(|n| cx.duration_ms(n, "check interval")).unwrap_or(2000);
-    let timeout_ms = o.get("timeout").and_then(|n| cx.duration_ms(n, "check timeout")).unwrap_or(1000);
-    let small = |cx: &mut Cx<'_>, k: &str, d: u8| o.get(k).and_then(|n| cx.int(n, 1, 100, k, Code::OutOfRange)).and_then(|v| u8::try_from(v).ok()).unwrap_or(d);
+    let interval_ms = o
+        .get("interval")
+        .and_then(|n| cx.duration_ms(n, "check interval"))
+        .unwrap_or(2000);
+    let timeout_ms = o
+        .get("timeout")
+        .and_then(|n| cx.duration_ms(n, "check timeout"))
+        .unwrap_or(1000);
+    let small = |cx: &mut Cx<'_>, k: &str, d: u8| {
+        o.get(k)
+            .and_then(|n| cx.int(n, 1, 100, k, Code::OutOfRange))
+            .and_then(|v| u8::try_from(v).ok())
+            .unwrap_or(d)
+    };
     let rise = small(cx, "rise", 2);
     let fall = small(cx, "fall", 3);
-    let kinds: Vec<&str> = ["http", "tcp", "tls", "command"].into_iter().filter(|k| o.get(k).is_some()).collect();
+    let kinds: Vec<&str> = ["http", "tcp", "tls", "command"]
+        .into_iter()
+        .filter(|k| o.get(k).is_some())
+        .collect();
     if kinds.len() > 1 {
-        let span = kinds.get(1).and_then(|k| o.key_span(k)).unwrap_or(o.node.span);
-        let mut d = Diagnostic::new(Code::CheckMismatch, span, format!("check sets several kinds: {}", kinds.join(", ")));
+        let span = kinds
+            .get(1)
+            .and_then(|k| o.key_span(k))
+            .unwrap_or(o.node.span);
+        let mut d = Diagnostic::new(
+            Code::CheckMismatch,
+            span,
+            format!("check sets several kinds: {}", kinds.join(", ")),
+        );
         if let Some(first) = kinds.first().and_then(|k| o.key_span(k)) {
             d = d.with_secondary(first, "also set here");
         }
@@ -887,21 +1357,41 @@ fn check(cx: &mut Cx<'_>, node: Option<&Node>, _balancing: Balancing) -> Option<
     }
     let kind = match kinds.first().copied() {
         Some("http") => {
-            let h = o.get("http").and_then(|n| cx.object(n, schema::CHECK_HTTP, "check.http"));
+            let h = o
+                .get("http")
+                .and_then(|n| cx.object(n, schema::CHECK_HTTP, "check.http"));
             let g = |k: &str| h.and_then(|h| h.get(k));
             CheckKind::Http {
-                path: g("path").and_then(|n| cx.checked(n, "check path", strings::url_path, Code::InvalidValue)).unwrap_or_else(|| "/".to_owned()),
-                expect: g("expect").and_then(|n| cx.int(n, 100, 599, "expected status", Code::OutOfRange)).and_then(|v| u16::try_from(v).ok()).unwrap_or(200),
-                host: g("host").and_then(|n| cx.checked(n, "check host", strings::hostname, Code::InvalidValue)),
-                method: g("method").and_then(|n| cx.word(n, &["GET", "HEAD", "OPTIONS"], "method")).unwrap_or("GET").to_owned(),
+                path: g("path")
+                    .and_then(|n| {
+                        cx.checked(n, "check path", strings::url_path, Code::InvalidValue)
+                    })
+                    .unwrap_or_else(|| "/".to_owned()),
+                expect: g("expect")
+                    .and_then(|n| cx.int(n, 100, 599, "expected status", Code::OutOfRange))
+                    .and_then(|v| u16::try_from(v).ok())
+                    .unwrap_or(200),
+                host: g("host").and_then(|n| {
+                    cx.checked(n, "check host", strings::hostname, Code::InvalidValue)
+                }),
+                method: g("method")
+                    .and_then(|n| cx.word(n, &["GET", "HEAD", "OPTIONS"], "method"))
+                    .unwrap_or("GET")
+                    .to_owned(),
                 port: g("port").and_then(|n| cx.port(n, "check port")),
             }
         }
         Some("tls") => {
-            let t = o.get("tls").and_then(|n| cx.object(n, schema::CHECK_TLS, "check.tls"));
+            let t = o
+                .get("tls")
+                .and_then(|n| cx.object(n, schema::CHECK_TLS, "check.tls"));
             CheckKind::Tls {
-                sni: t.and_then(|t| t.get("sni")).and_then(|n| cx.checked(n, "sni", strings::hostname, Code::InvalidValue)),
-                port: t.and_then(|t| t.get("port")).and_then(|n| cx.port(n, "check port")),
+                sni: t
+                    .and_then(|t| t.get("sni"))
+                    .and_then(|n| cx.checked(n, "sni", strings::hostname, Code::InvalidValue)),
+                port: t
+                    .and_then(|t| t.get("port"))
+                    .and_then(|n| cx.port(n, "check port")),
             }
         }
         Some("command") => {
@@ -909,7 +1399,12 @@ fn check(cx: &mut Cx<'_>, node: Option<&Node>, _balancing: Balancing) -> Option<
                 .get("command")
                 .map(|n| {
                     let items = cx.list(n, "command");
-                    items.iter().filter_map(|i| cx.checked(i, "command argument", strings::arg, Code::UnsafeString)).collect()
+                    items
+                        .iter()
+                        .filter_map(|i| {
+                            cx.checked(i, "command argument", strings::arg, Code::UnsafeString)
+                        })
+                        .collect()
                 })
                 .unwrap_or_default();
             if let (Some(first), Some(n)) = (argv.first(), o.get("command")) {
@@ -921,11 +1416,26 @@ fn check(cx: &mut Cx<'_>, node: Option<&Node>, _balancing: Balancing) -> Option<
                     );
                 }
             } else if let Some(n) = o.get("command") {
-                cx.push(Diagnostic::new(Code::MissingField, n.span, "check command is empty").help("name the check program first"));
+                cx.push(
+                    Diagnostic::new(Code::MissingField, n.span, "check command is empty")
+                        .help("name the check program first"),
+                );
             }
             CheckKind::Command { argv }
         }
-        _ => CheckKind::Tcp { port: o.get("tcp").and_then(|n| cx.object(n, schema::CHECK_TCP, "check.tcp")).and_then(|t| t.get("port")).and_then(|n| cx.port(n, "check port")) },
+        _ => CheckKind::Tcp {
+            port: o
+                .get("tcp")
+                .and_then(|n| cx.object(n, schema::CHECK_TCP, "check.tcp"))
+                .and_then(|t| t.get("port"))
+                .and_then(|n| cx.port(n, "check port")),
+        },
     };
-    Some(Check { interval_ms, timeout_ms, rise, fall, kind })
+    Some(Check {
+        interval_ms,
+        timeout_ms,
+        rise,
+        fall,
+        kind,
+    })
 }

@@ -119,8 +119,14 @@ pub enum Role {
 
 impl Role {
     /// All roles, in order.
-    pub const ALL: &'static [Role] =
-        &[Role::Balancer, Role::RouteReflector, Role::AnycastNode, Role::Web, Role::Backend, Role::Monitoring];
+    pub const ALL: &'static [Role] = &[
+        Role::Balancer,
+        Role::RouteReflector,
+        Role::AnycastNode,
+        Role::Web,
+        Role::Backend,
+        Role::Monitoring,
+    ];
 
     /// The YAML spelling.
     pub fn as_str(self) -> &'static str {
@@ -172,7 +178,11 @@ impl Host {
 
     /// Addresses, v4 first.
     pub fn addresses(&self) -> Vec<IpAddr> {
-        self.ipv4.map(IpAddr::V4).into_iter().chain(self.ipv6.map(IpAddr::V6)).collect()
+        self.ipv4
+            .map(IpAddr::V4)
+            .into_iter()
+            .chain(self.ipv6.map(IpAddr::V6))
+            .collect()
     }
 
     /// The address of the given family.

@@ -46,11 +46,17 @@ pub fn parse_all(sources: &Sources, diags: &mut Diagnostics) -> Vec<Document> {
                 Diagnostic::new(
                     Code::InputLimit,
                     whole,
-                    format!("file is {} bytes; the limit is {MAX_FILE_BYTES}", file.text.len()),
+                    format!(
+                        "file is {} bytes; the limit is {MAX_FILE_BYTES}",
+                        file.text.len()
+                    ),
                 )
                 .help("split the site into several files"),
             );
-            docs.push(Document { file: id, root: None });
+            docs.push(Document {
+                file: id,
+                root: None,
+            });
             continue;
         }
         if total > MAX_TOTAL_BYTES {
@@ -59,7 +65,10 @@ pub fn parse_all(sources: &Sources, diags: &mut Diagnostics) -> Vec<Document> {
                 whole,
                 format!("the site exceeds {MAX_TOTAL_BYTES} bytes in all; this file and later ones were not read"),
             ));
-            docs.push(Document { file: id, root: None });
+            docs.push(Document {
+                file: id,
+                root: None,
+            });
             continue;
         }
         let root = parse_file(id, file, diags);
@@ -81,7 +90,11 @@ impl Offsets<'_> {
         if self.ascii {
             return char_index.min(self.text.len());
         }
-        let (mut ci, mut bi) = if char_index >= self.cursor.0 { self.cursor } else { (0, 0) };
+        let (mut ci, mut bi) = if char_index >= self.cursor.0 {
+            self.cursor
+        } else {
+            (0, 0)
+        };
         let rest = self.text.get(bi..).unwrap_or("");
         for ch in rest.chars() {
             if ci == char_index {
@@ -96,8 +109,18 @@ impl Offsets<'_> {
 }
 
 enum Frame {
-    Seq { items: Vec<Node>, start: usize, anchor: usize },
-    Map { entries: Vec<Entry>, key: Option<(String, Span)>, start: usize, anchor: usize, bad_key: bool },
+    Seq {
+        items: Vec<Node>,
+        start: usize,
+        anchor: usize,
+    },
+    Map {
+        entries: Vec<Entry>,
+        key: Option<(String, Span)>,
+        start: usize,
+        anchor: usize,
+        bad_key: bool,
+    },
 }
 
 struct Builder<'a> {
@@ -134,7 +157,12 @@ impl Builder<'_> {
         match self.stack.last_mut() {
             None => self.root = Some(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, key, bad_key, .. }) => match key.take() {
+            Some(Frame::Map {
+                entries,
+                key,
+                bad_key,
+                ..
+            }) => match key.take() {
                 None => {
                     // This node is a key.
                     match node.value {
@@ -144,8 +172,12 @@ impl Builder<'_> {
                             *bad_key = true;
                             *key = Some((String::new(), node.span));
                             self.diags.push(
-                                Diagnostic::new(Code::UnsupportedYaml, node.span, "complex mapping keys are not supported")
-                                    .help("keys are plain names"),
+                                Diagnostic::new(
+                                    Code::UnsupportedYaml,
+                                    node.span,
+                                    "complex mapping keys are not supported",
+                                )
+                                .help("keys are plain names"),
                             );
                         }
                     }
@@ -157,22 +189,34 @@ impl Builder<'_> {
                     }
                     if k == "<<" {
                         self.diags.push(
-                            Diagnostic::new(Code::UnsupportedYaml, key_span, "YAML merge keys (`<<`) are not supported")
-                                .help("use `extends: <template>` to share settings"),
+                            Diagnostic::new(
+                                Code::UnsupportedYaml,
+                                key_span,
+                                "YAML merge keys (`<<`) are not supported",
+                            )
+                            .help("use `extends: <template>` to share settings"),
                         );
                         return;
                     }
                     if let Some(first) = entries.iter().find(|e| e.key == k) {
                         let first_span = first.key_span;
                         self.diags.push(
-                            Diagnostic::new(Code::DuplicateKey, key_span, format!("duplicate key `{k}`"))
-                                .label("defined again here")
-                                .with_secondary(first_span, "first defined here")
-                                .help("YAML mappings keep one value per key; remove one of them"),
+                            Diagnostic::new(
+                                Code::DuplicateKey,
+                                key_span,
+                                format!("duplicate key `{k}`"),
+                            )
+                            .label("defined again here")
+                            .with_secondary(first_span, "first defined here")
+                            .help("YAML mappings keep one value per key; remove one of them"),
                         );
                         return;
                     }
-                    entries.push(Entry { key: k, key_span, value: node });
+                    entries.push(Entry {
+                        key: k,
+                        key_span,
+                        value: node,
+                    });
                 }
             },
         }
@@ -185,8 +229,12 @@ impl Builder<'_> {
                 self.documents += 1;
                 if self.documents > 1 {
                     self.diags.push(
-                        Diagnostic::new(Code::UnsupportedYaml, span, "a file may hold only one YAML document")
-                            .help("put each document in its own file"),
+                        Diagnostic::new(
+                            Code::UnsupportedYaml,
+                            span,
+                            "a file may hold only one YAML document",
+                        )
+                        .help("put each document in its own file"),
                     );
                     self.fatal = true;
                 }
@@ -196,14 +244,19 @@ impl Builder<'_> {
                     let ok = tag.is_yaml_core_schema() && tag.suffix == "str";
                     if !ok {
                         self.diags.push(
-                            Diagnostic::new(Code::UnsupportedYaml, span, format!("YAML tag `{tag}` is not supported"))
-                                .help("write the value without a tag; quote it to make it a string"),
+                            Diagnostic::new(
+                                Code::UnsupportedYaml,
+                                span,
+                                format!("YAML tag `{tag}` is not supported"),
+                            )
+                            .help("write the value without a tag; quote it to make it a string"),
                         );
                     }
                 }
                 self.nodes += 1;
                 let plain = style == ScalarStyle::Plain;
-                let value = if plain && matches!(text.as_ref(), "" | "~" | "null" | "Null" | "NULL") {
+                let value = if plain && matches!(text.as_ref(), "" | "~" | "null" | "Null" | "NULL")
+                {
                     Value::Null
                 } else {
                     Value::Scalar(Scalar {
@@ -221,39 +274,82 @@ impl Builder<'_> {
                 self.nodes += 1;
                 let start = span.start as usize;
                 if matches!(ev, Event::SequenceStart(..)) {
-                    self.stack.push(Frame::Seq { items: Vec::new(), start, anchor });
+                    self.stack.push(Frame::Seq {
+                        items: Vec::new(),
+                        start,
+                        anchor,
+                    });
                 } else {
-                    self.stack.push(Frame::Map { entries: Vec::new(), key: None, start, anchor, bad_key: false });
+                    self.stack.push(Frame::Map {
+                        entries: Vec::new(),
+                        key: None,
+                        start,
+                        anchor,
+                        bad_key: false,
+                    });
                 }
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                let Some(frame) = self.stack.pop() else { return };
+                let Some(frame) = self.stack.pop() else {
+                    return;
+                };
                 let (value, start, anchor) = match frame {
-                    Frame::Seq { items, start, anchor } => (Value::Seq(items), start, anchor),
-                    Frame::Map { entries, start, anchor, .. } => (Value::Map(entries), start, anchor),
+                    Frame::Seq {
+                        items,
+                        start,
+                        anchor,
+                    } => (Value::Seq(items), start, anchor),
+                    Frame::Map {
+                        entries,
+                        start,
+                        anchor,
+                        ..
+                    } => (Value::Map(entries), start, anchor),
                 };
                 let last_end = match &value {
                     Value::Seq(items) => items.last().map(|n| n.span.end),
-                    Value::Map(entries) => entries.last().map(|e| e.value.span.end.max(e.key_span.end)),
+                    Value::Map(entries) => {
+                        entries.last().map(|e| e.value.span.end.max(e.key_span.end))
+                    }
                     _ => None,
                 };
-                let end = last_end.map_or(span.end as usize, |e| (e as usize).max(start)).max(start);
+                let end = last_end
+                    .map_or(span.end as usize, |e| (e as usize).max(start))
+                    .max(start);
                 // Flow collections end at their closing bracket.
-                let end = if self.offsets.text.get(span.start as usize..span.end as usize).is_some_and(|s| s == "]" || s == "}") {
+                let end = if self
+                    .offsets
+                    .text
+                    .get(span.start as usize..span.end as usize)
+                    .is_some_and(|s| s == "]" || s == "}")
+                {
                     span.end as usize
                 } else {
                     end
                 };
-                self.push_node(Node { value, span: Span::new(self.file, start, end) }, anchor);
+                self.push_node(
+                    Node {
+                        value,
+                        span: Span::new(self.file, start, end),
+                    },
+                    anchor,
+                );
             }
             Event::Alias(id) => {
                 let Some(node) = self.anchors.get(&id) else {
-                    self.diags.push(Diagnostic::new(Code::YamlSyntax, span, "alias to an unknown anchor"));
+                    self.diags.push(Diagnostic::new(
+                        Code::YamlSyntax,
+                        span,
+                        "alias to an unknown anchor",
+                    ));
                     return;
                 };
                 let size = node.size();
                 if self.nodes.saturating_add(size) > MAX_NODES {
-                    self.limit(span, format!("aliases expand to more than {MAX_NODES} nodes (an alias bomb?)"));
+                    self.limit(
+                        span,
+                        format!("aliases expand to more than {MAX_NODES} nodes (an alias bomb?)"),
+                    );
                     return;
                 }
                 self.nodes += size;
@@ -290,18 +386,29 @@ fn syntax_error(file: FileId, offsets: &mut Offsets<'_>, e: &ScanError) -> Diagn
     // At the end of input or on blank space, point at the last character written instead.
     let here = offsets.text.get(at..).and_then(|s| s.chars().next());
     if here.is_none_or(char::is_whitespace)
-        && let Some((i, _)) = offsets.text.get(..at).and_then(|s| s.char_indices().rev().find(|(_, c)| !c.is_whitespace()))
+        && let Some((i, _)) = offsets
+            .text
+            .get(..at)
+            .and_then(|s| s.char_indices().rev().find(|(_, c)| !c.is_whitespace()))
     {
         at = i;
     }
-    let end = offsets.text.get(at..).and_then(|s| s.chars().next()).map_or(at, |c| at + c.len_utf8());
+    let end = offsets
+        .text
+        .get(at..)
+        .and_then(|s| s.chars().next())
+        .map_or(at, |c| at + c.len_utf8());
     let span = Span::new(file, at, end);
     if e.info().contains("recursion limit") {
         return Diagnostic::new(Code::InputLimit, span, format!("nesting deeper than the parser's limit ({})", e.info()))
             .help("svcintent bounds nesting, aliases and size so that no input can exhaust memory or time");
     }
-    Diagnostic::new(Code::YamlSyntax, span, format!("invalid YAML: {}", e.info()))
-        .help("check indentation, colons after keys and matching quotes or brackets")
+    Diagnostic::new(
+        Code::YamlSyntax,
+        span,
+        format!("invalid YAML: {}", e.info()),
+    )
+    .help("check indentation, colons after keys and matching quotes or brackets")
 }
 
 /// Parses one file. Returns `None` when it could not be parsed (diagnostics say why).
@@ -309,7 +416,11 @@ pub fn parse_file(file: FileId, source: &SourceFile, diags: &mut Diagnostics) ->
     let text = source.text.as_str();
     let mut b = Builder {
         file,
-        offsets: Offsets { text, ascii: text.is_ascii(), cursor: (0, 0) },
+        offsets: Offsets {
+            text,
+            ascii: text.is_ascii(),
+            cursor: (0, 0),
+        },
         stack: Vec::new(),
         anchors: BTreeMap::new(),
         nodes: 0,

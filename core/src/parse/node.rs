@@ -59,7 +59,10 @@ pub struct Node {
 impl Node {
     /// A null node at `span`.
     pub fn null(span: Span) -> Self {
-        Node { value: Value::Null, span }
+        Node {
+            value: Value::Null,
+            span,
+        }
     }
 
     /// Looks up a mapping entry.
@@ -98,7 +101,11 @@ impl Node {
                     .and_then(|s| s.find('\n'))
                     .map_or(self.span.end as usize, |i| start + i);
                 let trimmed = text.get(start..line_end).map_or(0, |s| s.trim_end().len());
-                Span::new(self.span.file, start, start + trimmed.max(1).min(line_end - start + 1))
+                Span::new(
+                    self.span.file,
+                    start,
+                    start + trimmed.max(1).min(line_end - start + 1),
+                )
             }
             _ => self.span,
         }

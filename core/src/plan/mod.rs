@@ -137,8 +137,14 @@ pub struct HostPlan {
 
 /// The balancers serving a haproxy service, sorted by name.
 pub fn balancers_of<'a>(intent: &'a Intent, service: &Service) -> Vec<&'a Host> {
-    let Some(h) = &service.haproxy else { return Vec::new() };
-    intent.hosts.values().filter(|host| host.has(Role::Balancer) && host.group == h.group).collect()
+    let Some(h) = &service.haproxy else {
+        return Vec::new();
+    };
+    intent
+        .hosts
+        .values()
+        .filter(|host| host.has(Role::Balancer) && host.group == h.group)
+        .collect()
 }
 
 /// The hosts that announce a service's VIPs (balancers of its group, or its anycast nodes).
@@ -159,12 +165,20 @@ fn host_prefix(ip: IpAddr) -> IpNet {
 
 /// Route reflectors, sorted by name.
 pub fn route_reflectors(intent: &Intent) -> Vec<&Host> {
-    intent.hosts.values().filter(|h| h.has(Role::RouteReflector)).collect()
+    intent
+        .hosts
+        .values()
+        .filter(|h| h.has(Role::RouteReflector))
+        .collect()
 }
 
 /// Monitoring hosts, sorted by name.
 pub fn monitors(intent: &Intent) -> Vec<&Host> {
-    intent.hosts.values().filter(|h| h.has(Role::Monitoring)).collect()
+    intent
+        .hosts
+        .values()
+        .filter(|h| h.has(Role::Monitoring))
+        .collect()
 }
 
 /// Builds the plan. Assumes a validated intent; missing references are skipped, not panicked on.
@@ -179,10 +193,16 @@ pub fn plan(intent: &Intent) -> Plan {
 fn announcements_of(intent: &Intent, host: &Host) -> Vec<Announcement> {
     let mut out = BTreeSet::new();
     for svc in intent.services.values() {
-        if !announcers_of(intent, svc).iter().any(|h| h.name == host.name) {
+        if !announcers_of(intent, svc)
+            .iter()
+            .any(|h| h.name == host.name)
+        {
             continue;
         }
-        let service_drained = svc.anycast.as_ref().is_some_and(|a| a.drained.contains(&host.name));
+        let service_drained = svc
+            .anycast
+            .as_ref()
+            .is_some_and(|a| a.drained.contains(&host.name));
         for vip in &svc.vips {
             if host.address_for(*vip).is_none() {
                 continue;
@@ -200,7 +220,10 @@ fn announcements_of(intent: &Intent, host: &Host) -> Vec<Announcement> {
 
 /// Prefixes a BGP client may announce: the VIPs of the services it announces.
 pub fn entitled_prefixes(intent: &Intent, host: &Host) -> Vec<IpNet> {
-    let set: BTreeSet<IpNet> = announcements_of(intent, host).into_iter().map(|a| a.prefix).collect();
+    let set: BTreeSet<IpNet> = announcements_of(intent, host)
+        .into_iter()
+        .map(|a| a.prefix)
+        .collect();
     set.into_iter().collect()
 }
 
@@ -227,10 +250,25 @@ fn peers_of(intent: &Intent, host: &Host) -> Vec<BgpPeer> {
             } else {
                 continue;
             };
-            let accept = if kind == PeerKind::RrClient { entitled_prefixes(intent, other) } else { Vec::new() };
+            let accept = if kind == PeerKind::RrClient {
+                entitled_prefixes(intent, other)
+            } else {
+                Vec::new()
+            };
             for (local, address) in same_family(host, other) {
-                let accept = accept.iter().copied().filter(|p| p.addr().is_ipv4() == address.is_ipv4()).collect();
-                peers.insert(BgpPeer { name: other.name.clone(), address, local, asn, kind, accept });
+                let accept = accept
+                    .iter()
+                    .copied()
+                    .filter(|p| p.addr().is_ipv4() == address.is_ipv4())
+                    .collect();
+                peers.insert(BgpPeer {
+                    name: other.name.clone(),
+                    address,
+                    local,
+                    asn,
+                    kind,
+                    accept,
+                });
             }
         }
         for up in &intent.site.bgp.upstreams {
@@ -264,17 +302,26 @@ fn peers_of(intent: &Intent, host: &Host) -> Vec<BgpPeer> {
 }
 
 fn listeners_of(intent: &Intent, svc: &Service) -> Vec<Listener> {
-    let Some(h) = &svc.haproxy else { return Vec::new() };
+    let Some(h) = &svc.haproxy else {
+        return Vec::new();
+    };
     // Group frontend ports by backend port; a fixed backend port gives one listener.
     let mut groups: BTreeMap<u16, Vec<u16>> = BTreeMap::new();
     for p in svc.ports.iter().filter(|p| p.proto == Proto::Tcp) {
-        groups.entry(h.backend_port.unwrap_or(p.port)).or_default().push(p.port);
+        groups
+            .entry(h.backend_port.unwrap_or(p.port))
+            .or_default()
+            .push(p.port);
     }
     let single = groups.len() == 1;
     groups
         .into_iter()
         .map(|(backend_port, ports)| {
-            let name = if single { svc.name.clone() } else { format!("{}_{}", svc.name, backend_port) };
+            let name = if single {
+                svc.name.clone()
+            } else {
+                format!("{}_{}", svc.name, backend_port)
+            };
             let mut servers: Vec<PlannedServer> = h
                 .backends
                 .iter()
@@ -292,7 +339,11 @@ fn listeners_of(intent: &Intent, svc: &Service) -> Vec<Listener> {
                 })
                 .collect();
             servers.sort_by(|a, b| a.host.cmp(&b.host));
-            Listener { name, ports, servers }
+            Listener {
+                name,
+                ports,
+                servers,
+            }
         })
         .collect()
 }
@@ -301,8 +352,15 @@ fn allowances_of(intent: &Intent, host: &Host, announcements: &[Announcement]) -
     let mut out = BTreeSet::new();
     // Service VIPs on balancers and anycast nodes, from the service's allowed sources.
     for a in announcements {
-        let Some(svc) = intent.services.get(&a.service) else { continue };
-        let mut sources: Vec<IpNet> = svc.allow.iter().copied().filter(|n| n.addr().is_ipv4() == a.vip.is_ipv4()).collect();
+        let Some(svc) = intent.services.get(&a.service) else {
+            continue;
+        };
+        let mut sources: Vec<IpNet> = svc
+            .allow
+            .iter()
+            .copied()
+            .filter(|n| n.addr().is_ipv4() == a.vip.is_ipv4())
+            .collect();
         // An `allow` list without this family's sources closes the VIP (empty means anywhere).
         if !svc.allow.is_empty() && sources.is_empty() {
             continue;
@@ -314,13 +372,24 @@ fn allowances_of(intent: &Intent, host: &Host, announcements: &[Announcement]) -
         // A restricted VIP still lets the monitoring hosts in, or its checks would be dropped.
         if !sources.is_empty() {
             sources.extend(
-                monitors(intent).iter().filter_map(|m| m.address_for(a.vip)).map(host_prefix).filter(|p| !sources.iter().any(|s| s.contains(p))).collect::<Vec<_>>(),
+                monitors(intent)
+                    .iter()
+                    .filter_map(|m| m.address_for(a.vip))
+                    .map(host_prefix)
+                    .filter(|p| !sources.iter().any(|s| s.contains(p)))
+                    .collect::<Vec<_>>(),
             );
             sources.sort();
         }
         for Port { port, proto } in &svc.ports {
             let sources = sources.clone();
-            out.insert(Allowance { daddr: a.vip, proto: *proto, port: *port, sources, reason: svc.name.clone() });
+            out.insert(Allowance {
+                daddr: a.vip,
+                proto: *proto,
+                port: *port,
+                sources,
+                reason: svc.name.clone(),
+            });
         }
     }
     // Backend ports, from the service's balancers and the monitoring hosts only.
@@ -340,8 +409,11 @@ fn allowances_of(intent: &Intent, host: &Host, announcements: &[Announcement]) -
         for listener in listeners_of(intent, svc) {
             for s in listener.servers.iter().filter(|s| s.host == host.name) {
                 for daddr in host.addresses() {
-                    let fam: Vec<IpNet> =
-                        sources.iter().copied().filter(|n| n.addr().is_ipv4() == daddr.is_ipv4()).collect();
+                    let fam: Vec<IpNet> = sources
+                        .iter()
+                        .copied()
+                        .filter(|n| n.addr().is_ipv4() == daddr.is_ipv4())
+                        .collect();
                     if fam.is_empty() {
                         continue;
                     }
@@ -359,9 +431,19 @@ fn allowances_of(intent: &Intent, host: &Host, announcements: &[Announcement]) -
     // The HAProxy stats page on a balancer's own addresses, for the monitoring hosts.
     if host.has(Role::Balancer) {
         for daddr in host.addresses() {
-            let sources: Vec<IpNet> = monitors(intent).iter().filter_map(|m| m.address_for(daddr)).map(host_prefix).collect();
+            let sources: Vec<IpNet> = monitors(intent)
+                .iter()
+                .filter_map(|m| m.address_for(daddr))
+                .map(host_prefix)
+                .collect();
             if !sources.is_empty() {
-                out.insert(Allowance { daddr, proto: Proto::Tcp, port: HAPROXY_STATS_PORT, sources, reason: "haproxy-stats".to_owned() });
+                out.insert(Allowance {
+                    daddr,
+                    proto: Proto::Tcp,
+                    port: HAPROXY_STATS_PORT,
+                    sources,
+                    reason: "haproxy-stats".to_owned(),
+                });
             }
         }
     }
@@ -387,9 +469,19 @@ fn allowances_of(intent: &Intent, host: &Host, announcements: &[Announcement]) -
     merged
         .into_iter()
         .map(|(key, sources)| {
-            let sources = if open.contains(&key) { Vec::new() } else { sources.into_iter().collect() };
+            let sources = if open.contains(&key) {
+                Vec::new()
+            } else {
+                sources.into_iter().collect()
+            };
             let (daddr, proto, port, reason) = key;
-            Allowance { daddr, proto, port, sources, reason }
+            Allowance {
+                daddr,
+                proto,
+                port,
+                sources,
+                reason,
+            }
         })
         .collect()
 }
@@ -400,14 +492,26 @@ fn plan_host(intent: &Intent, host: &Host) -> HostPlan {
     let mut anycast = Vec::new();
     let mut backend_of = Vec::new();
     for svc in intent.services.values() {
-        if svc.balancing == Balancing::Haproxy && balancers_of(intent, svc).iter().any(|b| b.name == host.name) {
+        if svc.balancing == Balancing::Haproxy
+            && balancers_of(intent, svc)
+                .iter()
+                .any(|b| b.name == host.name)
+        {
             balanced.push(svc.name.clone());
             listeners.insert(svc.name.clone(), listeners_of(intent, svc));
         }
-        if svc.anycast.as_ref().is_some_and(|a| a.nodes.contains(&host.name)) {
+        if svc
+            .anycast
+            .as_ref()
+            .is_some_and(|a| a.nodes.contains(&host.name))
+        {
             anycast.push(svc.name.clone());
         }
-        if svc.haproxy.as_ref().is_some_and(|h| h.backends.iter().any(|b| b.host == host.name)) {
+        if svc
+            .haproxy
+            .as_ref()
+            .is_some_and(|h| h.backends.iter().any(|b| b.host == host.name))
+        {
             backend_of.push(svc.name.clone());
         }
     }

@@ -56,13 +56,25 @@ pub struct Resolved {
     pub incomplete: bool,
 }
 
-fn insert_unique(map: &mut BTreeMap<String, Def>, kind: &str, key: &str, def: Def, diags: &mut Diagnostics) {
+fn insert_unique(
+    map: &mut BTreeMap<String, Def>,
+    kind: &str,
+    key: &str,
+    def: Def,
+    diags: &mut Diagnostics,
+) {
     if let Some(first) = map.get(key) {
         diags.push(
-            Diagnostic::new(Code::DuplicateDefinition, def.key_span, format!("{kind} `{key}` is defined twice"))
-                .label("defined again here")
-                .with_secondary(first.key_span, "first defined here")
-                .help(format!("each {kind} is defined once in the whole site; remove or rename one")),
+            Diagnostic::new(
+                Code::DuplicateDefinition,
+                def.key_span,
+                format!("{kind} `{key}` is defined twice"),
+            )
+            .label("defined again here")
+            .with_secondary(first.key_span, "first defined here")
+            .help(format!(
+                "each {kind} is defined once in the whole site; remove or rename one"
+            )),
         );
         return;
     }
@@ -91,16 +103,30 @@ pub fn resolve(sources: &Sources, docs: &[Document], diags: &mut Diagnostics) ->
             }
         }
         for entry in root.entries() {
-            let def = Def { key_span: entry.key_span, node: entry.value.clone() };
+            let def = Def {
+                key_span: entry.key_span,
+                node: entry.value.clone(),
+            };
             match entry.key.as_str() {
                 "site" | "defaults" => {
-                    let slot = if entry.key == "site" { &mut r.site } else { &mut r.defaults };
+                    let slot = if entry.key == "site" {
+                        &mut r.site
+                    } else {
+                        &mut r.defaults
+                    };
                     if let Some(first) = slot {
                         diags.push(
-                            Diagnostic::new(Code::DuplicateDefinition, entry.key_span, format!("`{}` is defined twice", entry.key))
-                                .label("defined again here")
-                                .with_secondary(first.key_span, "first defined here")
-                                .help(format!("keep one `{}:` section for the whole site", entry.key)),
+                            Diagnostic::new(
+                                Code::DuplicateDefinition,
+                                entry.key_span,
+                                format!("`{}` is defined twice", entry.key),
+                            )
+                            .label("defined again here")
+                            .with_secondary(first.key_span, "first defined here")
+                            .help(format!(
+                                "keep one `{}:` section for the whole site",
+                                entry.key
+                            )),
                         );
                     } else {
                         *slot = Some(def);
@@ -111,7 +137,10 @@ pub fn resolve(sources: &Sources, docs: &[Document], diags: &mut Diagnostics) ->
                     match &entry.value.value {
                         Value::Map(items) => {
                             for item in items {
-                                let def = Def { key_span: item.key_span, node: item.value.clone() };
+                                let def = Def {
+                                    key_span: item.key_span,
+                                    node: item.value.clone(),
+                                };
                                 let map = match entry.key.as_str() {
                                     "hosts" => &mut r.hosts,
                                     "templates" => &mut r.templates,
@@ -126,16 +155,26 @@ pub fn resolve(sources: &Sources, docs: &[Document], diags: &mut Diagnostics) ->
                             diags.push(Diagnostic::new(
                                 Code::WrongType,
                                 entry.value.head_span(text),
-                                format!("`{}` must be a mapping of names to definitions, found a {}", entry.key, entry.value.kind_name()),
+                                format!(
+                                    "`{}` must be a mapping of names to definitions, found a {}",
+                                    entry.key,
+                                    entry.value.kind_name()
+                                ),
                             ));
                         }
                     }
                 }
                 other => {
-                    let mut d = Diagnostic::new(Code::UnknownKey, entry.key_span, format!("unknown top-level key `{other}`"));
+                    let mut d = Diagnostic::new(
+                        Code::UnknownKey,
+                        entry.key_span,
+                        format!("unknown top-level key `{other}`"),
+                    );
                     d = match did_you_mean(other, schema::names(schema::TOP)) {
                         Some(s) => d.help(format!("did you mean `{s}`?")),
-                        None => d.help("top-level keys are site, defaults, hosts, templates, services"),
+                        None => {
+                            d.help("top-level keys are site, defaults, hosts, templates, services")
+                        }
                     };
                     diags.push(d);
                 }
@@ -147,14 +186,23 @@ pub fn resolve(sources: &Sources, docs: &[Document], diags: &mut Diagnostics) ->
         let chain = template_chain(name, &def.node, &r.templates, diags);
         r.used_templates.extend(chain.iter().cloned());
         let effective = effective_service(&r, &def.node, &chain);
-        r.services.insert(name.clone(), ResolvedService { def: def.clone(), effective, chain });
+        r.services.insert(
+            name.clone(),
+            ResolvedService {
+                def: def.clone(),
+                effective,
+                chain,
+            },
+        );
     }
     r
 }
 
 /// Names listed in an `extends` value, with their spans.
 pub fn extends_of(node: &Node) -> Vec<(String, Span)> {
-    let Some(entry) = node.get("extends") else { return Vec::new() };
+    let Some(entry) = node.get("extends") else {
+        return Vec::new();
+    };
     match &entry.value.value {
         Value::Scalar(s) => vec![(s.text.clone(), entry.value.span)],
         Value::Seq(items) => items
@@ -170,7 +218,12 @@ pub fn extends_of(node: &Node) -> Vec<(String, Span)> {
 
 /// The templates a definition inherits from, transitively, in application order (most
 /// general first). Unknown templates and cycles are reported and skipped.
-fn template_chain(owner: &str, node: &Node, templates: &BTreeMap<String, Def>, diags: &mut Diagnostics) -> Vec<String> {
+fn template_chain(
+    owner: &str,
+    node: &Node,
+    templates: &BTreeMap<String, Def>,
+    diags: &mut Diagnostics,
+) -> Vec<String> {
     let mut order = Vec::new();
     let mut path: Vec<String> = Vec::new();
     visit(owner, node, templates, &mut path, &mut order, diags);
@@ -190,28 +243,47 @@ fn visit(
             let mut cycle: Vec<String> = path.clone();
             cycle.push(name.clone());
             let start = cycle.iter().position(|n| *n == name).unwrap_or(0);
-            let shown = cycle.get(start..).map(|c| c.join(" → ")).unwrap_or_default();
+            let shown = cycle
+                .get(start..)
+                .map(|c| c.join(" → "))
+                .unwrap_or_default();
             diags.push(
-                Diagnostic::new(Code::ExtendsCycle, span, format!("templates extend each other in a cycle: {shown}"))
-                    .help("remove one `extends` so that inheritance forms a tree"),
+                Diagnostic::new(
+                    Code::ExtendsCycle,
+                    span,
+                    format!("templates extend each other in a cycle: {shown}"),
+                )
+                .help("remove one `extends` so that inheritance forms a tree"),
             );
             continue;
         }
         let Some(def) = templates.get(&name) else {
-            let mut d = Diagnostic::new(Code::UnknownTemplate, span, format!("unknown template `{name}`"));
+            let mut d = Diagnostic::new(
+                Code::UnknownTemplate,
+                span,
+                format!("unknown template `{name}`"),
+            );
             d = match did_you_mean(&name, templates.keys().map(String::as_str)) {
                 Some(s) => d.help(format!("did you mean `{s}`?")),
                 None if templates.is_empty() => d.help("define it under `templates:`"),
                 None => d.help(format!(
                     "defined templates: {}",
-                    templates.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+                    templates
+                        .keys()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )),
             };
             diags.push(d);
             continue;
         };
         if path.len() >= 32 {
-            diags.push(Diagnostic::new(Code::InputLimit, span, "`extends` nests deeper than 32 templates"));
+            diags.push(Diagnostic::new(
+                Code::InputLimit,
+                span,
+                "`extends` nests deeper than 32 templates",
+            ));
             continue;
         }
         path.push(name.clone());
@@ -240,15 +312,30 @@ pub fn merge(base: &Node, over: &Node) -> Node {
                     }
                     (Some(i), _) => {
                         if let Some(slot) = out.get_mut(i) {
-                            let value = if append { append_lists(&slot.value, &e.value) } else { merge(&slot.value, &e.value) };
-                            *slot = Entry { key: key.to_owned(), key_span: e.key_span, value };
+                            let value = if append {
+                                append_lists(&slot.value, &e.value)
+                            } else {
+                                merge(&slot.value, &e.value)
+                            };
+                            *slot = Entry {
+                                key: key.to_owned(),
+                                key_span: e.key_span,
+                                value,
+                            };
                         }
                     }
                     (None, Value::Null) if !append => {}
-                    (None, _) => out.push(Entry { key: key.to_owned(), key_span: e.key_span, value: e.value.clone() }),
+                    (None, _) => out.push(Entry {
+                        key: key.to_owned(),
+                        key_span: e.key_span,
+                        value: e.value.clone(),
+                    }),
                 }
             }
-            Node { value: Value::Map(out), span: over.span }
+            Node {
+                value: Value::Map(out),
+                span: over.span,
+            }
         }
         _ => over.clone(),
     }
@@ -259,7 +346,10 @@ fn append_lists(base: &Node, over: &Node) -> Node {
         (Value::Seq(b), Value::Seq(o)) => {
             let mut items = b.clone();
             items.extend(o.iter().cloned());
-            Node { value: Value::Seq(items), span: over.span }
+            Node {
+                value: Value::Seq(items),
+                span: over.span,
+            }
         }
         _ => over.clone(),
     }
@@ -269,7 +359,13 @@ fn append_lists(base: &Node, over: &Node) -> Node {
 fn strip(node: &Node, keys: &[&str]) -> Node {
     match &node.value {
         Value::Map(entries) => Node {
-            value: Value::Map(entries.iter().filter(|e| !keys.contains(&e.key.as_str())).cloned().collect()),
+            value: Value::Map(
+                entries
+                    .iter()
+                    .filter(|e| !keys.contains(&e.key.as_str()))
+                    .cloned()
+                    .collect(),
+            ),
             span: node.span,
         },
         _ => node.clone(),
@@ -287,9 +383,19 @@ fn mode_of(node: &Node) -> Option<String> {
 /// the service. Each layer merges onto the result so far, so `key: ~` and `key+:` act on
 /// everything inherited before it, defaults included.
 fn effective_service(r: &Resolved, own: &Node, chain: &[String]) -> Node {
-    let empty = Node { value: Value::Map(Vec::new()), span: own.span };
-    let common = r.defaults.as_ref().map(|d| strip(&d.node, &["haproxy", "anycast", "extends"]));
-    let templates: Vec<Node> = chain.iter().filter_map(|n| r.templates.get(n)).map(|t| strip(&t.node, &["extends"])).collect();
+    let empty = Node {
+        value: Value::Map(Vec::new()),
+        span: own.span,
+    };
+    let common = r
+        .defaults
+        .as_ref()
+        .map(|d| strip(&d.node, &["haproxy", "anycast", "extends"]));
+    let templates: Vec<Node> = chain
+        .iter()
+        .filter_map(|n| r.templates.get(n))
+        .map(|t| strip(&t.node, &["extends"]))
+        .collect();
     let own = strip(own, &["extends"]);
     // The mode decides which per-mode defaults apply: the most specific `balancing` wins.
     let mode = std::iter::once(&own)
@@ -297,9 +403,18 @@ fn effective_service(r: &Resolved, own: &Node, chain: &[String]) -> Node {
         .chain(common.iter())
         .find_map(mode_of)
         .unwrap_or_else(|| "haproxy".to_owned());
-    let per_mode = r.defaults.as_ref().and_then(|d| d.node.get(&mode)).map(|e| strip(&e.value, &["extends"]));
+    let per_mode = r
+        .defaults
+        .as_ref()
+        .and_then(|d| d.node.get(&mode))
+        .map(|e| strip(&e.value, &["extends"]));
     let mut result = empty;
-    for layer in common.iter().chain(per_mode.iter()).chain(templates.iter()).chain(std::iter::once(&own)) {
+    for layer in common
+        .iter()
+        .chain(per_mode.iter())
+        .chain(templates.iter())
+        .chain(std::iter::once(&own))
+    {
         result = merge(&result, layer);
     }
     // The result is located at the service's own mapping.

@@ -38,12 +38,17 @@ fn scalar_text(n: &Node) -> Option<&str> {
 
 impl Locator<'_> {
     fn fallback(&self) -> Span {
-        self.r.site.as_ref().map_or(Span::new(FileId(0), 0, 0), |d| d.key_span)
+        self.r
+            .site
+            .as_ref()
+            .map_or(Span::new(FileId(0), 0, 0), |d| d.key_span)
     }
 
     /// A field of `site:` (dotted path), or the `site:` key.
     pub fn site_field(&self, path: &[&str]) -> Span {
-        let Some(def) = &self.r.site else { return self.fallback() };
+        let Some(def) = &self.r.site else {
+            return self.fallback();
+        };
         let mut node = &def.node;
         let mut span = def.key_span;
         for key in path {
@@ -60,7 +65,10 @@ impl Locator<'_> {
 
     /// The name of a service.
     pub fn service(&self, name: &str) -> Span {
-        self.r.services.get(name).map_or_else(|| self.fallback(), |s| s.def.key_span)
+        self.r
+            .services
+            .get(name)
+            .map_or_else(|| self.fallback(), |s| s.def.key_span)
     }
 
     /// The key of a service field (wherever it was set: service, template or defaults).
@@ -74,21 +82,32 @@ impl Locator<'_> {
 
     /// A service field's value node.
     fn service_value(&self, name: &str, key: &str) -> Option<&Node> {
-        self.r.services.get(name).and_then(|s| s.effective.get(key)).map(|e| &e.value)
+        self.r
+            .services
+            .get(name)
+            .and_then(|s| s.effective.get(key))
+            .map(|e| &e.value)
     }
 
     /// The list item of a service field matching `pred`, or the field's key.
     pub fn service_item(&self, name: &str, key: &str, pred: impl Fn(&str) -> bool) -> Span {
-        let found = self.service_value(name, key).and_then(|list| match &list.value {
-            Value::Seq(items) => items.iter().find(|n| item_text(n).is_some_and(&pred)).map(|n| n.span),
-            _ => None,
-        });
+        let found = self
+            .service_value(name, key)
+            .and_then(|list| match &list.value {
+                Value::Seq(items) => items
+                    .iter()
+                    .find(|n| item_text(n).is_some_and(&pred))
+                    .map(|n| n.span),
+                _ => None,
+            });
         found.unwrap_or_else(|| self.service_field(name, key))
     }
 
     /// A nested field of a service (`check.http`), or the closest enclosing key.
     pub fn service_path(&self, name: &str, path: &[&str]) -> Span {
-        let Some(svc) = self.r.services.get(name) else { return self.fallback() };
+        let Some(svc) = self.r.services.get(name) else {
+            return self.fallback();
+        };
         let mut node = &svc.effective;
         let mut span = svc.def.key_span;
         for key in path {
@@ -105,7 +124,10 @@ impl Locator<'_> {
 
     /// The name of a host.
     pub fn host(&self, name: &str) -> Span {
-        self.r.hosts.get(name).map_or_else(|| self.fallback(), |d| d.key_span)
+        self.r
+            .hosts
+            .get(name)
+            .map_or_else(|| self.fallback(), |d| d.key_span)
     }
 
     /// The value of a host field, or the host name.
@@ -122,7 +144,11 @@ impl Locator<'_> {
     /// The host names in a service's `drain:` list, as written.
     pub fn drain_list(&self, name: &str) -> Vec<String> {
         match self.service_value(name, "drain").map(|n| &n.value) {
-            Some(Value::Seq(items)) => items.iter().filter_map(scalar_text).map(str::to_owned).collect(),
+            Some(Value::Seq(items)) => items
+                .iter()
+                .filter_map(scalar_text)
+                .map(str::to_owned)
+                .collect(),
             _ => Vec::new(),
         }
     }

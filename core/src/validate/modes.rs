@@ -14,13 +14,19 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
                 Diagnostic::new(
                     Code::CheckTiming,
                     at.service_path(name, &["check", "timeout"]),
-                    format!("check timeout {}ms is not shorter than the interval {}ms", svc.check.timeout_ms, svc.check.interval_ms),
+                    format!(
+                        "check timeout {}ms is not shorter than the interval {}ms",
+                        svc.check.timeout_ms, svc.check.interval_ms
+                    ),
                 )
                 .help("a check should finish before the next one starts"),
             );
         }
         let network_check = !matches!(svc.check.kind, CheckKind::Command { .. });
-        if network_check && !svc.ports.is_empty() && !svc.ports.iter().any(|p| p.proto == Proto::Tcp) {
+        if network_check
+            && !svc.ports.is_empty()
+            && !svc.ports.iter().any(|p| p.proto == Proto::Tcp)
+        {
             diags.push(
                 Diagnostic::new(
                     Code::CheckMismatch,
@@ -43,9 +49,13 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
         }
         if h.mode == Mode::Tcp && matches!(svc.check.kind, CheckKind::Http { .. }) {
             diags.push(
-                Diagnostic::new(Code::CheckMismatch, at.service_path(name, &["check", "http"]), format!("http check on `{name}`, an L4 (mode tcp) service"))
-                    .with_secondary(at.service_field(name, "mode"), "mode set here")
-                    .help("use `mode: http`, or a tcp/tls check"),
+                Diagnostic::new(
+                    Code::CheckMismatch,
+                    at.service_path(name, &["check", "http"]),
+                    format!("http check on `{name}`, an L4 (mode tcp) service"),
+                )
+                .with_secondary(at.service_field(name, "mode"), "mode set here")
+                .help("use `mode: http`, or a tcp/tls check"),
             );
         }
         match &h.tls {
@@ -73,27 +83,46 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
         }
         if h.client_ip == ClientIp::XForwardedFor && h.mode == Mode::Tcp {
             diags.push(
-                Diagnostic::new(Code::ClientIpConflict, at.service_field(name, "client_ip"), "X-Forwarded-For needs `mode: http`")
-                    .with_secondary(at.service_field(name, "mode"), "mode set here")
-                    .help("use `client_ip: proxy-protocol` for L4 services"),
+                Diagnostic::new(
+                    Code::ClientIpConflict,
+                    at.service_field(name, "client_ip"),
+                    "X-Forwarded-For needs `mode: http`",
+                )
+                .with_secondary(at.service_field(name, "mode"), "mode set here")
+                .help("use `client_ip: proxy-protocol` for L4 services"),
             );
         }
         if let Some(web) = &h.web {
             if h.mode != Mode::Http {
-                diags.push(Diagnostic::new(Code::WebMismatch, at.service_field(name, "web"), "a `web:` vhost needs `mode: http`"));
+                diags.push(Diagnostic::new(
+                    Code::WebMismatch,
+                    at.service_field(name, "web"),
+                    "a `web:` vhost needs `mode: http`",
+                ));
             }
             if web.server_names.is_empty() {
-                diags.push(Diagnostic::new(Code::MissingField, at.service_field(name, "web"), "`web:` lists no server_names"));
+                diags.push(Diagnostic::new(
+                    Code::MissingField,
+                    at.service_field(name, "web"),
+                    "`web:` lists no server_names",
+                ));
             }
-            let backend_ports: std::collections::BTreeSet<u16> =
-                svc.ports.iter().filter(|p| p.proto == Proto::Tcp).map(|p| h.backend_port.unwrap_or(p.port)).collect();
-            if web.listen_port != 0 && !(backend_ports.len() == 1 && backend_ports.contains(&web.listen_port)) {
+            let backend_ports: std::collections::BTreeSet<u16> = svc
+                .ports
+                .iter()
+                .filter(|p| p.proto == Proto::Tcp)
+                .map(|p| h.backend_port.unwrap_or(p.port))
+                .collect();
+            if web.listen_port != 0
+                && !(backend_ports.len() == 1 && backend_ports.contains(&web.listen_port))
+            {
                 diags.push(
                     Diagnostic::new(Code::WebMismatch, at.service_path(name, &["web", "listen_port"]), format!("the vhost listens on {} but HAProxy sends `{name}` to port(s) {backend_ports:?}", web.listen_port))
                         .help("drop `listen_port` (it follows `backend_port`), or set `backend_port` to the same port"),
                 );
             }
-            if let (Some(health), CheckKind::Http { path, .. }) = (&web.health_path, &svc.check.kind)
+            if let (Some(health), CheckKind::Http { path, .. }) =
+                (&web.health_path, &svc.check.kind)
                 && health != path
             {
                 diags.push(
@@ -103,7 +132,14 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
                 );
             }
             if web.proxy_to.as_deref().is_some_and(|u| u.contains('?')) {
-                diags.push(Diagnostic::new(Code::WebMismatch, at.service_path(name, &["web", "proxy_to"]), "`proxy_to` cannot carry a query string").help("proxy to a base URL such as http://127.0.0.1:3000/app"));
+                diags.push(
+                    Diagnostic::new(
+                        Code::WebMismatch,
+                        at.service_path(name, &["web", "proxy_to"]),
+                        "`proxy_to` cannot carry a query string",
+                    )
+                    .help("proxy to a base URL such as http://127.0.0.1:3000/app"),
+                );
             }
             if web.document_root.is_some() == web.proxy_to.is_some() {
                 diags.push(
@@ -112,12 +148,19 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
                 );
             }
             for b in &h.backends {
-                if intent.hosts.get(&b.host).is_some_and(|host| !host.has(Role::Web)) {
+                if intent
+                    .hosts
+                    .get(&b.host)
+                    .is_some_and(|host| !host.has(Role::Web))
+                {
                     diags.push(
                         Diagnostic::new(
                             Code::WebMismatch,
                             at.service_item(name, "backends", |t| t == b.host),
-                            format!("`{}` gets the `web:` vhost of `{name}` but lacks the role web", b.host),
+                            format!(
+                                "`{}` gets the `web:` vhost of `{name}` but lacks the role web",
+                                b.host
+                            ),
                         )
                         .with_secondary(at.host_value(&b.host, "roles"), "its roles")
                         .help("add `web` to its roles (Apache runs there), or drop `web:`"),
@@ -131,7 +174,8 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
 /// Apache enables the PROXY protocol per listening port, not per vhost: services whose vhosts
 /// share a port on one web host must agree on how the client address arrives.
 fn shared_vhost_ports(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) {
-    let mut seen: std::collections::BTreeMap<(&str, u16), (&str, ClientIp)> = std::collections::BTreeMap::new();
+    let mut seen: std::collections::BTreeMap<(&str, u16), (&str, ClientIp)> =
+        std::collections::BTreeMap::new();
     for svc in intent.services.values() {
         let Some(h) = &svc.haproxy else { continue };
         if h.web.is_none() {

@@ -14,11 +14,19 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
     for svc in intent.services.values() {
         let name = svc.name.as_str();
         if let Some(h) = &svc.haproxy {
-            let serving = h.backends.iter().filter(|b| !b.drain && !intent.hosts.get(&b.host).is_some_and(|x| x.drain)).count();
+            let serving = h
+                .backends
+                .iter()
+                .filter(|b| !b.drain && !intent.hosts.get(&b.host).is_some_and(|x| x.drain))
+                .count();
             if !h.backends.is_empty() && serving == 0 {
                 diags.push(
-                    Diagnostic::new(Code::AllDrained, at.service_field(name, "backends"), format!("every backend of `{name}` is drained"))
-                        .help("undrain one backend first, or disable the service deliberately"),
+                    Diagnostic::new(
+                        Code::AllDrained,
+                        at.service_field(name, "backends"),
+                        format!("every backend of `{name}` is drained"),
+                    )
+                    .help("undrain one backend first, or disable the service deliberately"),
                 );
             }
             // Two L4 services cannot share a port on one backend; http vhosts can.
@@ -44,48 +52,89 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
             }
         }
         let announcers = announcers_of(intent, svc);
-        let drained_here = svc.anycast.as_ref().map(|a| a.drained.clone()).unwrap_or_default();
-        if !announcers.is_empty() && announcers.iter().all(|h| h.drain || drained_here.contains(&h.name)) {
-            let what = if svc.anycast.is_some() { "node" } else { "balancer" };
+        let drained_here = svc
+            .anycast
+            .as_ref()
+            .map(|a| a.drained.clone())
+            .unwrap_or_default();
+        if !announcers.is_empty()
+            && announcers
+                .iter()
+                .all(|h| h.drain || drained_here.contains(&h.name))
+        {
+            let what = if svc.anycast.is_some() {
+                "node"
+            } else {
+                "balancer"
+            };
             diags.push(
-                Diagnostic::new(Code::AllDrained, at.service(name), format!("every {what} announcing `{name}` is drained: its VIPs would vanish"))
-                    .help(format!("undrain one {what} first")),
+                Diagnostic::new(
+                    Code::AllDrained,
+                    at.service(name),
+                    format!("every {what} announcing `{name}` is drained: its VIPs would vanish"),
+                )
+                .help(format!("undrain one {what} first")),
             );
         }
         if !svc.monitoring.enabled {
             diags.push(
-                Diagnostic::new(Code::Unmonitored, at.service_path(name, &["monitoring", "enabled"]), format!("service `{name}` is not monitored"))
-                    .help("remove `enabled: false` unless nobody needs to know when it fails"),
+                Diagnostic::new(
+                    Code::Unmonitored,
+                    at.service_path(name, &["monitoring", "enabled"]),
+                    format!("service `{name}` is not monitored"),
+                )
+                .help("remove `enabled: false` unless nobody needs to know when it fails"),
             );
         } else if !has_monitor {
             diags.push(
-                Diagnostic::new(Code::Unmonitored, at.service(name), format!("service `{name}` is not monitored: no host has the role monitoring"))
-                    .help("add a host with `roles: [monitoring]`"),
+                Diagnostic::new(
+                    Code::Unmonitored,
+                    at.service(name),
+                    format!("service `{name}` is not monitored: no host has the role monitoring"),
+                )
+                .help("add a host with `roles: [monitoring]`"),
             );
         }
     }
-    let speakers: Vec<&str> = intent.hosts.values().filter(|h| h.has(Role::Balancer) || h.has(Role::AnycastNode)).map(|h| h.name.as_str()).collect();
+    let speakers: Vec<&str> = intent
+        .hosts
+        .values()
+        .filter(|h| h.has(Role::Balancer) || h.has(Role::AnycastNode))
+        .map(|h| h.name.as_str())
+        .collect();
     if route_reflectors(intent).is_empty()
         && let Some(first) = speakers.first()
     {
         diags.push(
-            Diagnostic::new(Code::NoRouteReflector, at.host(first), format!("`{first}` announces VIPs over BGP but the site has no route reflector"))
-                .help("add a host with `roles: [route-reflector]`"),
+            Diagnostic::new(
+                Code::NoRouteReflector,
+                at.host(first),
+                format!("`{first}` announces VIPs over BGP but the site has no route reflector"),
+            )
+            .help("add a host with `roles: [route-reflector]`"),
         );
     }
     for host in intent.hosts.values().filter(|h| h.drain) {
         let serves = intent.services.values().any(|s| {
             announcers_of(intent, s).iter().any(|a| a.name == host.name)
-                || s.haproxy.as_ref().is_some_and(|h| h.backends.iter().any(|b| b.host == host.name))
+                || s.haproxy
+                    .as_ref()
+                    .is_some_and(|h| h.backends.iter().any(|b| b.host == host.name))
         });
         if !serves {
-            diags.push(
-                Diagnostic::new(Code::IdleDrain, at.host_value(&host.name, "drain"), format!("`{}` is drained but serves no service", host.name)),
-            );
+            diags.push(Diagnostic::new(
+                Code::IdleDrain,
+                at.host_value(&host.name, "drain"),
+                format!("`{}` is drained but serves no service", host.name),
+            ));
         }
     }
 }
 
 fn both_http(intent: &Intent, other: &str) -> bool {
-    intent.services.get(other).and_then(|s| s.haproxy.as_ref()).is_some_and(|h| h.mode == Mode::Http)
+    intent
+        .services
+        .get(other)
+        .and_then(|s| s.haproxy.as_ref())
+        .is_some_and(|h| h.mode == Mode::Http)
 }

@@ -4,8 +4,18 @@ use super::Locator;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::model::{Intent, Role};
 
-fn unknown_host(intent: &Intent, at: &Locator<'_>, service: &str, key: &str, host: &str) -> Diagnostic {
-    let d = Diagnostic::new(Code::UnknownHost, at.service_item(service, key, |t| t == host), format!("unknown host `{host}`"));
+fn unknown_host(
+    intent: &Intent,
+    at: &Locator<'_>,
+    service: &str,
+    key: &str,
+    host: &str,
+) -> Diagnostic {
+    let d = Diagnostic::new(
+        Code::UnknownHost,
+        at.service_item(service, key, |t| t == host),
+        format!("unknown host `{host}`"),
+    );
     match did_you_mean(host, intent.hosts.keys().map(String::as_str)) {
         Some(s) => d.help(format!("did you mean `{s}`?")),
         None => d.help("define it under `hosts:`"),
@@ -14,7 +24,9 @@ fn unknown_host(intent: &Intent, at: &Locator<'_>, service: &str, key: &str, hos
 
 pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) {
     for host in intent.hosts.values() {
-        if host.has(Role::RouteReflector) && (host.has(Role::Balancer) || host.has(Role::AnycastNode)) {
+        if host.has(Role::RouteReflector)
+            && (host.has(Role::Balancer) || host.has(Role::AnycastNode))
+        {
             diags.push(
                 Diagnostic::new(
                     Code::RoleMismatch,
@@ -29,8 +41,12 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
         if let Some(h) = &svc.haproxy {
             if h.backends.is_empty() {
                 diags.push(
-                    Diagnostic::new(Code::NoBackends, at.service(&svc.name), format!("service `{}` has no backends", svc.name))
-                        .help("list the hosts that serve it: `backends: [web1, web2]`"),
+                    Diagnostic::new(
+                        Code::NoBackends,
+                        at.service(&svc.name),
+                        format!("service `{}` has no backends", svc.name),
+                    )
+                    .help("list the hosts that serve it: `backends: [web1, web2]`"),
                 );
             }
             for b in &h.backends {
@@ -40,7 +56,10 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
                         Diagnostic::new(
                             Code::RoleMismatch,
                             at.service_item(&svc.name, "backends", |t| t == b.host),
-                            format!("`{}` is a backend of `{}` but has neither role web nor backend", b.host, svc.name),
+                            format!(
+                                "`{}` is a backend of `{}` but has neither role web nor backend",
+                                b.host, svc.name
+                            ),
                         )
                         .with_secondary(at.host_value(&b.host, "roles"), "its roles")
                         .help("add `web` or `backend` to its roles"),
@@ -48,19 +67,33 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
                     Some(_) => {}
                 }
             }
-            let balancers = intent.hosts.values().filter(|x| x.has(Role::Balancer) && x.group == h.group).count();
+            let balancers = intent
+                .hosts
+                .values()
+                .filter(|x| x.has(Role::Balancer) && x.group == h.group)
+                .count();
             if balancers == 0 {
-                let groups: std::collections::BTreeSet<&str> =
-                    intent.hosts.values().filter(|x| x.has(Role::Balancer)).map(|x| x.group.as_str()).collect();
+                let groups: std::collections::BTreeSet<&str> = intent
+                    .hosts
+                    .values()
+                    .filter(|x| x.has(Role::Balancer))
+                    .map(|x| x.group.as_str())
+                    .collect();
                 let mut d = Diagnostic::new(
                     Code::NoBalancers,
                     at.service_field(&svc.name, "group"),
-                    format!("no balancer is in group `{}`, so nothing serves `{}`", h.group, svc.name),
+                    format!(
+                        "no balancer is in group `{}`, so nothing serves `{}`",
+                        h.group, svc.name
+                    ),
                 );
                 d = if groups.is_empty() {
                     d.help("add a host with `roles: [balancer]`")
                 } else {
-                    d.help(format!("balancer groups: {}", groups.into_iter().collect::<Vec<_>>().join(", ")))
+                    d.help(format!(
+                        "balancer groups: {}",
+                        groups.into_iter().collect::<Vec<_>>().join(", ")
+                    ))
                 };
                 diags.push(d);
             }
@@ -68,8 +101,12 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
         if let Some(a) = &svc.anycast {
             if a.nodes.is_empty() {
                 diags.push(
-                    Diagnostic::new(Code::NoAnycastNodes, at.service(&svc.name), format!("anycast service `{}` has no nodes", svc.name))
-                        .help("list the hosts that announce it: `nodes: [kdc1, kdc2]`"),
+                    Diagnostic::new(
+                        Code::NoAnycastNodes,
+                        at.service(&svc.name),
+                        format!("anycast service `{}` has no nodes", svc.name),
+                    )
+                    .help("list the hosts that announce it: `nodes: [kdc1, kdc2]`"),
                 );
             }
             for n in &a.nodes {
@@ -79,7 +116,10 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
                         Diagnostic::new(
                             Code::RoleMismatch,
                             at.service_item(&svc.name, "nodes", |t| t == n),
-                            format!("`{n}` announces `{}` but lacks the role anycast-node", svc.name),
+                            format!(
+                                "`{n}` announces `{}` but lacks the role anycast-node",
+                                svc.name
+                            ),
                         )
                         .with_secondary(at.host_value(n, "roles"), "its roles")
                         .help("add `anycast-node` to its roles"),
@@ -89,23 +129,34 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
             }
         }
         // `drain:` names a host that exists and serves this service.
-        let drained = svc.anycast.as_ref().map(|a| a.drained.clone()).unwrap_or_default();
-        let drained_backends: Vec<String> = svc.haproxy.as_ref().map_or_else(Vec::new, |_| {
-            at.drain_list(&svc.name)
-        });
+        let drained = svc
+            .anycast
+            .as_ref()
+            .map(|a| a.drained.clone())
+            .unwrap_or_default();
+        let drained_backends: Vec<String> = svc
+            .haproxy
+            .as_ref()
+            .map_or_else(Vec::new, |_| at.drain_list(&svc.name));
         for host in drained.iter().chain(drained_backends.iter()) {
             if !intent.hosts.contains_key(host) {
                 diags.push(unknown_host(intent, at, &svc.name, "drain", host));
                 continue;
             }
             let serves = svc.anycast.as_ref().is_some_and(|a| a.nodes.contains(host))
-                || svc.haproxy.as_ref().is_some_and(|h| h.backends.iter().any(|b| &b.host == host));
+                || svc
+                    .haproxy
+                    .as_ref()
+                    .is_some_and(|h| h.backends.iter().any(|b| &b.host == host));
             if !serves {
                 diags.push(
                     Diagnostic::new(
                         Code::IdleDrain,
                         at.service_item(&svc.name, "drain", |t| t == host),
-                        format!("`{host}` is drained from `{}` but does not serve it", svc.name),
+                        format!(
+                            "`{host}` is drained from `{}` but does not serve it",
+                            svc.name
+                        ),
                     )
                     .help("drain lists backends (haproxy) or nodes (anycast) of this service"),
                 );

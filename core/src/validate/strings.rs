@@ -60,10 +60,15 @@ pub fn ident(s: &str) -> Result<(), Refusal> {
     let mut chars = s.chars();
     match chars.next() {
         None => return Err("is empty".to_owned()),
-        Some(c) if !c.is_ascii_lowercase() => return Err("must start with a lower-case letter".to_owned()),
+        Some(c) if !c.is_ascii_lowercase() => {
+            return Err("must start with a lower-case letter".to_owned());
+        }
         Some(_) => {}
     }
-    if let Some(c) = s.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
         return Err(if forbidden_char(c) {
             format!("contains {}", describe(c))
         } else {
@@ -112,7 +117,11 @@ pub fn path(s: &str) -> Result<(), Refusal> {
         return Err("must be an absolute path".to_owned());
     }
     if let Some(c) = s.chars().find(|c| !safe_path_char(*c)) {
-        return Err(if forbidden_char(c) { format!("contains {}", describe(c)) } else { format!("contains `{c}`") });
+        return Err(if forbidden_char(c) {
+            format!("contains {}", describe(c))
+        } else {
+            format!("contains `{c}`")
+        });
     }
     if s.split('/').any(|seg| seg == "..") {
         return Err("must not contain `..`".to_owned());
@@ -137,7 +146,25 @@ pub fn file_name(s: &str) -> Result<(), Refusal> {
 
 fn url_char(c: char) -> bool {
     c.is_ascii_alphanumeric()
-        || matches!(c, '/' | '-' | '.' | '_' | '~' | '%' | '!' | '*' | '(' | ')' | '+' | ',' | '=' | ':' | '@' | '?' | '&')
+        || matches!(
+            c,
+            '/' | '-'
+                | '.'
+                | '_'
+                | '~'
+                | '%'
+                | '!'
+                | '*'
+                | '('
+                | ')'
+                | '+'
+                | ','
+                | '='
+                | ':'
+                | '@'
+                | '?'
+                | '&'
+        )
 }
 
 /// An absolute URL path with query: `/` then URL characters (no quotes, spaces, `#`, `$`,
@@ -166,10 +193,16 @@ pub fn url(s: &str) -> Result<(), Refusal> {
         None => (rest, ""),
     };
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let end = v6.find(']').ok_or_else(|| "has an unclosed `[`".to_owned())?;
+        let end = v6
+            .find(']')
+            .ok_or_else(|| "has an unclosed `[`".to_owned())?;
         let (h, after) = v6.split_at(end);
-        h.parse::<std::net::Ipv6Addr>().map_err(|_| format!("has an invalid IPv6 address `{h}`"))?;
-        (None, after.strip_prefix(']').and_then(|a| a.strip_prefix(':')))
+        h.parse::<std::net::Ipv6Addr>()
+            .map_err(|_| format!("has an invalid IPv6 address `{h}`"))?;
+        (
+            None,
+            after.strip_prefix(']').and_then(|a| a.strip_prefix(':')),
+        )
     } else {
         match authority.rsplit_once(':') {
             Some((h, p)) => (Some(h), Some(p)),
@@ -195,7 +228,9 @@ pub fn url(s: &str) -> Result<(), Refusal> {
 
 /// A dotted version `N.N`.
 pub fn version(s: &str) -> Result<(u32, u32), Refusal> {
-    let (a, b) = s.split_once('.').ok_or_else(|| "must look like 2.6".to_owned())?;
+    let (a, b) = s
+        .split_once('.')
+        .ok_or_else(|| "must look like 2.6".to_owned())?;
     match (a.parse(), b.parse()) {
         (Ok(a), Ok(b)) => Ok((a, b)),
         _ => Err("must look like 2.6".to_owned()),
