@@ -264,6 +264,7 @@ pub fn render(ds: &[JsonDiagnostic], tool: &Tool<'_>) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, reason = "tests index into known JSON")]
 mod tests {
     use super::*;
     use crate::diagnostic::json::JsonLabel;

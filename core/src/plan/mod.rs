@@ -181,65 +181,113 @@ pub fn monitors(intent: &Intent) -> Vec<&Host> {
         .collect()
 }
 
-/// Builds the plan. Assumes a validated intent; missing references are skipped, not panicked on.
-pub fn plan(intent: &Intent) -> Plan {
-    let mut hosts = BTreeMap::new();
-    for host in intent.hosts.values() {
-        hosts.insert(host.name.clone(), plan_host(intent, host));
-    }
-    Plan { hosts }
+/// Relations computed once per plan, so that building every host's view stays linear in the
+/// size of the site (hosts × their own services), not hosts × services × hosts.
+struct Index<'a> {
+    /// Announcements per host name.
+    announcements: BTreeMap<&'a str, Vec<Announcement>>,
+    /// Listeners per haproxy service name.
+    listeners: BTreeMap<&'a str, Vec<Listener>>,
+    /// Sources allowed to a service's backend ports (its balancers and the monitoring hosts).
+    backend_sources: BTreeMap<&'a str, Vec<IpNet>>,
+    /// Balancer names per haproxy service.
+    balancers: BTreeMap<&'a str, Vec<&'a str>>,
+    /// Services each host is a backend of.
+    backs: BTreeMap<&'a str, Vec<&'a Service>>,
 }
 
-fn announcements_of(intent: &Intent, host: &Host) -> Vec<Announcement> {
-    let mut out = BTreeSet::new();
-    for svc in intent.services.values() {
-        if !announcers_of(intent, svc)
-            .iter()
-            .any(|h| h.name == host.name)
-        {
-            continue;
+impl<'a> Index<'a> {
+    fn new(intent: &'a Intent) -> Self {
+        let mut by_group: BTreeMap<&str, Vec<&Host>> = BTreeMap::new();
+        for h in intent.hosts.values().filter(|h| h.has(Role::Balancer)) {
+            by_group.entry(h.group.as_str()).or_default().push(h);
         }
-        let service_drained = svc
-            .anycast
-            .as_ref()
-            .is_some_and(|a| a.drained.contains(&host.name));
-        for vip in &svc.vips {
-            if host.address_for(*vip).is_none() {
-                continue;
+        let monitor_prefixes: Vec<IpNet> = monitors(intent).iter().flat_map(|m| m.addresses()).map(host_prefix).collect();
+        let mut announcements: BTreeMap<&str, BTreeSet<Announcement>> = BTreeMap::new();
+        let mut listeners = BTreeMap::new();
+        let mut backend_sources = BTreeMap::new();
+        let mut balancers = BTreeMap::new();
+        let mut backs: BTreeMap<&str, Vec<&Service>> = BTreeMap::new();
+        for svc in intent.services.values() {
+            let announcers: Vec<&Host> = match (&svc.haproxy, &svc.anycast) {
+                (Some(h), _) => by_group.get(h.group.as_str()).cloned().unwrap_or_default(),
+                (None, Some(a)) => a.nodes.iter().filter_map(|n| intent.hosts.get(n)).collect(),
+                (None, None) => Vec::new(),
+            };
+            for host in &announcers {
+                let service_drained = svc.anycast.as_ref().is_some_and(|a| a.drained.contains(&host.name));
+                for vip in svc.vips.iter().filter(|v| host.address_for(**v).is_some()) {
+                    announcements.entry(host.name.as_str()).or_default().insert(Announcement {
+                        vip: *vip,
+                        prefix: host_prefix(*vip),
+                        service: svc.name.clone(),
+                        withdrawn: host.drain || service_drained,
+                    });
+                }
             }
-            out.insert(Announcement {
-                vip: *vip,
-                prefix: host_prefix(*vip),
-                service: svc.name.clone(),
-                withdrawn: host.drain || service_drained,
-            });
+            if let Some(h) = &svc.haproxy {
+                listeners.insert(svc.name.as_str(), listeners_of(intent, svc));
+                let mut sources: Vec<IpNet> = announcers
+                    .iter()
+                    .flat_map(|b| b.addresses())
+                    .map(host_prefix)
+                    .chain(monitor_prefixes.iter().copied())
+                    .collect();
+                sources.sort();
+                sources.dedup();
+                backend_sources.insert(svc.name.as_str(), sources);
+                balancers.insert(svc.name.as_str(), announcers.iter().map(|h| h.name.as_str()).collect());
+                let mut seen = BTreeSet::new();
+                for b in h.backends.iter().filter(|b| seen.insert(b.host.as_str())) {
+                    backs.entry(b.host.as_str()).or_default().push(svc);
+                }
+            }
+        }
+        Index {
+            announcements: announcements.into_iter().map(|(k, v)| (k, v.into_iter().collect())).collect(),
+            listeners,
+            backend_sources,
+            balancers,
+            backs,
         }
     }
-    out.into_iter().collect()
+
+    fn announcements(&self, host: &str) -> &[Announcement] {
+        self.announcements.get(host).map_or(&[], Vec::as_slice)
+    }
+
+    fn entitled(&self, host: &str) -> Vec<IpNet> {
+        let set: BTreeSet<IpNet> = self.announcements(host).iter().map(|a| a.prefix).collect();
+        set.into_iter().collect()
+    }
+}
+
+/// Builds the plan. Assumes a validated intent; missing references are skipped, not panicked on.
+pub fn plan(intent: &Intent) -> Plan {
+    let index = Index::new(intent);
+    let hosts = intent.hosts.values().map(|host| (host.name.clone(), plan_host(intent, &index, host))).collect();
+    Plan { hosts }
 }
 
 /// Prefixes a BGP client may announce: the VIPs of the services it announces.
 pub fn entitled_prefixes(intent: &Intent, host: &Host) -> Vec<IpNet> {
-    let set: BTreeSet<IpNet> = announcements_of(intent, host)
-        .into_iter()
-        .map(|a| a.prefix)
-        .collect();
-    set.into_iter().collect()
+    Index::new(intent).entitled(&host.name)
 }
 
-fn peers_of(intent: &Intent, host: &Host) -> Vec<BgpPeer> {
+fn same_family(a: &Host, b: &Host) -> Vec<(IpAddr, IpAddr)> {
+    let mut v = Vec::new();
+    if let (Some(x), Some(y)) = (a.ipv4, b.ipv4) {
+        v.push((IpAddr::V4(x), IpAddr::V4(y)));
+    }
+    if let (Some(x), Some(y)) = (a.ipv6, b.ipv6) {
+        v.push((IpAddr::V6(x), IpAddr::V6(y)));
+    }
+    v
+}
+
+fn peers_of(intent: &Intent, index: &Index<'_>, host: &Host) -> Vec<BgpPeer> {
     let mut peers = BTreeSet::new();
     let asn = intent.site.asn;
-    let same_family = |a: &Host, b: &Host| -> Vec<(IpAddr, IpAddr)> {
-        let mut v = Vec::new();
-        if let (Some(x), Some(y)) = (a.ipv4, b.ipv4) {
-            v.push((IpAddr::V4(x), IpAddr::V4(y)));
-        }
-        if let (Some(x), Some(y)) = (a.ipv6, b.ipv6) {
-            v.push((IpAddr::V6(x), IpAddr::V6(y)));
-        }
-        v
-    };
     let is_client = |h: &Host| h.has(Role::Balancer) || h.has(Role::AnycastNode);
     if host.has(Role::RouteReflector) {
         for other in intent.hosts.values().filter(|o| o.name != host.name) {
@@ -250,30 +298,14 @@ fn peers_of(intent: &Intent, host: &Host) -> Vec<BgpPeer> {
             } else {
                 continue;
             };
-            let accept = if kind == PeerKind::RrClient {
-                entitled_prefixes(intent, other)
-            } else {
-                Vec::new()
-            };
+            let accept = if kind == PeerKind::RrClient { index.entitled(&other.name) } else { Vec::new() };
             for (local, address) in same_family(host, other) {
-                let accept = accept
-                    .iter()
-                    .copied()
-                    .filter(|p| p.addr().is_ipv4() == address.is_ipv4())
-                    .collect();
-                peers.insert(BgpPeer {
-                    name: other.name.clone(),
-                    address,
-                    local,
-                    asn,
-                    kind,
-                    accept,
-                });
+                let accept = accept.iter().copied().filter(|p| p.addr().is_ipv4() == address.is_ipv4()).collect();
+                peers.insert(BgpPeer { name: other.name.clone(), address, local, asn, kind, accept });
             }
         }
         for up in &intent.site.bgp.upstreams {
-            let local = host.address_for(up.address);
-            if let Some(local) = local {
+            if let Some(local) = host.address_for(up.address) {
                 peers.insert(BgpPeer {
                     name: up.name.clone(),
                     address: up.address,
@@ -348,7 +380,13 @@ fn listeners_of(intent: &Intent, svc: &Service) -> Vec<Listener> {
         .collect()
 }
 
-fn allowances_of(intent: &Intent, host: &Host, announcements: &[Announcement]) -> Vec<Allowance> {
+fn allowances_of(
+    intent: &Intent,
+    index: &Index<'_>,
+    host: &Host,
+    announcements: &[Announcement],
+    peers: &[BgpPeer],
+) -> Vec<Allowance> {
     let mut out = BTreeSet::new();
     // Service VIPs on balancers and anycast nodes, from the service's allowed sources.
     for a in announcements {
@@ -393,20 +431,9 @@ fn allowances_of(intent: &Intent, host: &Host, announcements: &[Announcement]) -
         }
     }
     // Backend ports, from the service's balancers and the monitoring hosts only.
-    for svc in intent.services.values() {
-        let Some(h) = &svc.haproxy else { continue };
-        if !h.backends.iter().any(|b| b.host == host.name) {
-            continue;
-        }
-        let mut sources: Vec<IpNet> = balancers_of(intent, svc)
-            .into_iter()
-            .chain(monitors(intent))
-            .flat_map(|b| b.addresses())
-            .map(host_prefix)
-            .collect();
-        sources.sort();
-        sources.dedup();
-        for listener in listeners_of(intent, svc) {
+    for svc in index.backs.get(host.name.as_str()).into_iter().flatten() {
+        let sources = index.backend_sources.get(svc.name.as_str()).map_or(&[][..], Vec::as_slice);
+        for listener in index.listeners.get(svc.name.as_str()).into_iter().flatten() {
             for s in listener.servers.iter().filter(|s| s.host == host.name) {
                 for daddr in host.addresses() {
                     let fam: Vec<IpNet> = sources
@@ -448,7 +475,7 @@ fn allowances_of(intent: &Intent, host: &Host, announcements: &[Announcement]) -
         }
     }
     // BGP only between the hosts that peer.
-    for p in peers_of(intent, host) {
+    for p in peers {
         out.insert(Allowance {
             daddr: p.local,
             proto: Proto::Tcp,
@@ -486,38 +513,24 @@ fn allowances_of(intent: &Intent, host: &Host, announcements: &[Announcement]) -
         .collect()
 }
 
-fn plan_host(intent: &Intent, host: &Host) -> HostPlan {
+fn plan_host(intent: &Intent, index: &Index<'_>, host: &Host) -> HostPlan {
     let mut balanced = Vec::new();
     let mut listeners = BTreeMap::new();
     let mut anycast = Vec::new();
-    let mut backend_of = Vec::new();
     for svc in intent.services.values() {
-        if svc.balancing == Balancing::Haproxy
-            && balancers_of(intent, svc)
-                .iter()
-                .any(|b| b.name == host.name)
-        {
+        if index.balancers.get(svc.name.as_str()).is_some_and(|b| b.contains(&host.name.as_str())) {
             balanced.push(svc.name.clone());
-            listeners.insert(svc.name.clone(), listeners_of(intent, svc));
+            listeners.insert(svc.name.clone(), index.listeners.get(svc.name.as_str()).cloned().unwrap_or_default());
         }
-        if svc
-            .anycast
-            .as_ref()
-            .is_some_and(|a| a.nodes.contains(&host.name))
-        {
+        if svc.anycast.as_ref().is_some_and(|a| a.nodes.contains(&host.name)) {
             anycast.push(svc.name.clone());
         }
-        if svc
-            .haproxy
-            .as_ref()
-            .is_some_and(|h| h.backends.iter().any(|b| b.host == host.name))
-        {
-            backend_of.push(svc.name.clone());
-        }
     }
-    let announcements = announcements_of(intent, host);
+    let backend_of = index.backs.get(host.name.as_str()).into_iter().flatten().map(|s| s.name.clone()).collect();
+    let announcements = index.announcements(&host.name).to_vec();
     let loopback_vips: BTreeSet<IpAddr> = announcements.iter().map(|a| a.vip).collect();
-    let allow = allowances_of(intent, host, &announcements);
+    let peers = peers_of(intent, index, host);
+    let allow = allowances_of(intent, index, host, &announcements, &peers);
     HostPlan {
         name: host.name.clone(),
         roles: host.roles.iter().copied().collect(),
@@ -527,7 +540,7 @@ fn plan_host(intent: &Intent, host: &Host) -> HostPlan {
         backend_of,
         loopback_vips: loopback_vips.into_iter().collect(),
         announcements,
-        peers: peers_of(intent, host),
+        peers,
         allow,
     }
 }

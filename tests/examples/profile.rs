@@ -1,0 +1,32 @@
+//! Where the time goes: each pipeline stage on a generated site (`cargo run --release -p
+//! svcintent-tests --example profile -- 1000 200`).
+#![allow(clippy::print_stdout, clippy::unwrap_used, reason = "a measuring tool")]
+
+use std::time::Instant;
+
+use svcintent_core::diagnostic::Diagnostics;
+
+fn main() {
+    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let (services, hosts) = (args.first().copied().unwrap_or(1000), args.get(1).copied().unwrap_or(200));
+    let sources = svcintent_tests::generate::site(services, hosts);
+    let mut diags = Diagnostics::default();
+    let t = Instant::now();
+    let docs = svcintent_core::parse::parse_all(&sources, &mut diags);
+    println!("parse    {:>8.1} ms", t.elapsed().as_secs_f64() * 1e3);
+    let t = Instant::now();
+    let resolved = svcintent_core::resolve::resolve(&sources, &docs, &mut diags);
+    println!("resolve  {:>8.1} ms", t.elapsed().as_secs_f64() * 1e3);
+    let t = Instant::now();
+    let intent = svcintent_core::model::extract::extract(&sources, &resolved, &mut diags).unwrap();
+    println!("extract  {:>8.1} ms", t.elapsed().as_secs_f64() * 1e3);
+    let t = Instant::now();
+    svcintent_core::validate::validate(&intent, &resolved, &mut diags);
+    println!("validate {:>8.1} ms", t.elapsed().as_secs_f64() * 1e3);
+    let t = Instant::now();
+    let plan = svcintent_core::plan::plan(&intent);
+    println!("plan     {:>8.1} ms", t.elapsed().as_secs_f64() * 1e3);
+    let t = Instant::now();
+    let out = svcintent_core::render::render(&intent, &plan, &sources).unwrap();
+    println!("render   {:>8.1} ms ({} files)", t.elapsed().as_secs_f64() * 1e3, out.files.len());
+}
