@@ -9,8 +9,12 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     for (services, hosts) in [(100, 40), (1000, 200)] {
         let site = svcintent_tests::generate::site(services, hosts);
-        group.bench_function(format!("lint/{services}x{hosts}"), |b| b.iter(|| svcintent_core::compile(&site)));
-        group.bench_function(format!("render/{services}x{hosts}"), |b| b.iter(|| svcintent_core::render(&site)));
+        group.bench_function(format!("lint/{services}x{hosts}"), |b| {
+            b.iter(|| svcintent_core::compile(&site))
+        });
+        group.bench_function(format!("render/{services}x{hosts}"), |b| {
+            b.iter(|| svcintent_core::render(&site))
+        });
     }
     group.finish();
 }

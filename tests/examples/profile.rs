@@ -7,8 +7,14 @@ use std::time::Instant;
 use svcintent_core::diagnostic::Diagnostics;
 
 fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let (services, hosts) = (args.first().copied().unwrap_or(1000), args.get(1).copied().unwrap_or(200));
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let (services, hosts) = (
+        args.first().copied().unwrap_or(1000),
+        args.get(1).copied().unwrap_or(200),
+    );
     let sources = svcintent_tests::generate::site(services, hosts);
     let mut diags = Diagnostics::default();
     let t = Instant::now();
@@ -28,5 +34,9 @@ fn main() {
     println!("plan     {:>8.1} ms", t.elapsed().as_secs_f64() * 1e3);
     let t = Instant::now();
     let out = svcintent_core::render::render(&intent, &plan, &sources).unwrap();
-    println!("render   {:>8.1} ms ({} files)", t.elapsed().as_secs_f64() * 1e3, out.files.len());
+    println!(
+        "render   {:>8.1} ms ({} files)",
+        t.elapsed().as_secs_f64() * 1e3,
+        out.files.len()
+    );
 }

@@ -202,7 +202,11 @@ impl<'a> Index<'a> {
         for h in intent.hosts.values().filter(|h| h.has(Role::Balancer)) {
             by_group.entry(h.group.as_str()).or_default().push(h);
         }
-        let monitor_prefixes: Vec<IpNet> = monitors(intent).iter().flat_map(|m| m.addresses()).map(host_prefix).collect();
+        let monitor_prefixes: Vec<IpNet> = monitors(intent)
+            .iter()
+            .flat_map(|m| m.addresses())
+            .map(host_prefix)
+            .collect();
         let mut announcements: BTreeMap<&str, BTreeSet<Announcement>> = BTreeMap::new();
         let mut listeners = BTreeMap::new();
         let mut backend_sources = BTreeMap::new();
@@ -215,14 +219,20 @@ impl<'a> Index<'a> {
                 (None, None) => Vec::new(),
             };
             for host in &announcers {
-                let service_drained = svc.anycast.as_ref().is_some_and(|a| a.drained.contains(&host.name));
+                let service_drained = svc
+                    .anycast
+                    .as_ref()
+                    .is_some_and(|a| a.drained.contains(&host.name));
                 for vip in svc.vips.iter().filter(|v| host.address_for(**v).is_some()) {
-                    announcements.entry(host.name.as_str()).or_default().insert(Announcement {
-                        vip: *vip,
-                        prefix: host_prefix(*vip),
-                        service: svc.name.clone(),
-                        withdrawn: host.drain || service_drained,
-                    });
+                    announcements
+                        .entry(host.name.as_str())
+                        .or_default()
+                        .insert(Announcement {
+                            vip: *vip,
+                            prefix: host_prefix(*vip),
+                            service: svc.name.clone(),
+                            withdrawn: host.drain || service_drained,
+                        });
                 }
             }
             if let Some(h) = &svc.haproxy {
@@ -236,7 +246,10 @@ impl<'a> Index<'a> {
                 sources.sort();
                 sources.dedup();
                 backend_sources.insert(svc.name.as_str(), sources);
-                balancers.insert(svc.name.as_str(), announcers.iter().map(|h| h.name.as_str()).collect());
+                balancers.insert(
+                    svc.name.as_str(),
+                    announcers.iter().map(|h| h.name.as_str()).collect(),
+                );
                 let mut seen = BTreeSet::new();
                 for b in h.backends.iter().filter(|b| seen.insert(b.host.as_str())) {
                     backs.entry(b.host.as_str()).or_default().push(svc);
@@ -244,7 +257,10 @@ impl<'a> Index<'a> {
             }
         }
         Index {
-            announcements: announcements.into_iter().map(|(k, v)| (k, v.into_iter().collect())).collect(),
+            announcements: announcements
+                .into_iter()
+                .map(|(k, v)| (k, v.into_iter().collect()))
+                .collect(),
             listeners,
             backend_sources,
             balancers,
@@ -265,7 +281,11 @@ impl<'a> Index<'a> {
 /// Builds the plan. Assumes a validated intent; missing references are skipped, not panicked on.
 pub fn plan(intent: &Intent) -> Plan {
     let index = Index::new(intent);
-    let hosts = intent.hosts.values().map(|host| (host.name.clone(), plan_host(intent, &index, host))).collect();
+    let hosts = intent
+        .hosts
+        .values()
+        .map(|host| (host.name.clone(), plan_host(intent, &index, host)))
+        .collect();
     Plan { hosts }
 }
 
@@ -298,10 +318,25 @@ fn peers_of(intent: &Intent, index: &Index<'_>, host: &Host) -> Vec<BgpPeer> {
             } else {
                 continue;
             };
-            let accept = if kind == PeerKind::RrClient { index.entitled(&other.name) } else { Vec::new() };
+            let accept = if kind == PeerKind::RrClient {
+                index.entitled(&other.name)
+            } else {
+                Vec::new()
+            };
             for (local, address) in same_family(host, other) {
-                let accept = accept.iter().copied().filter(|p| p.addr().is_ipv4() == address.is_ipv4()).collect();
-                peers.insert(BgpPeer { name: other.name.clone(), address, local, asn, kind, accept });
+                let accept = accept
+                    .iter()
+                    .copied()
+                    .filter(|p| p.addr().is_ipv4() == address.is_ipv4())
+                    .collect();
+                peers.insert(BgpPeer {
+                    name: other.name.clone(),
+                    address,
+                    local,
+                    asn,
+                    kind,
+                    accept,
+                });
             }
         }
         for up in &intent.site.bgp.upstreams {
@@ -432,7 +467,10 @@ fn allowances_of(
     }
     // Backend ports, from the service's balancers and the monitoring hosts only.
     for svc in index.backs.get(host.name.as_str()).into_iter().flatten() {
-        let sources = index.backend_sources.get(svc.name.as_str()).map_or(&[][..], Vec::as_slice);
+        let sources = index
+            .backend_sources
+            .get(svc.name.as_str())
+            .map_or(&[][..], Vec::as_slice);
         for listener in index.listeners.get(svc.name.as_str()).into_iter().flatten() {
             for s in listener.servers.iter().filter(|s| s.host == host.name) {
                 for daddr in host.addresses() {
@@ -518,15 +556,36 @@ fn plan_host(intent: &Intent, index: &Index<'_>, host: &Host) -> HostPlan {
     let mut listeners = BTreeMap::new();
     let mut anycast = Vec::new();
     for svc in intent.services.values() {
-        if index.balancers.get(svc.name.as_str()).is_some_and(|b| b.contains(&host.name.as_str())) {
+        if index
+            .balancers
+            .get(svc.name.as_str())
+            .is_some_and(|b| b.contains(&host.name.as_str()))
+        {
             balanced.push(svc.name.clone());
-            listeners.insert(svc.name.clone(), index.listeners.get(svc.name.as_str()).cloned().unwrap_or_default());
+            listeners.insert(
+                svc.name.clone(),
+                index
+                    .listeners
+                    .get(svc.name.as_str())
+                    .cloned()
+                    .unwrap_or_default(),
+            );
         }
-        if svc.anycast.as_ref().is_some_and(|a| a.nodes.contains(&host.name)) {
+        if svc
+            .anycast
+            .as_ref()
+            .is_some_and(|a| a.nodes.contains(&host.name))
+        {
             anycast.push(svc.name.clone());
         }
     }
-    let backend_of = index.backs.get(host.name.as_str()).into_iter().flatten().map(|s| s.name.clone()).collect();
+    let backend_of = index
+        .backs
+        .get(host.name.as_str())
+        .into_iter()
+        .flatten()
+        .map(|s| s.name.clone())
+        .collect();
     let announcements = index.announcements(&host.name).to_vec();
     let loopback_vips: BTreeSet<IpAddr> = announcements.iter().map(|a| a.vip).collect();
     let peers = peers_of(intent, index, host);
