@@ -16,13 +16,12 @@
 use std::path::{Path, PathBuf};
 
 use super::sandbox::Sandbox;
-use super::{Ctx, Finding, HarnessError, Job, args, conclude, output};
+use super::{Ctx, Finding, HarnessError, Job, args, conclude, output, rendered_file};
 
 const CONFIG: &str = "/etc/haproxy/haproxy.cfg";
 
 pub(crate) fn applies(host_dir: &Path) -> Option<PathBuf> {
-    let rel = Path::new("etc/haproxy/haproxy.cfg");
-    host_dir.join(rel).is_file().then(|| rel.to_path_buf())
+    rendered_file(host_dir, CONFIG)
 }
 
 pub(crate) fn check(ctx: &Ctx, job: &Job, sb: &mut Sandbox) -> Result<Vec<Finding>, HarnessError> {

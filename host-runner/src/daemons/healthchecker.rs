@@ -144,8 +144,7 @@ const DIR: &str = "/etc/anycast-healthchecker.d";
 const DEFAULT_PIDFILE: &str = "/var/run/anycast-healthchecker/anycast-healthchecker.pid";
 
 pub(crate) fn applies(host_dir: &Path) -> Option<PathBuf> {
-    let rel = Path::new("etc/anycast-healthchecker.conf");
-    host_dir.join(rel).is_file().then(|| rel.to_path_buf())
+    super::rendered_file(host_dir, MAIN)
 }
 
 /// The venv (or executable) to use, per [`Options::healthchecker`].

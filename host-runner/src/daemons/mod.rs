@@ -605,6 +605,32 @@ pub(crate) fn conclude(
     findings
 }
 
+/// The tree-relative path of the file a host has at `on_host` (an absolute on-host path), when
+/// the host has it: how a daemon with one fixed config file decides that it applies.
+pub(crate) fn rendered_file(host_dir: &Path, on_host: &str) -> Option<PathBuf> {
+    let rel = Path::new(on_host.trim_start_matches('/'));
+    host_dir.join(rel).is_file().then(|| rel.to_path_buf())
+}
+
+/// Runs the daemon with `flags` followed by `config` (its on-host path) and parses its output:
+/// the whole check for daemons that need nothing materialised.
+pub(crate) fn run_config_check(
+    ctx: &Ctx,
+    job: &Job,
+    sb: &mut Sandbox,
+    flags: &[&str],
+    config: &str,
+    parse: fn(&Job, &str) -> Vec<(Finding, bool)>,
+) -> Result<Vec<Finding>, HarnessError> {
+    let exe = &ctx.binary(job.daemon)?.exe;
+    let mut argv = args([exe.as_os_str()]);
+    argv.extend(flags.iter().map(OsString::from));
+    argv.push(config.into());
+    let out = sb.run(&argv, &[])?;
+    let parsed = parse(job, &out.combined());
+    Ok(conclude(ctx, job, &out, parsed))
+}
+
 /// Arguments as `OsString`s.
 pub(crate) fn args<I, S>(items: I) -> Vec<OsString>
 where

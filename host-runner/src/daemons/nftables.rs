@@ -8,26 +8,16 @@
 use std::path::{Path, PathBuf};
 
 use super::sandbox::Sandbox;
-use super::{Ctx, Finding, HarnessError, Job, args, conclude, output};
+use super::{Ctx, Finding, HarnessError, Job, output, rendered_file, run_config_check};
 
 const CONFIG: &str = "/etc/nftables.conf";
 
 pub(crate) fn applies(host_dir: &Path) -> Option<PathBuf> {
-    let rel = Path::new("etc/nftables.conf");
-    host_dir.join(rel).is_file().then(|| rel.to_path_buf())
+    rendered_file(host_dir, CONFIG)
 }
 
 pub(crate) fn check(ctx: &Ctx, job: &Job, sb: &mut Sandbox) -> Result<Vec<Finding>, HarnessError> {
-    let exe = &ctx.binary(job.daemon)?.exe;
-    let argv = args([
-        exe.as_os_str(),
-        "-c".as_ref(),
-        "-f".as_ref(),
-        CONFIG.as_ref(),
-    ]);
-    let out = sb.run(&argv, &[])?;
-    let parsed = parse(job, &out.combined());
-    Ok(conclude(ctx, job, &out, parsed))
+    run_config_check(ctx, job, sb, &["-c", "-f"], CONFIG, parse)
 }
 
 pub(crate) fn parse(job: &Job, text: &str) -> Vec<(Finding, bool)> {
