@@ -169,25 +169,8 @@ pub fn location_path(path: &str) -> String {
             .get(1..3)
             .and_then(|h| u8::from_str_radix(h, 16).ok())
             .map(char::from)
-            .filter(|c| {
-                c.is_ascii_alphanumeric()
-                    || matches!(
-                        c,
-                        '-' | '.'
-                            | '_'
-                            | '~'
-                            | '!'
-                            | '*'
-                            | '('
-                            | ')'
-                            | '+'
-                            | ','
-                            | '='
-                            | ':'
-                            | '@'
-                            | '&'
-                    )
-            });
+            // Plain in a URL path: a URL character that is not a separator or an escape.
+            .filter(|c| crate::validate::strings::url_char(*c) && !matches!(c, '/' | '%' | '?'));
         match decoded {
             Some(c) => {
                 out.push(c);

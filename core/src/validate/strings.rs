@@ -144,7 +144,8 @@ pub fn file_name(s: &str) -> Result<(), Refusal> {
     }
 }
 
-fn url_char(c: char) -> bool {
+/// Characters allowed unescaped in a URL path or query here.
+pub(crate) fn url_char(c: char) -> bool {
     c.is_ascii_alphanumeric()
         || matches!(
             c,
