@@ -83,3 +83,59 @@ pub fn write_tree(out: &svcintent_core::render::Output, dir: &Path) -> std::io::
     }
     std::fs::write(dir.join("manifest.json"), out.manifest_json())
 }
+
+/// The contents of the file `path` (absolute on-host path) rendered for `host`.
+#[allow(
+    clippy::panic,
+    reason = "test helper: a missing file is a test failure"
+)]
+pub fn file<'a>(out: &'a svcintent_core::render::Output, host: &str, path: &str) -> &'a str {
+    let f = out.files.iter().find(|f| f.host == host && f.path == path);
+    &f.unwrap_or_else(|| panic!("{host} has no {path}")).contents
+}
+
+/// Writes `out` as a tree and runs `daemon`'s own check through the shared harness, asserting
+/// that every host with a file of `target` was checked and that nothing failed (warnings count).
+#[allow(
+    clippy::panic,
+    reason = "test helper: a failing check is a test failure"
+)]
+pub fn assert_daemon_accepts(
+    out: &svcintent_core::render::Output,
+    daemon: svcintent_host::daemons::Daemon,
+    target: svcintent_core::render::Target,
+    name: &str,
+) {
+    use svcintent_host::daemons::{Options, check_tree};
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    write_tree(out, dir.path()).unwrap_or_else(|e| panic!("writing the tree: {e}"));
+    let opts = Options {
+        daemons: vec![daemon],
+        ..Options::default()
+    };
+    let report =
+        check_tree(dir.path(), &opts).unwrap_or_else(|e| panic!("daemon check could not run: {e}"));
+    let hosts: std::collections::BTreeSet<&str> = out
+        .files
+        .iter()
+        .filter(|f| f.target == target)
+        .map(|f| f.host.as_str())
+        .collect();
+    assert!(
+        !hosts.is_empty(),
+        "{name}: no {} file rendered",
+        target.as_str()
+    );
+    assert_eq!(
+        report.checked.len(),
+        hosts.len(),
+        "{name}: not every host was checked: {:?}",
+        report.checked
+    );
+    let failures: Vec<String> = report.failures.iter().map(ToString::to_string).collect();
+    assert!(
+        failures.is_empty(),
+        "{name}: {daemon} rejected the config:\n{}",
+        failures.join("\n")
+    );
+}

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use svcintent_core::render::{Output, RenderedFile, Target};
-use svcintent_host::daemons::{Daemon, Options, check_tree};
-use svcintent_tests::{render_dir, repo_root, write_tree};
+use svcintent_host::daemons::Daemon;
+use svcintent_tests::{assert_daemon_accepts, file, render_dir, repo_root, write_tree};
 
 const CONF: &str = "/etc/apache2/conf-available/svcintent.conf";
 
@@ -44,11 +44,7 @@ fn apache_files(out: &Output) -> BTreeMap<String, Vec<&RenderedFile>> {
     m
 }
 
-fn file<'a>(out: &'a Output, host: &str, path: &str) -> &'a str {
-    let f = out.files.iter().find(|f| f.host == host && f.path == path);
-    &f.unwrap_or_else(|| panic!("{host} has no {path}")).contents
-}
-
+/// A fresh scratch folder under the system temp dir (removed by the caller on success).
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "svcintent-render-apache-{name}-{}",
@@ -57,34 +53,6 @@ fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// Writes the tree and runs `apache2 -t` on every web backend through the shared harness
-/// (warnings count as failures).
-fn assert_apache_accepts(out: &Output, name: &str) {
-    let dir = scratch(name);
-    write_tree(out, &dir).unwrap();
-    let opts = Options {
-        daemons: vec![Daemon::Apache],
-        ..Options::default()
-    };
-    let report =
-        check_tree(&dir, &opts).unwrap_or_else(|e| panic!("daemon check could not run: {e}"));
-    let hosts = apache_files(out).len();
-    assert!(hosts > 0, "{name}: no Apache file rendered");
-    assert_eq!(
-        report.checked.len(),
-        hosts,
-        "{name}: not every web host was checked: {:?}",
-        report.checked
-    );
-    let failures: Vec<String> = report.failures.iter().map(ToString::to_string).collect();
-    assert!(
-        failures.is_empty(),
-        "{name}: apache2 rejected the config:\n{}",
-        failures.join("\n")
-    );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -129,7 +97,7 @@ fn campus_web_hosts() {
         }
     }
     assert_eq!(files["web2"][0].services, ["intranet", "moodle", "www"]);
-    assert_apache_accepts(&out, "campus");
+    assert_daemon_accepts(&out, Daemon::Apache, Target::Apache, "campus");
     // Byte-stable.
     let again = campus();
     for (a, b) in out
@@ -149,7 +117,7 @@ fn proxy_features() {
     let conf = file(&out, "web1", CONF);
     insta::assert_snapshot!("proxy_web1_shop", shop);
     insta::assert_snapshot!("proxy_web1_conf", conf);
-    assert_apache_accepts(&out, "proxy");
+    assert_daemon_accepts(&out, Daemon::Apache, Target::Apache, "proxy");
     // Wildcard first name: ServerName is the first plain name, the wildcard an alias; the
     // check's Host is an alias too.
     assert!(shop.contains(
@@ -205,7 +173,7 @@ fn docroot_features() {
     insta::assert_snapshot!("docroot_web1_docs", file(&out, "web1", &site_path("docs")));
     insta::assert_snapshot!("docroot_web1_conf", file(&out, "web1", CONF));
     insta::assert_snapshot!("docroot_web2_conf", file(&out, "web2", CONF));
-    assert_apache_accepts(&out, "docroot");
+    assert_daemon_accepts(&out, Daemon::Apache, Target::Apache, "docroot");
     let docs = file(&out, "web1", &site_path("docs"));
     // PROXY protocol, the monitoring hosts excepted; a check of `/` needs no endpoint.
     assert!(docs.contains("    RemoteIPProxyProtocol On\n"));
@@ -331,7 +299,7 @@ fn injection_reads_back_from_apache() {
         "injection_web1_quotes",
         file(&out, "web1", &site_path("quotes"))
     );
-    assert_apache_accepts(&out, "injection");
+    assert_daemon_accepts(&out, Daemon::Apache, Target::Apache, "injection");
 
     let (sources, _) = render_dir(&repo_root().join("tests/fixtures/render/apache_injection"));
     let intent = svcintent_core::compile(&sources).intent.unwrap();

@@ -17,8 +17,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use svcintent_core::render::{Output, RenderedFile, Target};
-use svcintent_host::daemons::{Daemon, Options, check_tree};
-use svcintent_tests::{render_dir, repo_root, write_tree};
+use svcintent_host::daemons::Daemon;
+use svcintent_tests::{assert_daemon_accepts, render_dir, repo_root, write_tree};
 
 const CFG: &str = "/etc/haproxy/haproxy.cfg";
 
@@ -43,6 +43,12 @@ fn cfg<'a>(out: &'a Output, host: &str) -> &'a str {
     &f.unwrap_or_else(|| panic!("{host} has no {CFG}")).contents
 }
 
+/// The part of a config after the statistics listener: the service sections.
+fn service_sections(cfg: &str) -> &str {
+    let i = cfg.find("\n# Service ").unwrap_or(cfg.len());
+    &cfg[i..]
+}
+
 /// A fresh scratch folder under the system temp dir (removed by the caller on success).
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -52,39 +58,6 @@ fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// Writes the tree and runs `haproxy -c -dW` on every balancer through the shared harness.
-fn assert_haproxy_accepts(out: &Output, name: &str) {
-    let dir = scratch(name);
-    write_tree(out, &dir).unwrap();
-    let opts = Options {
-        daemons: vec![Daemon::Haproxy],
-        ..Options::default()
-    };
-    let report =
-        check_tree(&dir, &opts).unwrap_or_else(|e| panic!("daemon check could not run: {e}"));
-    let expected = haproxy_files(out).len();
-    assert!(expected > 0, "{name}: no haproxy.cfg rendered");
-    assert_eq!(
-        report.checked.len(),
-        expected,
-        "{name}: not every haproxy.cfg was checked: {:?}",
-        report.checked
-    );
-    let failures: Vec<String> = report.failures.iter().map(ToString::to_string).collect();
-    assert!(
-        failures.is_empty(),
-        "{name}: haproxy rejected the config:\n{}",
-        failures.join("\n")
-    );
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The part of a config after the statistics listener: the service sections.
-fn service_sections(cfg: &str) -> &str {
-    let i = cfg.find("\n# Service ").unwrap_or(cfg.len());
-    &cfg[i..]
 }
 
 #[test]
@@ -119,7 +92,7 @@ fn only_balancers_get_haproxy_cfg() {
 #[test]
 fn campus_balancers_pass_haproxy_check() {
     let out = campus();
-    assert_haproxy_accepts(&out, "campus");
+    assert_daemon_accepts(&out, Daemon::Haproxy, Target::Haproxy, "campus");
     // Active-active: the service sections are byte-identical on every balancer of the group,
     // the drained lb3 included (it withdraws its VIPs, HAProxy keeps serving).
     let lb1 = service_sections(cfg(&out, "lb1"));
@@ -152,7 +125,7 @@ fn output_is_byte_stable() {
 fn http_features() {
     let out = fixture("haproxy_http");
     insta::assert_snapshot!("http_lb1", cfg(&out, "lb1"));
-    assert_haproxy_accepts(&out, "http");
+    assert_daemon_accepts(&out, Daemon::Haproxy, Target::Haproxy, "http");
     let lb1 = cfg(&out, "lb1");
     // One listener per backend port: 80 and 443 map to themselves.
     assert!(lb1.contains("frontend portal_80\n") && lb1.contains("frontend portal_443\n"));
@@ -207,7 +180,7 @@ fn tcp_features() {
     let out = fixture("haproxy_tcp");
     insta::assert_snapshot!("tcp_lb1", cfg(&out, "lb1"));
     insta::assert_snapshot!("tcp_lb9", cfg(&out, "lb9"));
-    assert_haproxy_accepts(&out, "tcp");
+    assert_daemon_accepts(&out, Daemon::Haproxy, Target::Haproxy, "tcp");
     let lb1 = cfg(&out, "lb1");
     let lb9 = cfg(&out, "lb9");
     // Groups: each balancer gets the services of its group only.
@@ -256,7 +229,7 @@ fn injection_is_quoted_and_passes_haproxy_check() {
     let out = fixture("haproxy_injection");
     let lb1 = cfg(&out, "lb1");
     insta::assert_snapshot!("injection_lb1", lb1);
-    assert_haproxy_accepts(&out, "injection");
+    assert_daemon_accepts(&out, Daemon::Haproxy, Target::Haproxy, "injection");
     let descriptions = hostile_descriptions();
     assert_eq!(descriptions.len(), 10);
     for (name, d) in &descriptions {
