@@ -12,7 +12,7 @@ export class Compiler {
       } else if (data.kind === 'reply') {
         const p = this.pending.get(data.id);
         this.pending.delete(data.id);
-        p?.resolve(data.response);
+        p?.resolve(data);
       } else if (data.kind === 'fatal') {
         onFatal(data.message);
       }
@@ -27,7 +27,13 @@ export class Compiler {
     return this.seq;
   }
 
-  call(op, ...args) {
+  /** One protocol call in the worker; resolves to its response. */
+  async call(op, ...args) {
+    return (await this.callTimed(op, ...args)).response;
+  }
+
+  /** One protocol call; resolves to {response, ms} (ms: the call inside the worker). */
+  callTimed(op, ...args) {
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.pending.set(id, { resolve });

@@ -202,6 +202,7 @@ window.svcintentPlayground = {
   previewText: () => preview.view.state.doc.toString(),
   previewPath: () => preview.path,
   lastRender: () => lastRender,
+  callTimed: (op, ...args) => compiler.callTimed(op, ...args),
 };
 
 loadFromLocation();
