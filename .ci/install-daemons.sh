@@ -39,6 +39,14 @@ declare -A NEED=(
   [/usr/sbin/chroot]=coreutils
   [/usr/bin/timeout]=coreutils
   [/usr/bin/python3]=python3
+  # The namespace lab (tests/tests/lab.rs): iproute2 for the namespaces, curl as the client,
+  # nslookup for check_dns, dnsmasq as the anycast DNS service, ping for check_ping.
+  [/usr/sbin/ip]=iproute2
+  [/usr/bin/nsenter]=util-linux
+  [/usr/bin/curl]=curl
+  [/usr/bin/nslookup]=bind9-dnsutils
+  [/usr/sbin/dnsmasq]=dnsmasq-base
+  [/usr/bin/ping]=iputils-ping
 )
 
 missing=()

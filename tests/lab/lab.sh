@@ -1,0 +1,417 @@
+#!/usr/bin/env bash
+# The anycast lab (docs/lab.md): the rendered files of examples/lab, unmodified, run by the real
+# daemons, one network namespace per host on one bridge, plus the upstream "client" router.
+#
+# Run by tests/tests/lab.rs inside `unshare --user --mount --net --pid --fork --mount-proc`:
+# every process started here dies with that PID namespace; the EXIT trap also kills them by
+# PID. Environment: W (work dir), T (rendered tree), T2 (tree rendered with lb2 drained),
+# VENV (anycast-healthchecker venv), LAB (this directory).
+set -euo pipefail
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+: "${W:?}" "${T:?}" "${T2:?}" "${VENV:?}" "${LAB:?}"
+PY=/usr/bin/python3
+
+mount -t tmpfs tmpfs /run
+mkdir -p /run/netns
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+# Every process this script starts in the background, by PID (the holders; the daemons write
+# their own PID files below $W/HOST/run).
+cleanup() {
+  local rc=$? f
+  set +e
+  for f in "$W"/*/holder.pid "$W"/*/run/*.pid "$W"/*/run/*/*.pid "$W"/*.pid; do
+    if [ -f "$f" ]; then kill "$(cat "$f")" 2>/dev/null; fi
+  done
+  exit "$rc"
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------------------- topology
+# name ipv4 ipv6 (the addresses of examples/lab/hosts.yaml; client is the site's upstream)
+HOSTS="rr1 lb1 lb2 web1 web2 dns1 dns2 mon1"
+declare -A V4=([rr1]=198.18.0.1 [lb1]=198.18.1.1 [lb2]=198.18.1.2 [web1]=198.18.2.1 [web2]=198.18.2.2
+  [dns1]=198.18.3.1 [dns2]=198.18.3.2 [mon1]=198.18.9.1 [client]=198.18.0.254)
+declare -A V6=([rr1]=2001:db8:ff::1 [lb1]=2001:db8:ff:1::1 [lb2]=2001:db8:ff:1::2 [web1]=2001:db8:ff:2::1
+  [web2]=2001:db8:ff:2::2 [dns1]=2001:db8:ff:3::1 [dns2]=2001:db8:ff:3::2 [mon1]=2001:db8:ff:9::1
+  [client]=2001:db8:ff::fe)
+
+ip netns add sw
+ip -n sw link add br0 type bridge
+ip -n sw link set br0 up
+for h in $HOSTS client; do
+  ip netns add "$h"
+  ip -n sw link add "v$h" type veth peer name eth0 netns "$h"
+  ip -n sw link set "v$h" master br0 up
+  ip -n "$h" link set lo up
+  ip -n "$h" link set eth0 up
+  ip -n "$h" addr add "${V4[$h]}/15" dev eth0
+  ip -n "$h" addr add "${V6[$h]}/48" dev eth0 nodad
+done
+
+# The client router: forwards for the monitoring host, spreads flows over the ECMP next hops
+# by L4 hash, sends no redirects (mon1 must keep following the BGP routes).
+ip netns exec client sh -c '
+  sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+  sysctl -qw net.ipv4.fib_multipath_hash_policy=1 net.ipv6.fib_multipath_hash_policy=1
+  sysctl -qw net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0'
+ip netns exec mon1 sh -c '
+  sysctl -qw net.ipv4.conf.all.accept_redirects=0 net.ipv4.conf.eth0.accept_redirects=0
+  sysctl -qw net.ipv6.conf.all.accept_redirects=0 net.ipv6.conf.eth0.accept_redirects=0'
+ip -n mon1 route add default via "${V4[client]}"
+ip -n mon1 -6 route add default via "${V6[client]}"
+
+# The client's BIRD: not part of the site, written here. eBGP with rr1 in both families, every
+# path (ADD-PATH receive) merged into ECMP kernel routes.
+cat > "$W/client.conf" <<EOF
+router id ${V4[client]};
+protocol device { }
+protocol kernel { ipv4 { import none; export all; }; merge paths on; }
+protocol kernel { ipv6 { import none; export all; }; merge paths on; }
+protocol bgp rr1_v4 {
+  local ${V4[client]} as 65000; neighbor ${V4[rr1]} as 65010; connect delay time 1;
+  ipv4 { import all; export none; add paths rx; };
+}
+protocol bgp rr1_v6 {
+  local ${V6[client]} as 65000; neighbor ${V6[rr1]} as 65010; connect delay time 1;
+  ipv6 { import all; export none; add paths rx; };
+}
+EOF
+
+# ---------------------------------------------------------------------------- helpers
+on() { local h=$1; shift; nsenter -t "$(cat "$W/$h/holder.pid")" -m -n -- "$@"; }
+birdc_on() { local h=$1; shift; birdc -s "$W/$h/run/bird/bird.ctl" "$@"; }
+cbirdc() { birdc -s "$W/client.ctl" "$@"; }
+
+dump() {
+  set +e
+  echo "===== state dump"
+  echo "--- client protocols"; cbirdc show protocols
+  echo "--- client routes"; cbirdc show route all
+  ip -n client route; ip -n client -6 route
+  echo "--- rr1"; birdc_on rr1 show protocols; birdc_on rr1 show route
+  for h in lb1 lb2 dns1 dns2; do
+    echo "--- $h protocols"; birdc_on "$h" show protocols
+    echo "--- $h prefixes"; cat "$W/$h/varlib/anycast-healthchecker/anycast-prefixes.conf" \
+      "$W/$h/varlib/anycast-healthchecker/6/anycast-prefixes.conf"
+    echo "--- $h anycast-healthchecker log"
+    tail -n 15 "$W/$h/log/anycast-healthchecker/anycast-healthchecker.log" "$W/$h/log/anycast-healthchecker/stderr.log" "$W/$h/ahc.out"
+  done
+  for h in lb1 lb2; do
+    echo "--- $h haproxy stats"; on "$h" curl -s --max-time 2 "http://${V4[$h]}:8404/;csv" | cut -d, -f1,2,18
+    echo "--- $h nft"; on "$h" nft list chain inet svcintent input
+  done
+  for h in web1 web2; do
+    echo "--- $h apache logs"; tail -n 5 "$W/$h"/log/apache2/*.log
+  done
+  echo "===== end of dump"
+}
+fail() { echo "FAIL: $*"; dump; exit 1; }
+
+# routes FAMILY DEST: the sorted next hops of DEST in the client's kernel table, one line.
+routes() {
+  ip -n client "$1" route show "$2" | grep -o 'via [0-9a-f:.]*' | sort | tr '\n' ' ' | sed 's/ $//' || true
+}
+# wait_routes FAMILY DEST WANT SECONDS: waits until the client routes DEST via WANT.
+wait_routes() {
+  local end
+  end=$(awk -v a="$(now)" -v s="$4" 'BEGIN { printf "%.2f", a + s }')
+  while [ "$(routes "$1" "$2")" != "$3" ]; do
+    if awk -v e="$end" -v n="$(now)" 'BEGIN { exit !(n > e) }'; then
+      fail "$2 via '$(routes "$1" "$2")', want '$3' (waited $4 s)"
+    fi
+    sleep 0.05
+  done
+}
+via() { local r="" a; for a in "$@"; do r="$r via $a"; done; echo "${r# }"; }
+LBS4=$(via "${V4[lb1]}" "${V4[lb2]}"); LBS6=$(via "${V6[lb1]}" "${V6[lb2]}")
+DNS4=$(via "${V4[dns1]}" "${V4[dns2]}"); DNS6=$(via "${V6[dns1]}" "${V6[dns2]}")
+WEB_VIPS="192.0.2.10 192.0.2.11"; WEB_VIPS6="2001:db8:100::10 2001:db8:100::11"
+# Load targets: both services, both families.
+TARGETS="www.lab.example@192.0.2.10 shop.lab.example@192.0.2.11 www.lab.example@[2001:db8:100::10] shop.lab.example@[2001:db8:100::11]"
+load() { ip netns exec client "$PY" "$LAB/load.py" "$@"; }
+# loaded LINE: the failure count of a load.py summary line.
+failed_of() { sed -n 's/.*failed=\([0-9]*\).*/\1/p' <<<"$1"; }
+
+# The fall time of a haproxy service's announcement check, from the rendered configuration.
+ahc_value() { sed -n "0,/^$2 = /s/^$2 = //p" "$T/lb1/etc/anycast-healthchecker.d/$1.conf"; }
+FALL_S=$(awk -v i="$(ahc_value www check_interval)" -v f="$(ahc_value www check_fail)" -v t="$(ahc_value www check_timeout)" \
+  'BEGIN { printf "%.1f", i * f + t }')
+
+start_bird() { on "$1" bird -c /etc/bird/bird.conf -P /run/bird/bird.pid; }
+start_ahc() {
+  on "$1" sh -c "$VENV/bin/anycast-healthchecker > /var/log/anycast-healthchecker/stdout.log 2>&1 &"
+}
+stop_ahc() {
+  local f=$W/$1/run/anycast-healthchecker/anycast-healthchecker.pid p i=0
+  p=$(cat "$f"); kill "$p"
+  while kill -0 "$p" 2>/dev/null; do i=$((i+1)); [ $i -lt 100 ] || fail "anycast-healthchecker on $1 does not stop"; sleep 0.05; done
+}
+start_haproxy() { on "$1" haproxy -f /etc/haproxy/haproxy.cfg -p /run/haproxy.pid; }
+# The state (UP, DOWN, MAINT...) of SERVER in BACKEND on balancer LB, from its stats page.
+hap_state() { on "$1" curl -s --max-time 2 "http://${V4[$1]}:8404/;csv" | awk -F, -v b="$2" -v s="$3" '$1 == b && $2 == s { print $18 }'; }
+
+# apply HOST TREE: install the host's files from TREE as an operator would (the rendered /etc
+# files; /var/lib/anycast-healthchecker is anycast-healthchecker's own state), then reload what
+# changed: BIRD (configure), anycast-healthchecker (restart), HAProxy (reload), nftables, Apache.
+apply() {
+  local h=$1 tree=$2 f changed=""
+  for f in $(cd "$tree/$h" && find etc -type f | sort); do
+    if ! cmp -s "$tree/$h/$f" "$T/$h/$f"; then
+      on "$h" cp "$tree/$h/$f" "/$f"
+      changed="$changed /$f"
+    fi
+  done
+  echo "apply $h:$changed"
+  case "$changed" in *nftables.conf*) on "$h" nft -f /etc/nftables.conf ;; esac
+  case "$changed" in *haproxy.cfg*) on "$h" sh -c 'haproxy -c -q -f /etc/haproxy/haproxy.cfg && haproxy -f /etc/haproxy/haproxy.cfg -p /run/haproxy.pid -sf $(cat /run/haproxy.pid)' ;; esac
+  case "$changed" in *bird.conf*) birdc_on "$h" configure >/dev/null ;; esac
+  case "$changed" in *anycast-healthchecker*) stop_ahc "$h"; start_ahc "$h" ;; esac
+  case "$changed" in *apache2*) on "$h" apache2ctl graceful ;; esac
+}
+
+# ---------------------------------------------------------------------------- bring-up
+T0=$(now)
+for h in $HOSTS; do
+  ip netns exec "$h" bash "$LAB/host.sh" "$h" > "$W/$h.holder.log" 2>&1 &
+done
+for h in $HOSTS; do
+  i=0
+  until [ -s "$W/$h/holder.pid" ]; do
+    i=$((i+1)); [ $i -lt 200 ] || { cat "$W/$h.holder.log"; fail "host $h not set up"; }; sleep 0.05
+  done
+done
+
+# Firewall first, everywhere: the rendered rules must let BGP, the checks and the service in.
+for h in $HOSTS; do on "$h" nft -f /etc/nftables.conf || fail "nft rejects $h's rules"; done
+
+# Web backends: the rendered vhosts, enabled as Debian's tools do; a page naming the host.
+for h in web1 web2; do
+  for s in www shop; do
+    on "$h" mkdir -p "/srv/www/$s"
+    on "$h" sh -c "echo '$s $h' > /srv/www/$s/index.html"
+  done
+  on "$h" sh -c 'a2enconf -q svcintent && a2ensite -q svcintent-www svcintent-shop && a2dissite -q 000-default' >/dev/null
+  on "$h" apache2ctl configtest 2>/dev/null || fail "apache2 configtest on $h: $(on "$h" apache2ctl configtest 2>&1)"
+  on "$h" apache2ctl start || fail "apache2 does not start on $h"
+done
+
+# Anycast DNS nodes: dnsmasq answering for the lab's names (the service itself is not
+# rendered by svcintent: "the service daemon itself is yours").
+for h in dns1 dns2; do
+  on "$h" dnsmasq --conf-file=/dev/null --no-resolv --no-hosts --pid-file=/run/dnsmasq.pid \
+    --local=/lab.example/ --host-record=www.lab.example,192.0.2.10 --log-facility=/var/log/dnsmasq.log \
+    || fail "dnsmasq does not start on $h"
+done
+
+for h in lb1 lb2; do start_haproxy "$h" || fail "haproxy does not start on $h"; done
+for h in rr1 lb1 lb2 dns1 dns2; do start_bird "$h" || fail "bird does not start on $h"; done
+ip netns exec client bird -c "$W/client.conf" -s "$W/client.ctl" -P "$W/client.pid"
+for h in lb1 lb2 dns1 dns2; do start_ahc "$h"; done
+
+# 1. Bring-up: ECMP routes to every VIP via both balancers / both nodes.
+for v in $WEB_VIPS; do wait_routes -4 "$v" "$LBS4" 30; done
+for v in $WEB_VIPS6; do wait_routes -6 "$v" "$LBS6" 30; done
+wait_routes -4 192.0.2.53 "$DNS4" 30
+wait_routes -6 2001:db8:100::53 "$DNS6" 30
+echo "measured: bring-up (namespaces, daemons, every VIP with ECMP at the client) $(since "$T0") s"
+
+# Every session of the site is up.
+for p in rr1_v4 rr1_v6; do cbirdc show protocols "$p" | grep -q Established || fail "client $p not Established"; done
+n=$(birdc_on rr1 show protocols | grep -c Established || true)
+[ "$n" -eq 10 ] || fail "rr1 has $n Established sessions, want 10 (4 clients x 2 families + 2 upstreams)"
+
+# HTTP over each VIP, both families, answered by both backends.
+for t in $TARGETS; do
+  out=$(load 20 0 "$t")
+  echo "bring-up $t: $out"
+  [ "$(failed_of "$out")" = 0 ] || fail "requests to $t failed"
+  for w in web1 web2; do grep -q ":$w=" <<<"$out" || fail "$t never answered by $w: $out"; done
+done
+# DNS over the anycast VIP, both families.
+for s in 192.0.2.53 2001:db8:100::53; do
+  a=$(ip netns exec client dig +short +time=2 +tries=1 @"$s" www.lab.example A)
+  [ "$a" = 192.0.2.10 ] || fail "DNS at $s answered '$a'"
+done
+echo "ok: DNS answers on both anycast VIPs"
+
+# The real client address reaches Apache: X-Forwarded-For (www) and PROXY protocol (shop).
+for s in www shop; do
+  for c in "${V4[client]}" "${V6[client]}"; do
+    grep -qE "^$c 198\.18\.1\.[12] .*\"GET / HTTP" "$W"/web{1,2}/log/apache2/svcintent-$s-access.log \
+      || fail "$s: Apache never logged the client $c as the remote address"
+  done
+done
+# Other remote addresses: the balancers (HAProxy's checks), the monitoring host, and the VIPs
+# (anycast-healthchecker's checks on a balancer connect from the local VIP).
+if grep -vE '^(198\.18\.0\.254|2001:db8:ff::fe|198\.18\.1\.[12]|198\.18\.9\.1|192\.0\.2\.1[01]|2001:db8:100::1[01]) ' \
+  "$W"/web{1,2}/log/apache2/svcintent-*-access.log | head -5 | grep .; then
+  fail "Apache logged an unexpected remote address"
+fi
+echo "ok: Apache logs the client ${V4[client]} / ${V6[client]} through X-Forwarded-For (www) and PROXY protocol (shop)"
+
+# ---------------------------------------------------------------------------- 7a monitoring, healthy
+monitor() { "$PY" "$LAB/icinga.py" "$T/mon1/etc/icinga2/conf.d/svcintent" mon1 "$W"; }
+# check_monitoring LABEL CRITICAL_KEYS...: every check OK except the given ones, which are CRITICAL.
+check_monitoring() {
+  local label=$1 out key rc line bad=0
+  shift
+  out=$(monitor)
+  while read -r key rc line; do
+    want=0
+    for k in "$@"; do [ "$k" = "$key" ] && want=2; done
+    if [ "$rc" != "$want" ]; then echo "  $key: rc $rc, want $want: $line"; bad=1; fi
+  done <<<"$out"
+  local total critical
+  total=$(wc -l <<<"$out"); critical=$(awk '$2 == 2' <<<"$out" | wc -l)
+  echo "monitoring ($label): $total checks, $critical CRITICAL"
+  [ "$total" -ge 30 ] || { echo "$out"; fail "only $total monitoring checks"; }
+  [ $bad = 0 ] || { echo "$out"; fail "monitoring ($label) disagrees with the lab state"; }
+}
+check_monitoring healthy
+
+# ---------------------------------------------------------------------------- 2. withdrawal
+T1=$(now)
+ip netns exec client "$PY" "$LAB/load.py" 100000 20 $TARGETS > "$W/load2.out" &
+LOADPID=$!
+sleep 1
+kill "$(cat "$W/lb1/run/haproxy.pid")"
+T1=$(now)
+for v in $WEB_VIPS; do wait_routes -4 "$v" "$(via "${V4[lb2]}")" 20; done
+for v in $WEB_VIPS6; do wait_routes -6 "$v" "$(via "${V6[lb2]}")" 20; done
+withdraw=$(since "$T1")
+kill -TERM "$LOADPID" 2>/dev/null; wait "$LOADPID" 2>/dev/null || true
+echo "measured: haproxy killed on lb1 -> every lb1 route withdrawn at the client in $withdraw s (checks: fall x interval + timeout = $FALL_S s)"
+awk -v w="$withdraw" -v f="$FALL_S" 'BEGIN { exit !(w <= f + 3) }' || fail "withdrawal took $withdraw s, more than $FALL_S s + 3 s"
+echo "measured: requests during the withdrawal (20 ms apart, from 1 s before the kill to the withdrawal): $(head -1 "$W/load2.out")"
+sed -n '2,$p' "$W/load2.out"
+out=$(load 200 0 $TARGETS)
+echo "after withdrawal: $out"
+[ "$(failed_of "$out")" = 0 ] || fail "requests fail after the withdrawal"
+
+# ---------------------------------------------------------------------------- 3. drain
+# Restore lb1 first.
+T1=$(now)
+start_haproxy lb1
+for v in $WEB_VIPS; do wait_routes -4 "$v" "$LBS4" 20; done
+for v in $WEB_VIPS6; do wait_routes -6 "$v" "$LBS6" 20; done
+echo "measured: haproxy restarted on lb1 -> ECMP again in $(since "$T1") s"
+
+ip netns exec client "$PY" "$LAB/load.py" 1000 15 $TARGETS > "$W/load3.out" &
+LOADPID=$!
+sleep 2
+T1=$(now)
+apply lb2 "$T2"
+for v in $WEB_VIPS; do wait_routes -4 "$v" "$(via "${V4[lb1]}")" 20; done
+for v in $WEB_VIPS6; do wait_routes -6 "$v" "$(via "${V6[lb1]}")" 20; done
+echo "measured: drain applied on lb2 -> its routes withdrawn in $(since "$T1") s"
+wait "$LOADPID" || true
+out=$(head -1 "$W/load3.out")
+echo "measured: 1000 requests (15 ms apart) over the drain: $out"
+cat "$W/load3.out" | sed -n '2,$p'
+grep -q '^requests=1000 ' <<<"$out" || fail "the drain load did not run 1000 requests"
+[ "$(failed_of "$out")" = 0 ] || fail "requests failed during the drain"
+
+# ---------------------------------------------------------------------------- 4. backend failure
+T1=$(now)
+on web1 apache2ctl stop
+for lb in lb1 lb2; do
+  for b in www shop; do
+    i=0
+    until [ "$(hap_state "$lb" "$b" web1)" = DOWN ]; do
+      i=$((i+1)); [ $i -lt 200 ] || fail "$lb never marked web1 DOWN in $b"; sleep 0.05
+    done
+  done
+done
+echo "measured: Apache stopped on web1 -> DOWN in HAProxy (both balancers, both backends) in $(since "$T1") s"
+out=$(load 200 0 $TARGETS)
+echo "after web1 down: $out"
+[ "$(failed_of "$out")" = 0 ] || fail "requests fail with web1 down"
+grep -q "web1" <<<"$out" && fail "web1 still answers"
+
+# 7b. monitoring sees web1's Apache down.
+check_monitoring "Apache stopped on web1" web1/backend_www_8080 web1/backend_shop_8090
+
+# ---------------------------------------------------------------------------- 5. firewall
+# A port not in the intent, with a listener behind it on both balancers: dropped (a timeout,
+# not a refusal), though the balancer itself reaches it.
+for lb in lb1 lb2; do
+  on "$lb" sh -c "cd /srv && exec $PY -m http.server --bind :: 2222 > /dev/null 2>&1 & echo \$! > /run/extra.pid"
+done
+i=0
+until on lb1 curl -s -o /dev/null --max-time 1 http://192.0.2.10:2222/; do
+  i=$((i+1)); [ $i -lt 100 ] || fail "test listener on lb1:2222 does not answer locally"; sleep 0.05
+done
+for dst in 192.0.2.10 "[2001:db8:100::10]"; do
+  rc=0; ip netns exec client curl -s -o /dev/null --max-time 2 "http://$dst:2222/" || rc=$?
+  [ $rc = 28 ] || fail "client -> $dst:2222 not dropped (curl rc $rc, want 28 timeout)"
+done
+echo "ok: client -> VIP:2222 (v4, v6) dropped at the balancer (curl timed out); the balancer reaches it locally"
+rc=0; ip netns exec client curl -s -o /dev/null --max-time 2 "http://${V4[lb1]}:8404/" || rc=$?
+[ $rc = 28 ] || fail "client -> lb1 stats port not dropped (curl rc $rc)"
+code=$(ip netns exec mon1 curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://${V4[lb1]}:8404/")
+[ "$code" = 200 ] || fail "mon1 -> lb1 stats: HTTP $code"
+echo "ok: lb1 stats port: dropped from the client, open to mon1"
+# Backends: service ports only from the balancers (and the monitoring host).
+for port in 8080 8090; do
+  rc=0; ip netns exec client curl -s -o /dev/null --max-time 2 "http://${V4[web2]}:$port/" || rc=$?
+  [ $rc = 28 ] || fail "client -> web2:$port not dropped (curl rc $rc)"
+  rc=0; ip netns exec dns1 curl -s -o /dev/null --max-time 2 "http://${V4[web2]}:$port/" || rc=$?
+  [ $rc = 28 ] || fail "dns1 -> web2:$port not dropped (curl rc $rc)"
+done
+code=$(on lb1 curl -s -o /dev/null -w '%{http_code}' --max-time 2 -H 'Host: www.lab.example' "http://${V4[web2]}:8080/")
+[ "$code" = 200 ] || fail "lb1 -> web2:8080: HTTP $code"
+echo "ok: web2:8080/8090 dropped from the client and dns1, open to lb1"
+n=$(birdc_on rr1 show protocols | grep -c Established || true)
+[ "$n" -eq 10 ] || fail "rr1 has $n Established sessions after the firewall tests, want 10"
+echo "ok: BGP stays up (10 sessions on rr1) with every host's rules loaded"
+
+# ---------------------------------------------------------------------------- 6. RR filter
+# lb1 misbehaves: by hand, its BIRD exports a VIP of another service (the resolver's), a VIP
+# of no service and a prefix outside the site, bypassing its own rendered export filter.
+sed -e 's/^filter svcintent_announce4 {/filter svcintent_announce4 {\n  if proto = "rogue4" then accept;/' \
+  "$T/lb1/etc/bird/bird.conf" > "$W/lb1-rogue.conf"
+cat >> "$W/lb1-rogue.conf" <<'EOF'
+protocol static rogue4 {
+  ipv4;
+  route 192.0.2.53/32 blackhole;
+  route 192.0.2.99/32 blackhole;
+  route 198.51.100.0/24 blackhole;
+}
+EOF
+before=$(birdc_on rr1 show protocols all cl_lb1_v4 | awk '/Import updates:/ { print $5 }')
+birdc_on lb1 configure \""$W/lb1-rogue.conf"\" | grep -q "Reconfigured" || fail "lb1 does not take the rogue config"
+i=0
+until [ "$(birdc_on lb1 show route export rr_rr1_v4 | grep -cE '192.0.2.53/32|192.0.2.99/32|198.51.100.0/24')" = 3 ]; do
+  i=$((i+1)); [ $i -lt 100 ] || fail "lb1 does not export the rogue routes"; sleep 0.05
+done
+i=0
+until after=$(birdc_on rr1 show protocols all cl_lb1_v4 | awk '/Import updates:/ { print $5 }'); [ "$after" -ge $((before + 3)) ]; do
+  i=$((i+1)); [ $i -lt 100 ] || fail "rr1 did not receive lb1's rogue routes (filtered count $before -> $after)"; sleep 0.05
+done
+sleep 1
+birdc_on rr1 show route protocol cl_lb1_v4 | grep -E '192.0.2.53|192.0.2.99|198.51.100' && fail "rr1 accepted a rogue route from lb1"
+[ "$(routes -4 192.0.2.53)" = "$DNS4" ] || fail "client: 192.0.2.53 via '$(routes -4 192.0.2.53)'"
+[ -z "$(routes -4 192.0.2.99)" ] || fail "client has a route to 192.0.2.99"
+[ -z "$(routes -4 198.51.100.0/24)" ] || fail "client has a route to 198.51.100.0/24"
+echo "ok: rr1 filtered lb1's 3 rogue routes (import updates filtered $before -> $after); the client routes 192.0.2.53 via the DNS nodes only"
+out=$(birdc_on lb1 configure \"/etc/bird/bird.conf\")
+grep -qE "Reconfigured|Reconfiguration in progress" <<<"$out" || fail "lb1 does not go back to its rendered config: $out"
+
+# ---------------------------------------------------------------------------- 7c monitoring, haproxy down
+# No balancer is left for www and shop: their VIPs are withdrawn (the monitoring has no check
+# of one balancer's HAProxy; it sees the VIPs through whichever balancer is announcing them).
+for lb in lb1 lb2; do kill "$(cat "$W/$lb/run/haproxy.pid")"; done
+for v in $WEB_VIPS; do wait_routes -4 "$v" "" 20; done
+for v in $WEB_VIPS6; do wait_routes -6 "$v" "" 20; done
+check_monitoring "HAProxy killed on both balancers, Apache stopped on web1" \
+  web1/backend_www_8080 web1/backend_shop_8090 \
+  "vip_www/tcp_80_192.0.2.10" "vip_www/tcp_80_2001:db8:100::10" \
+  "vip_shop/tcp_80_192.0.2.11" "vip_shop/tcp_80_2001:db8:100::11" \
+  "vip_www/ping_192.0.2.10" "vip_www/ping_2001:db8:100::10" \
+  "vip_shop/ping_192.0.2.11" "vip_shop/ping_2001:db8:100::11"
+
+echo "measured: whole lab $(since "$T0") s"
+echo LAB-OK
