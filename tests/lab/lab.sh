@@ -315,6 +315,12 @@ grep -q '^requests=1000 ' <<<"$out" || fail "the drain load did not run 1000 req
 [ "$(failed_of "$out")" = 0 ] || fail "requests failed during the drain"
 
 # ---------------------------------------------------------------------------- 4. backend failure
+# Load runs through the failure; lb1 is the only announcing balancer (lb2 is drained).
+withdrawals() { cat "$W"/lb1/log/anycast-healthchecker/stdout.log | grep -c "withdrawing" || true; }
+w_before=$(withdrawals)
+ip netns exec client "$PY" "$LAB/load.py" 100000 20 $TARGETS > "$W/load4.out" &
+LOADPID=$!
+sleep 1
 T1=$(now)
 on web1 apache2ctl stop
 for lb in lb1 lb2; do
@@ -326,6 +332,24 @@ for lb in lb1 lb2; do
   done
 done
 echo "measured: Apache stopped on web1 -> DOWN in HAProxy (both balancers, both backends) in $(since "$T1") s"
+# Whatever happened meanwhile, the VIPs must be announced by lb1 again.
+for v in $WEB_VIPS; do wait_routes -4 "$v" "$(via "${V4[lb1]}")" 15; done
+for v in $WEB_VIPS6; do wait_routes -6 "$v" "$(via "${V6[lb1]}")" 15; done
+sleep 1
+kill -TERM "$LOADPID" 2>/dev/null; wait "$LOADPID" 2>/dev/null || true
+out=$(head -1 "$W/load4.out")
+w_during=$(( $(withdrawals) - w_before ))
+echo "measured: requests through the backend failure (20 ms apart): $out; VIP withdrawals by lb1 meanwhile: $w_during"
+sed -n '2,$p' "$W/load4.out"
+if [ "$w_during" -gt 0 ] || [ "$(failed_of "$out")" != 0 ]; then
+  # Known renderer bug (docs/lab.md, "Findings"): the announcement check of a haproxy service
+  # goes through HAProxy to one backend, with a timeout (check.timeout) shorter than HAProxy's
+  # connect timeout and no redispatch, so one failing backend can fail it on every balancer
+  # before HAProxy marks that backend down, and the VIP is withdrawn everywhere.
+  grep -h "check timed out\|CRITICAL" "$W"/lb1/log/anycast-healthchecker/stdout.log | tail -n 4
+  echo "KNOWN BUG (core): one backend failure withdrew lb1's VIPs $w_during time(s), $(failed_of "$out") request(s) failed"
+  [ "${SVCINTENT_LAB_STRICT:-0}" = 0 ] || fail "backend failure caused VIP withdrawals or failed requests (SVCINTENT_LAB_STRICT)"
+fi
 out=$(load 200 0 $TARGETS)
 echo "after web1 down: $out"
 [ "$(failed_of "$out")" = 0 ] || fail "requests fail with web1 down"
