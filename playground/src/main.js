@@ -75,6 +75,20 @@ async function explain(code) {
   $('explain').dataset.code = code;
 }
 
+async function trace(service) {
+  showPanel('explain');
+  const r = await compiler.call('trace', workspace.files(), service);
+  const el = $('explain');
+  el.classList.remove('dim');
+  el.dataset.code = '';
+  const pre = document.createElement('pre');
+  pre.className = 'trace-text';
+  pre.textContent = r.ok && r.text ? r.text : r.error || `no trace for ${service}`;
+  const title = document.createElement('h2');
+  title.textContent = `trace ${service}`;
+  el.replaceChildren(title, pre);
+}
+
 const workspace = new Workspace({
   editorEl: $('editor'),
   tabsEl: $('tabs'),
@@ -107,6 +121,7 @@ const topology = new Topology({
     preview.selectHost(host);
     showPanel('preview');
   },
+  onTrace: trace,
 });
 
 // ---- loading files -------------------------------------------------------------------------

@@ -23,8 +23,8 @@ function rowOf(host) {
 }
 
 export class Topology {
-  constructor({ el, cardEl, onJump, onHost }) {
-    Object.assign(this, { el, cardEl, onJump, onHost });
+  constructor({ el, cardEl, onJump, onHost, onTrace }) {
+    Object.assign(this, { el, cardEl, onJump, onHost, onTrace });
     this.selected = null;
     this.topology = null;
   }
@@ -161,6 +161,7 @@ export class Topology {
         h('dt', {}, 'announced by'), h('dd', {}, hosts(svc.announcers)),
         h('dt', {}, 'backends'), h('dd', {}, hosts(svc.backends)),
         svc.source ? [h('dt', {}, 'defined in'), h('dd', {}, h('button', { type: 'button', class: 'jump', onclick: () => this.onJump(svc.source) }, `${svc.source.file}:${svc.source.line}`))] : null),
+      h('button', { type: 'button', class: 'trace', onclick: () => this.onTrace(svc.name) }, 'Where each setting comes from'),
     );
   }
 }

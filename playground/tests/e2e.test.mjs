@@ -140,6 +140,10 @@ test('the topology has one node per host, drained hosts marked, and a service pa
   assert.deepEqual(lit, ['lb1', 'lb2', 'lb3', 'web1', 'web2', 'web3', 'web4']);
   assert.ok((await page.locator('#topology .path').count()) >= 3 + 3 * 4);
   assert.ok((await page.locator('#topology .path.drained').count()) >= 1, 'the drained balancer path is drawn as drained');
+  // The service card traces where each effective setting of www comes from.
+  await page.locator('#service-card button.trace').click();
+  await page.waitForFunction(() => /^www:/m.test(document.querySelector('#explain .trace-text')?.textContent || ''));
+  assert.match(await page.locator('#explain .trace-text').textContent(), /site\.yaml:\d+:\d+/);
 });
 
 test('the share link round-trips the files', async () => {
