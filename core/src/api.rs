@@ -2,9 +2,12 @@
 //! CLI): one JSON request in, one JSON response out. Keeping it here means the shells carry no
 //! logic of their own. Versioned by [`PROTOCOL_VERSION`]; documented in `docs/abi.md`.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostic::json::{JsonDiagnostic, to_json_all};
+use crate::plan::topology::Topology;
 use crate::render::{Manifest, Target};
 use crate::source::{SourceFile, Sources};
 use crate::{Code, Severity};
@@ -78,6 +81,30 @@ pub struct OutputFile {
     pub contents: String,
     /// Services that contributed.
     pub services: Vec<String>,
+    /// Where blocks of lines come from: each entry starts a block that runs to the next one.
+    pub origins: Vec<OutputOrigin>,
+}
+
+/// The start of a block of rendered lines and the service it comes from.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputOrigin {
+    /// 1-based line where the block starts.
+    pub line: u32,
+    /// The service; `None` for host-level lines.
+    pub service: Option<String>,
+    /// Where the service is defined.
+    pub source: Option<SourcePoint>,
+}
+
+/// A point in a source file.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourcePoint {
+    /// Site-relative path.
+    pub file: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column, in characters.
+    pub column: u32,
 }
 
 /// A response.
@@ -96,6 +123,9 @@ pub struct Response {
     /// The manifest (render without errors).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub manifest: Option<Manifest>,
+    /// The site's hosts, sessions and service paths (render without errors).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topology: Option<Topology>,
     /// Text payload (explain, schema as JSON text, version).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
@@ -112,6 +142,7 @@ impl Response {
             diagnostics: Vec::new(),
             files: Vec::new(),
             manifest: None,
+            topology: None,
             text: None,
             error: None,
         }
@@ -151,23 +182,52 @@ pub fn handle(request: Request) -> Response {
             let rendered = crate::render(&sources);
             let diagnostics = to_json_all(&rendered.diagnostics, &sources);
             match rendered.output {
-                Some(output) => Response {
-                    diagnostics,
-                    files: output
-                        .files
+                Some(output) => {
+                    let topology = rendered.topology;
+                    let definitions: BTreeMap<&str, SourcePoint> = topology
                         .iter()
-                        .map(|f| OutputFile {
-                            path: f.tree_path(),
-                            host: f.host.clone(),
-                            host_path: f.path.clone(),
-                            target: f.target,
-                            contents: f.contents.clone(),
-                            services: f.services.clone(),
+                        .flat_map(|t| &t.services)
+                        .filter_map(|s| {
+                            let l = s.source.as_ref()?;
+                            Some((
+                                s.name.as_str(),
+                                SourcePoint {
+                                    file: l.file.clone(),
+                                    line: l.line,
+                                    column: l.column,
+                                },
+                            ))
                         })
-                        .collect(),
-                    manifest: Some(output.manifest),
-                    ..Response::empty(true)
-                },
+                        .collect();
+                    let defined_at = |service: &str| definitions.get(service).cloned();
+                    Response {
+                        diagnostics,
+                        files: output
+                            .files
+                            .into_iter()
+                            .map(|f| OutputFile {
+                                path: f.tree_path(),
+                                origins: f
+                                    .origins
+                                    .into_iter()
+                                    .map(|o| OutputOrigin {
+                                        line: o.line,
+                                        source: o.service.as_deref().and_then(defined_at),
+                                        service: o.service,
+                                    })
+                                    .collect(),
+                                host: f.host,
+                                host_path: f.path,
+                                target: f.target,
+                                contents: f.contents,
+                                services: f.services,
+                            })
+                            .collect(),
+                        manifest: Some(output.manifest),
+                        topology,
+                        ..Response::empty(true)
+                    }
+                }
                 None => Response {
                     diagnostics,
                     ..Response::empty(false)

@@ -64,6 +64,8 @@ pub fn compile(sources: &Sources) -> Compiled {
 pub struct Rendered {
     /// Files and manifest; `None` when the intent has errors.
     pub output: Option<render::Output>,
+    /// The site's picture, alongside `output`.
+    pub topology: Option<plan::topology::Topology>,
     /// All diagnostics.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -72,11 +74,15 @@ pub struct Rendered {
 pub fn render(sources: &Sources) -> Rendered {
     let compiled = compile(sources);
     let mut diagnostics = compiled.diagnostics;
+    let mut topology = None;
     let output = match compiled.intent {
         Some(intent) if !diagnostics.iter().any(Diagnostic::is_error) => {
             let plan = plan::plan(&intent);
             match render::render(&intent, &plan, sources) {
-                Ok(output) => Some(output),
+                Ok(output) => {
+                    topology = Some(plan::topology::topology(&intent, &plan, sources));
+                    Some(output)
+                }
                 Err(errors) => {
                     let span = Span::new(source::FileId(0), 0, 0);
                     for e in errors {
@@ -94,6 +100,7 @@ pub fn render(sources: &Sources) -> Rendered {
     };
     Rendered {
         output,
+        topology,
         diagnostics,
     }
 }

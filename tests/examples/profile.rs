@@ -35,8 +35,16 @@ fn main() {
     let t = Instant::now();
     let out = svcintent_core::render::render(&intent, &plan, &sources).unwrap();
     println!(
-        "render   {:>8.1} ms ({} files)",
+        "render   {:>8.1} ms ({} files, {} bytes)",
         t.elapsed().as_secs_f64() * 1e3,
-        out.files.len()
+        out.files.len(),
+        out.files.iter().map(|f| f.contents.len()).sum::<usize>()
     );
+    let mut by_target = std::collections::BTreeMap::new();
+    for f in &out.files {
+        *by_target.entry(f.target.as_str()).or_insert(0usize) += f.contents.len();
+    }
+    for (target, bytes) in by_target {
+        println!("  {target:<14} {bytes:>12} bytes");
+    }
 }

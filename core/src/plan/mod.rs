@@ -4,6 +4,8 @@
 //!
 //! Invariant: every list is sorted (or in a documented order) and contains no duplicates.
 
+pub mod topology;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 

@@ -355,6 +355,7 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
             target: Target::Apache,
             contents,
             services: vec![svc.name.clone()],
+            origins: Vec::new(),
         });
         services.push(svc.name.clone());
     }
@@ -378,6 +379,7 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
         target: Target::Apache,
         contents,
         services,
+        origins: Vec::new(),
     });
     Ok(files)
 }

@@ -329,6 +329,7 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
         target: Target::Bird,
         contents,
         services,
+        origins: Vec::new(),
     }])
 }
 

@@ -421,6 +421,7 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
         target: Target::Haproxy,
         contents,
         services,
+        origins: Vec::new(),
     }])
 }
 

@@ -527,6 +527,7 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
         target: Target::Healthchecker,
         contents,
         services,
+        origins: Vec::new(),
     };
     let mut files = Vec::new();
 

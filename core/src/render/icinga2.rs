@@ -269,6 +269,8 @@ pub struct IcingaHost {
     pub notes: Option<String>,
     /// Custom variables.
     pub vars: BTreeMap<&'static str, Value>,
+    /// The svcintent service this object is for (`vip_<service>` hosts).
+    pub service: Option<String>,
 }
 
 /// A Service object.
@@ -288,6 +290,8 @@ pub struct IcingaService {
     pub vars: BTreeMap<&'static str, Value>,
     /// In permanent downtime.
     pub drain: bool,
+    /// The svcintent service this object checks (`None`: host-level, e.g. BGP sessions).
+    pub service: Option<String>,
 }
 
 /// A CheckCommand for a service's `check.command`.
@@ -371,6 +375,7 @@ impl Builder<'_> {
             },
             notes: h.description.clone(),
             vars,
+            service: None,
         }
     }
 
@@ -408,6 +413,7 @@ impl Builder<'_> {
             },
             notes: svc.description.clone(),
             vars,
+            service: Some(svc.name.clone()),
         })
     }
 
@@ -442,6 +448,7 @@ impl Builder<'_> {
             notes: svc.and_then(|s| s.description.clone()),
             vars,
             drain,
+            service: svc.map(|s| s.name.clone()),
         });
     }
 
@@ -883,6 +890,7 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
             target: Target::Icinga2,
             contents,
             services,
+            origins: Vec::new(),
         });
     }
     Ok(files)

@@ -97,5 +97,6 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
         target: Target::Loopback,
         contents,
         services,
+        origins: Vec::new(),
     }])
 }

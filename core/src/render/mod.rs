@@ -98,6 +98,73 @@ pub struct RenderedFile {
     pub contents: String,
     /// Services that contributed to it, sorted.
     pub services: Vec<String>,
+    /// Which service each block of lines comes from, in line order (see [`Origin`]).
+    pub origins: Vec<Origin>,
+}
+
+/// The start of a block of lines that comes from one service (or from none: host-level lines).
+/// A block runs up to the next origin's line; lines before the first origin are host-level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Origin {
+    /// 1-based line where the block starts.
+    pub line: u32,
+    /// The service, `None` for host-level lines.
+    pub service: Option<String>,
+}
+
+/// Templates mark where a service's block starts with `{{ origin(name) }}` (and where
+/// host-level lines resume with `{{ origin(none) }}`): the function writes `ORIGIN_OPEN name
+/// ORIGIN_CLOSE`, which [`split_origins`] removes from the output after rendering, recording the
+/// line. Validation keeps control characters out of every user string, so these two can only
+/// come from `origin()`.
+const ORIGIN_OPEN: char = '\u{1}';
+const ORIGIN_CLOSE: char = '\u{2}';
+
+fn origin_marker(service: Option<String>) -> String {
+    let mut s = String::with_capacity(2 + service.as_ref().map_or(0, String::len));
+    s.push(ORIGIN_OPEN);
+    s.push_str(service.as_deref().unwrap_or(""));
+    s.push(ORIGIN_CLOSE);
+    s
+}
+
+/// Removes the origin markers from `contents`, returning the cleaned text and the origins.
+/// Names that are not services (e.g. `bgp` in a firewall comment) count as host-level;
+/// consecutive blocks of the same service merge. A marker without its end is a template bug.
+fn split_origins(
+    contents: &str,
+    is_service: impl Fn(&str) -> bool,
+) -> Result<(String, Vec<Origin>), String> {
+    let mut clean = String::with_capacity(contents.len());
+    let mut origins: Vec<Origin> = Vec::new();
+    let mut line: u32 = 1;
+    let mut rest = contents;
+    while let Some(open) = rest.find(ORIGIN_OPEN) {
+        let (before, marked) = rest.split_at(open);
+        clean.push_str(before);
+        line = line.saturating_add(u32::try_from(before.matches('\n').count()).unwrap_or(u32::MAX));
+        let marked = marked.get(ORIGIN_OPEN.len_utf8()..).unwrap_or_default();
+        let Some(close) = marked.find(ORIGIN_CLOSE) else {
+            return Err("unterminated origin marker".to_owned());
+        };
+        let name = marked.get(..close).unwrap_or_default();
+        let service = is_service(name).then(|| name.to_owned());
+        let current = origins.last().map_or(&None, |o| &o.service);
+        if *current != service {
+            match origins.last_mut() {
+                Some(last) if last.line == line => last.service = service,
+                _ => origins.push(Origin { line, service }),
+            }
+        }
+        rest = marked
+            .get(close + ORIGIN_CLOSE.len_utf8()..)
+            .unwrap_or_default();
+    }
+    clean.push_str(rest);
+    if origins.first().is_some_and(|o| o.service.is_none()) {
+        origins.remove(0);
+    }
+    Ok((clean, origins))
 }
 
 impl RenderedFile {
@@ -269,6 +336,7 @@ fn environment() -> Environment<'static> {
     env.set_lstrip_blocks(true);
     env.set_keep_trailing_newline(true);
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.add_function("origin", origin_marker);
     haproxy::register(&mut env);
     bird::register(&mut env);
     healthchecker::register(&mut env);
@@ -297,7 +365,22 @@ pub fn render(intent: &Intent, plan: &Plan, sources: &Sources) -> Result<Output,
     for host in plan.hosts.values() {
         for target in Target::ALL {
             match (target.render_fn())(&cx, host) {
-                Ok(fs) => files.extend(fs),
+                Ok(fs) => {
+                    for mut file in fs {
+                        match split_origins(&file.contents, |s| intent.services.contains_key(s)) {
+                            Ok((contents, origins)) => {
+                                file.contents = contents;
+                                file.origins = origins;
+                                files.push(file);
+                            }
+                            Err(message) => errors.push(RenderError {
+                                target: *target,
+                                host: host.name.clone(),
+                                message,
+                            }),
+                        }
+                    }
+                }
                 Err(e) => errors.push(e),
             }
         }
@@ -323,4 +406,64 @@ pub fn render(intent: &Intent, plan: &Plan, sources: &Sources) -> Result<Output,
             .collect(),
     };
     Ok(Output { files, manifest })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    fn split(text: &str) -> Result<(String, Vec<Origin>), String> {
+        split_origins(text, |s| s == "www" || s == "mail")
+    }
+
+    fn at(line: u32, service: Option<&str>) -> Origin {
+        Origin {
+            line,
+            service: service.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn markers_are_removed_and_their_lines_recorded() {
+        let text = format!(
+            "head\n{}a\n{}b\nc\n{}tail\n",
+            origin_marker(Some("www".into())),
+            origin_marker(Some("mail".into())),
+            origin_marker(None)
+        );
+        let (clean, origins) = split(&text).unwrap();
+        assert_eq!(clean, "head\na\nb\nc\ntail\n");
+        assert_eq!(
+            origins,
+            vec![at(2, Some("www")), at(3, Some("mail")), at(5, None)]
+        );
+    }
+
+    #[test]
+    fn unknown_names_are_host_level_and_repeats_merge() {
+        let m = |s: &str| origin_marker(Some(s.into()));
+        let text = format!(
+            "{}a\n{}b\n{}c\n{}d\n",
+            m("www"),
+            m("www"),
+            m("bgp"),
+            m("mail")
+        );
+        let (clean, origins) = split(&text).unwrap();
+        assert_eq!(clean, "a\nb\nc\nd\n");
+        assert_eq!(
+            origins,
+            vec![at(1, Some("www")), at(3, None), at(4, Some("mail"))]
+        );
+        // A leading host-level origin says nothing: lines before the first origin are host-level.
+        let (_, origins) = split(&format!("{}a\n", origin_marker(None))).unwrap();
+        assert!(origins.is_empty());
+    }
+
+    #[test]
+    fn an_unterminated_marker_is_an_error() {
+        assert!(split("a\n\u{1}www").is_err());
+    }
 }

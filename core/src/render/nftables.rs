@@ -226,6 +226,7 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
         target: Target::Nftables,
         contents,
         services,
+        origins: Vec::new(),
     }])
 }
 
