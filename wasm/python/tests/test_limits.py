@@ -62,8 +62,8 @@ def test_timeout(campus: svcintent.Site) -> None:
     e = info.value
     assert (e.setting, e.limit) == ("timeout", 0.02)
     assert "did not finish within 20ms" in str(e) and "Compiler(timeout=" in str(e)
-    # Interrupted, not waited for: a render of campus takes far longer than this under 20 ms
-    # of budget only when the machine is very slow; 10 s means the interrupt did not work.
+    # Interrupted at once, not waited for: a render is far below 10 s here, so this bound
+    # only fails if the epoch tick did not stop the module (or the call hung).
     assert elapsed < 10
     next_call_works(campus, limited)
 
