@@ -1,0 +1,209 @@
+// Tests of the built npm package (nodejs target, wasm/js/pkg-node), run with `node --test`
+// by scripts/test-js.sh after scripts/build-js.sh. They exercise the wasm module itself, through
+// the generated bindings, against the repository's examples, fixtures and golden tree.
+"use strict";
+
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const crypto = require("node:crypto");
+const fs = require("node:fs");
+const path = require("node:path");
+
+const ROOT = path.resolve(__dirname, "..", "..", "..");
+const PKG = path.join(ROOT, "wasm", "js", "pkg-node", "svcintent.js");
+const svcintent = require(PKG);
+
+/** Every regular file under `dir`, as sorted `/`-separated paths relative to it. */
+function walk(dir, prefix = "") {
+  const out = [];
+  for (const entry of fs.readdirSync(path.join(dir, prefix), { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) out.push(...walk(dir, rel));
+    else if (entry.isFile()) out.push(rel);
+  }
+  return out.sort();
+}
+
+/** A site directory as the `files` argument. */
+function site(dir) {
+  const abs = path.join(ROOT, dir);
+  return walk(abs).map((p) => ({ path: p, text: fs.readFileSync(path.join(abs, p), "utf8") }));
+}
+
+const CAMPUS = site("examples/campus");
+const GOLDEN = path.join(ROOT, "tests/golden/campus");
+
+function isPlainObject(v) {
+  return v !== null && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype;
+}
+
+test("the package exports exactly the protocol's operations", () => {
+  for (const name of ["lint", "render", "explain", "schema", "version", "trace"]) {
+    assert.equal(typeof svcintent[name], "function", name);
+  }
+});
+
+test("lint of examples/campus is clean", () => {
+  assert.equal(CAMPUS.length, 6, "campus has site.yaml, hosts.yaml and four service files");
+  const r = svcintent.lint(CAMPUS);
+  assert.equal(r.version, 1);
+  assert.equal(r.ok, true);
+  assert.equal(r.diagnostics, undefined, JSON.stringify(r.diagnostics));
+  assert.equal(r.error, undefined);
+});
+
+test("unknown key: SI010 at its exact span, with the suggestion", () => {
+  const r = svcintent.lint(site("tests/fixtures/invalid/SI010_unknown_key_with_suggestion"));
+  assert.equal(r.ok, false);
+  assert.equal(r.diagnostics.length, 1);
+  const d = r.diagnostics[0];
+  assert.equal(d.code, "SI010");
+  assert.equal(d.name, "unknown-key");
+  assert.equal(d.severity, "error");
+  assert.equal(d.message, "unknown key `prots` in service `www`");
+  assert.equal(d.help, "did you mean `ports`?");
+  const { start, end, ...where } = d.location;
+  assert.deepEqual(where, { file: "site.yaml", line: 13, column: 5, end_line: 13, end_column: 10 });
+  // Byte offsets point at the key itself.
+  const text = site("tests/fixtures/invalid/SI010_unknown_key_with_suggestion")[0].text;
+  assert.equal(Buffer.from(text).subarray(start, end).toString(), "prots");
+  assert.deepEqual(d.related, []);
+});
+
+test("unknown host reference: SI020 on the misspelled backend", () => {
+  const r = svcintent.lint(site("tests/fixtures/invalid/SI020_unknown_backend_host"));
+  assert.equal(r.ok, false);
+  assert.deepEqual(r.diagnostics.map((d) => d.code), ["SI020"]);
+  const d = r.diagnostics[0];
+  assert.equal(d.message, "unknown host `wbe2`");
+  assert.equal(d.help, "did you mean `web2`?");
+  const { file, line, column, end_column } = d.location;
+  assert.deepEqual({ file, line, column, end_column }, { file: "site.yaml", line: 12, column: 22, end_column: 26 });
+});
+
+test("a service defined in two files: SI015 with the related place in the other file", () => {
+  const files = site("tests/fixtures/invalid/SI015_service_defined_in_two_files");
+  assert.deepEqual(files.map((f) => f.path), ["services/www.yaml", "site.yaml"]);
+  const r = svcintent.lint(files);
+  assert.equal(r.ok, false);
+  const d = r.diagnostics.find((x) => x.code === "SI015");
+  assert.ok(d, JSON.stringify(r.diagnostics));
+  assert.equal(d.location.file, "site.yaml");
+  assert.equal(d.location.line, 9);
+  assert.equal(d.location.column, 3);
+  assert.equal(d.label, "defined again here");
+  assert.equal(d.related.length, 1);
+  assert.equal(d.related[0].message, "first defined here");
+  assert.equal(d.related[0].location.file, "services/www.yaml");
+  assert.equal(d.related[0].location.line, 2);
+  assert.equal(d.related[0].location.column, 3);
+});
+
+test("invalid YAML: SI001 where the flow sequence breaks", () => {
+  const r = svcintent.lint(site("tests/fixtures/invalid/SI001_unclosed_flow_mapping"));
+  assert.equal(r.ok, false);
+  const d = r.diagnostics[0];
+  assert.equal(d.code, "SI001");
+  assert.equal(d.location.line, 9);
+  assert.equal(d.location.column, 43);
+});
+
+test("render of examples/campus equals tests/golden/campus byte for byte", () => {
+  const r = svcintent.render(CAMPUS);
+  assert.equal(r.ok, true, JSON.stringify(r.diagnostics));
+  assert.equal(r.diagnostics, undefined);
+
+  const golden = walk(GOLDEN).filter((p) => p !== "manifest.json");
+  const rendered = r.files.map((f) => f.path);
+  assert.deepEqual([...rendered].sort(), golden, "same set of files as the golden tree");
+  assert.ok(golden.length >= 100, `golden tree has ${golden.length} files`);
+  for (const f of r.files) {
+    const want = fs.readFileSync(path.join(GOLDEN, f.path));
+    assert.ok(Buffer.from(f.contents, "utf8").equals(want), `${f.path} differs from the golden file`);
+    assert.equal(f.path, `${f.host}${f.host_path}`);
+  }
+
+  const manifest = JSON.parse(fs.readFileSync(path.join(GOLDEN, "manifest.json"), "utf8"));
+  assert.deepEqual(r.manifest, manifest);
+  // The manifest's hashes are those of the returned contents.
+  const byPath = new Map(r.files.map((f) => [f.path, f]));
+  for (const e of r.manifest.files) {
+    const f = byPath.get(e.path);
+    assert.ok(f, e.path);
+    assert.equal(crypto.createHash("sha256").update(f.contents, "utf8").digest("hex"), e.sha256);
+    assert.equal(e.target, f.target);
+  }
+});
+
+test("render with errors returns the diagnostics and no files", () => {
+  const r = svcintent.render(site("tests/fixtures/invalid/SI020_unknown_backend_host"));
+  assert.equal(r.ok, false);
+  assert.equal(r.diagnostics[0].code, "SI020");
+  assert.equal(r.files, undefined);
+  assert.equal(r.manifest, undefined);
+  assert.equal(r.topology, undefined);
+});
+
+test("responses are plain objects and arrays, never Map", () => {
+  const r = svcintent.render(CAMPUS);
+  const seen = [r, r.manifest, r.files[0], r.manifest.files[0]];
+  const l = svcintent.lint(site("tests/fixtures/invalid/SI015_service_defined_in_two_files"));
+  seen.push(l, l.diagnostics[0], l.diagnostics[0].location, l.diagnostics[0].related[0]);
+  for (const v of seen) {
+    assert.ok(isPlainObject(v), `not a plain object: ${Object.prototype.toString.call(v)}`);
+  }
+  assert.ok(Array.isArray(r.files) && Array.isArray(r.manifest.sources));
+  // A JSON round trip loses nothing: no Map, undefined-valued key, BigInt or class instance.
+  assert.deepEqual(JSON.parse(JSON.stringify(r)), r);
+  assert.deepEqual(JSON.parse(JSON.stringify(l)), l);
+});
+
+test("explain returns the documentation of a code, by code or by name", () => {
+  const r = svcintent.explain("SI010");
+  assert.equal(r.ok, true);
+  assert.match(r.text, /unknown/i);
+  assert.ok(r.text.length > 40, r.text);
+  assert.equal(svcintent.explain("unknown-key").text, r.text);
+  const bad = svcintent.explain("SI999");
+  assert.equal(bad.ok, false);
+  assert.match(bad.error, /unknown diagnostic code "SI999"/);
+  assert.equal(bad.text, undefined);
+});
+
+test("schema is a JSON Schema as JSON text", () => {
+  const r = svcintent.schema();
+  assert.equal(r.ok, true);
+  const schema = JSON.parse(r.text);
+  assert.ok(isPlainObject(schema));
+  assert.equal(typeof schema.$schema, "string");
+  assert.ok(schema.properties && schema.properties.services, Object.keys(schema).join(","));
+});
+
+test("version names the core and the protocol", () => {
+  const r = svcintent.version();
+  assert.equal(r.version, 1);
+  assert.equal(r.ok, true);
+  assert.match(r.text, /^svcintent-core \d+\.\d+\.\d+ \(protocol 1\)$/);
+});
+
+test("trace shows where a service's settings come from", () => {
+  const r = svcintent.trace(CAMPUS, "www");
+  assert.equal(r.ok, true, r.error);
+  assert.match(r.text, /www/);
+  assert.match(r.text, /services\/web\.yaml/);
+  const bad = svcintent.trace(CAMPUS, "no-such-service");
+  assert.equal(bad.ok, false);
+  assert.match(bad.error, /no service `no-such-service`/);
+});
+
+test("files of the wrong shape throw a descriptive error", () => {
+  assert.throws(() => svcintent.lint("site.yaml"), /`files` must be an array of \{path: string, text: string\}/);
+  assert.throws(() => svcintent.render([{ path: "site.yaml" }]), /`files` must be an array/);
+  assert.throws(() => svcintent.trace([{ path: 1, text: "" }], "www"), /`files` must be an array/);
+});
+
+test("an empty site is reported, not thrown", () => {
+  const r = svcintent.lint([]);
+  assert.equal(r.ok, false);
+  assert.ok(r.diagnostics.length >= 1);
+});
