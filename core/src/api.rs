@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostic::json::{JsonDiagnostic, to_json_all};
+use crate::diff::SiteDiff;
 use crate::plan::topology::Topology;
 use crate::render::{Manifest, Target};
 use crate::source::{SourceFile, Sources};
@@ -49,6 +50,14 @@ pub enum Request {
         files: Vec<InputFile>,
         /// Service name.
         service: String,
+    },
+    /// What changes from one version of a site to another: statements about the network and
+    /// the unified diff of every rendered file.
+    Diff {
+        /// The old site's files.
+        old: Vec<InputFile>,
+        /// The new site's files.
+        new: Vec<InputFile>,
     },
     /// JSON Schema of the input format.
     Schema,
@@ -126,6 +135,9 @@ pub struct Response {
     /// The site's hosts, sessions and service paths (render without errors).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub topology: Option<Topology>,
+    /// What changes (diff, when both sites are free of errors).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<SiteDiff>,
     /// Text payload (explain, schema as JSON text, version).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
@@ -143,6 +155,7 @@ impl Response {
             files: Vec::new(),
             manifest: None,
             topology: None,
+            diff: None,
             text: None,
             error: None,
         }
@@ -263,6 +276,30 @@ pub fn handle(request: Request) -> Response {
                     ..Response::empty(true)
                 },
                 None => Response::error(format!("no service `{service}` in this site")),
+            }
+        }
+        Request::Diff { old, new } => {
+            let (old_sources, new_sources) = (sources(old), sources(new));
+            let (old_built, old_diagnostics) = crate::build(&old_sources);
+            let (new_built, new_diagnostics) = crate::build(&new_sources);
+            match (old_built, new_built) {
+                (Some(a), Some(b)) => Response {
+                    diagnostics: to_json_all(&new_diagnostics, &new_sources),
+                    diff: Some(crate::diff::diff(&a, &b)),
+                    ..Response::empty(true)
+                },
+                (old_built, _) => {
+                    let old_errors = old_diagnostics.iter().filter(|d| d.is_error()).count();
+                    Response {
+                        diagnostics: to_json_all(&new_diagnostics, &new_sources),
+                        error: old_built.is_none().then(|| {
+                            format!(
+                                "the old site has {old_errors} error(s): lint it, or compare against a version that renders"
+                            )
+                        }),
+                        ..Response::empty(false)
+                    }
+                }
             }
         }
         Request::Schema => Response {

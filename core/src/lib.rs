@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod diagnostic;
+pub mod diff;
 pub mod model;
 pub mod parse;
 pub mod plan;
@@ -70,19 +71,31 @@ pub struct Rendered {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Compiles and, when there are no errors, renders every host's files.
-pub fn render(sources: &Sources) -> Rendered {
+/// A site compiled, planned and rendered: what [`render`] and [`diff::diff`] work from.
+#[derive(Debug)]
+pub struct Built {
+    /// The validated intent.
+    pub intent: model::Intent,
+    /// Its per-host plan.
+    pub plan: plan::Plan,
+    /// Every host's files.
+    pub output: render::Output,
+}
+
+/// Compiles, plans and renders; `None` (with the diagnostics saying why) when the intent has
+/// errors.
+pub fn build(sources: &Sources) -> (Option<Built>, Vec<Diagnostic>) {
     let compiled = compile(sources);
     let mut diagnostics = compiled.diagnostics;
-    let mut topology = None;
-    let output = match compiled.intent {
+    let built = match compiled.intent {
         Some(intent) if !diagnostics.iter().any(Diagnostic::is_error) => {
             let plan = plan::plan(&intent);
             match render::render(&intent, &plan, sources) {
-                Ok(output) => {
-                    topology = Some(plan::topology::topology(&intent, &plan, sources));
-                    Some(output)
-                }
+                Ok(output) => Some(Built {
+                    intent,
+                    plan,
+                    output,
+                }),
                 Err(errors) => {
                     let span = Span::new(source::FileId(0), 0, 0);
                     for e in errors {
@@ -98,9 +111,22 @@ pub fn render(sources: &Sources) -> Rendered {
         }
         _ => None,
     };
-    Rendered {
-        output,
-        topology,
-        diagnostics,
+    (built, diagnostics)
+}
+
+/// Compiles and, when there are no errors, renders every host's files.
+pub fn render(sources: &Sources) -> Rendered {
+    let (built, diagnostics) = build(sources);
+    match built {
+        Some(b) => Rendered {
+            topology: Some(plan::topology::topology(&b.intent, &b.plan, sources)),
+            output: Some(b.output),
+            diagnostics,
+        },
+        None => Rendered {
+            output: None,
+            topology: None,
+            diagnostics,
+        },
     }
 }

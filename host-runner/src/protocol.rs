@@ -30,6 +30,14 @@ pub fn render(files: &[InputFile]) -> String {
     })
 }
 
+/// A diff request from `old` to `new`.
+pub fn diff(old: &[InputFile], new: &[InputFile]) -> String {
+    request(Request::Diff {
+        old: old.to_vec(),
+        new: new.to_vec(),
+    })
+}
+
 /// A response.
 #[derive(Debug, Deserialize)]
 pub struct Response {
@@ -46,6 +54,9 @@ pub struct Response {
     /// The manifest, as the core serialised it.
     #[serde(default)]
     pub manifest: Option<Box<RawValue>>,
+    /// What changes (diff).
+    #[serde(default)]
+    pub diff: Option<svcintent_core::diff::SiteDiff>,
     /// Text payload.
     #[serde(default)]
     pub text: Option<String>,

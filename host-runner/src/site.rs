@@ -5,7 +5,9 @@
 use std::fmt;
 use std::fs;
 use std::io;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use svcintent_core::api::InputFile;
 
@@ -59,13 +61,22 @@ pub enum SiteError {
     NotADirectory(PathBuf),
     /// No SITE given and this build bundles no example.
     NoBundledExample,
+    /// Reading a site from a git revision failed (no such revision, not a repository).
+    Git {
+        /// `REV:DIR` as asked.
+        what: String,
+        /// What git said.
+        message: String,
+    },
 }
 
 impl SiteError {
     /// The process exit code.
     pub fn exit_code(&self) -> u8 {
         match self {
-            SiteError::NoBundledExample | SiteError::NotADirectory(_) => crate::exit::USAGE,
+            SiteError::NoBundledExample | SiteError::NotADirectory(_) | SiteError::Git { .. } => {
+                crate::exit::USAGE
+            }
             SiteError::Io { .. } | SiteError::NotUtf8 { .. } => crate::exit::IO,
         }
     }
@@ -92,6 +103,9 @@ impl fmt::Display for SiteError {
                 "no SITE given, and this build of svcintent bundles no example ({BUNDLED_EXAMPLE_DIR} was empty when it was built); \
                  give a site directory"
             ),
+            SiteError::Git { what, message } => {
+                write!(f, "cannot read the site {what} from git: {message}")
+            }
         }
     }
 }
@@ -159,6 +173,93 @@ pub fn read(dir: &Path) -> Result<Site, SiteError> {
     }
     Ok(Site {
         prefix: display_prefix(dir),
+        dir: Some(dir.to_path_buf()),
+        files,
+    })
+}
+
+/// Reads the site that directory `dir` (in a git work tree) held at revision `rev`: the same
+/// files [`read`] would take (YAML, no hidden path components), from git's object store.
+pub fn read_git(rev: &str, dir: &Path) -> Result<Site, SiteError> {
+    let what = format!("{rev}:{}", dir.display());
+    let git_error = |message: String| SiteError::Git {
+        what: what.clone(),
+        message,
+    };
+    if rev.starts_with('-') {
+        return Err(git_error("a revision cannot start with `-`".to_owned()));
+    }
+    // Paths relative to `dir`, restricted to it.
+    let listing = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["ls-tree", "-r", "-z", "--name-only", rev, "--", "."])
+        .output()
+        .map_err(|e| git_error(format!("cannot run git: {e}")))?;
+    if !listing.status.success() {
+        return Err(git_error(
+            String::from_utf8_lossy(&listing.stderr).trim().to_owned(),
+        ));
+    }
+    let mut names: Vec<String> = listing
+        .stdout
+        .split(|b| *b == 0)
+        .filter(|n| !n.is_empty())
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .filter(|n| is_yaml(Path::new(n)) && !n.split('/').any(|c| c.starts_with('.')))
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        return Err(git_error(format!(
+            "no YAML files under {} at {rev}",
+            dir.display()
+        )));
+    }
+    // One `git cat-file --batch` for all files: `<rev>:./<name>` per line in, and per object
+    // `<oid> blob <size>\n<bytes>\n` out.
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["cat-file", "--batch"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| git_error(format!("cannot run git: {e}")))?;
+    let input: String = names.iter().map(|n| format!("{rev}:./{n}\n")).collect();
+    if let Some(mut stdin) = child.stdin.take() {
+        // git reads all of stdin before it exits; writing from another thread avoids a
+        // deadlock on large sites (both pipes full).
+        std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| git_error(format!("git cat-file failed: {e}")))?;
+    if !out.status.success() {
+        return Err(git_error(
+            String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        ));
+    }
+    let mut rest: &[u8] = &out.stdout;
+    let mut files = Vec::with_capacity(names.len());
+    for name in names {
+        let bad = || git_error(format!("unexpected git cat-file output for {name}"));
+        let eol = rest.iter().position(|b| *b == b'\n').ok_or_else(bad)?;
+        let header = String::from_utf8_lossy(rest.get(..eol).ok_or_else(bad)?).into_owned();
+        let size: usize = match header.split(' ').collect::<Vec<_>>().as_slice() {
+            [_, "blob", size] => size.parse().map_err(|_| bad())?,
+            _ => return Err(git_error(format!("{name}: {header}"))),
+        };
+        let body = rest.get(eol + 1..eol + 1 + size).ok_or_else(bad)?;
+        let text = String::from_utf8(body.to_vec()).map_err(|e| SiteError::NotUtf8 {
+            path: PathBuf::from(format!("{rev}:{}", dir.join(&name).display())),
+            offset: e.utf8_error().valid_up_to(),
+        })?;
+        files.push(InputFile { path: name, text });
+        rest = rest.get(eol + 2 + size..).unwrap_or_default();
+    }
+    Ok(Site {
+        prefix: format!("{rev}:{}", display_prefix(dir)),
         dir: Some(dir.to_path_buf()),
         files,
     })

@@ -887,3 +887,154 @@ fn stats_and_cache() {
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("module compiled in"), "{stderr}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// diff
+
+/// The mini site in `old/`, and in `new/` with a second service and the web backend drained.
+fn two_versions() -> TempDir {
+    let tmp = TempDir::new().unwrap();
+    let base = [
+        ("site.yaml", SITE),
+        ("hosts.yaml", HOSTS),
+        ("services/www.yaml", WWW),
+    ];
+    write(&tmp.path().join("old"), &base);
+    write(&tmp.path().join("new"), &base);
+    write(
+        &tmp.path().join("new"),
+        &[
+            ("services/blog.yaml", BLOG),
+            (
+                "hosts.yaml",
+                &HOSTS.replace(
+                    "lb1:  { roles: [balancer], ipv4: 198.18.1.1 }",
+                    "lb1:  { roles: [balancer], ipv4: 198.18.1.1 }\n  lb2:  { roles: [balancer], ipv4: 198.18.1.2 }",
+                ),
+            ),
+        ],
+    );
+    tmp
+}
+
+#[test]
+fn diff_states_the_change_then_the_files() {
+    let tmp = two_versions();
+    let summary = run(tmp.path(), &["diff", "old", "new", "--summary"]);
+    insta::assert_snapshot!("diff_summary", summary.transcript());
+    assert_eq!(summary.code, 0);
+    for statement in [
+        "adds host lb2 (balancer; 198.18.1.2)",
+        "adds service blog (haproxy; 192.0.2.11; 80/tcp)",
+        "announces blog (192.0.2.11) from lb1, lb2",
+        "announces www (192.0.2.10) from lb2",
+        "adds BGP session lb2 - rr1",
+    ] {
+        assert!(summary.stdout.contains(statement), "{statement}");
+    }
+    let full = run(tmp.path(), &["diff", "old", "new"]);
+    assert!(
+        full.stdout
+            .contains("--- /dev/null\n+++ b/lb2/etc/haproxy/haproxy.cfg\n")
+    );
+    assert!(full.stdout.contains("+frontend blog\n"));
+    let same = run(tmp.path(), &["diff", "old", "old", "--exit-code"]);
+    assert_eq!(same.code, 0);
+    assert!(same.stdout.starts_with("no changes"));
+    let changed = run(
+        tmp.path(),
+        &["diff", "old", "new", "--exit-code", "--summary"],
+    );
+    assert_eq!(changed.code, 3);
+}
+
+#[test]
+fn diff_json_and_native_engine_agree() {
+    let tmp = two_versions();
+    let wasm = run(tmp.path(), &["diff", "old", "new", "--format", "json"]);
+    let native = run(
+        tmp.path(),
+        &[
+            "diff", "old", "new", "--format", "json", "--engine", "native",
+        ],
+    );
+    assert_eq!(wasm.code, 0, "{}", wasm.stderr);
+    assert_eq!(wasm.stdout, native.stdout);
+    let v: serde_json::Value = serde_json::from_str(&wasm.stdout).unwrap();
+    assert!(
+        v["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["kind"] == "session")
+    );
+    assert!(
+        v["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["status"] == "added")
+    );
+}
+
+#[test]
+fn diff_against_a_git_revision() {
+    let tmp = mini_site();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .current_dir(tmp.path())
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "one"]);
+    write(
+        &tmp.path().join("site"),
+        &[("services/blog.yaml", BLOG), (".hidden.yaml", "not: [yaml")],
+    );
+    // A bare revision: the NEW directory as of that revision.
+    let r = run(tmp.path(), &["diff", "HEAD", "site", "--summary"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("adds service blog"), "{}", r.stdout);
+    // REV:DIR on both sides: nothing changed between them.
+    let r = run(tmp.path(), &["diff", "HEAD:site", "HEAD:site"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("no changes"));
+    let r = run(tmp.path(), &["diff", "no-such-rev", "site"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("cannot read the site no-such-rev:site from git"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn diff_with_a_broken_old_site_shows_its_errors() {
+    let tmp = two_versions();
+    write(
+        &tmp.path().join("old"),
+        &[("services/www.yaml", BROKEN_WWW)],
+    );
+    let r = run(tmp.path(), &["diff", "old", "new"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("old/services/www.yaml:5:5"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("the old site has 3 error(s)"),
+        "{}",
+        r.stderr
+    );
+}

@@ -103,6 +103,25 @@ fn port(p: &Port) -> String {
     format!("{}/{}", p.port, p.proto.as_str())
 }
 
+/// Every BGP session of a plan, once per pair of speakers.
+pub fn sessions(plan: &Plan) -> BTreeSet<Session> {
+    let mut sessions = BTreeSet::new();
+    for host in plan.hosts.values() {
+        for peer in &host.peers {
+            let (a, b) = match peer.kind {
+                PeerKind::Upstream => (&host.name, &peer.name),
+                _ if host.name <= peer.name => (&host.name, &peer.name),
+                _ => (&peer.name, &host.name),
+            };
+            sessions.insert(Session {
+                a: a.clone(),
+                b: b.clone(),
+            });
+        }
+    }
+    sessions
+}
+
 /// The topology of a validated intent and its plan.
 pub fn topology(intent: &Intent, plan: &Plan, sources: &Sources) -> Topology {
     let hosts = intent
@@ -117,20 +136,6 @@ pub fn topology(intent: &Intent, plan: &Plan, sources: &Sources) -> Topology {
             drained: h.drain,
         })
         .collect();
-    let mut sessions = BTreeSet::new();
-    for host in plan.hosts.values() {
-        for peer in &host.peers {
-            let pair = match peer.kind {
-                PeerKind::Upstream => (host.name.clone(), peer.name.clone()),
-                _ if host.name <= peer.name => (host.name.clone(), peer.name.clone()),
-                _ => (peer.name.clone(), host.name.clone()),
-            };
-            sessions.insert(Session {
-                a: pair.0,
-                b: pair.1,
-            });
-        }
-    }
     let services = intent
         .services
         .values()
@@ -186,7 +191,7 @@ pub fn topology(intent: &Intent, plan: &Plan, sources: &Sources) -> Topology {
                 asn: u.asn,
             })
             .collect(),
-        sessions: sessions.into_iter().collect(),
+        sessions: sessions(plan).into_iter().collect(),
         services,
     }
 }

@@ -8,7 +8,9 @@ use svcintent_core::diagnostic::json::JsonDiagnostic;
 use svcintent_core::diagnostic::{github, sarif};
 use svcintent_core::{SourceFile, Sources};
 
-use super::{CliError, Ctx, Format, LintArgs, RenderArgs, ValidateArgs, ValidateFormat};
+use super::{
+    CliError, Ctx, DiffArgs, DiffFormat, Format, LintArgs, RenderArgs, ValidateArgs, ValidateFormat,
+};
 use crate::exit;
 use crate::module;
 use crate::protocol::{self, Response};
@@ -341,4 +343,143 @@ pub(super) fn validate(ctx: &Ctx<'_>, args: &ValidateArgs) -> Result<u8, CliErro
     } else {
         exit::ERRORS
     })
+}
+
+/// A `diff` operand: a directory, `REV:DIR`, or (for OLD) a bare revision of `other`'s
+/// directory.
+fn diff_site(spec: &str, other: Option<&str>) -> Result<Site, CliError> {
+    let path = std::path::Path::new(spec);
+    if path.is_dir() {
+        return Ok(site::read(path)?);
+    }
+    if let Some((rev, dir)) = spec.split_once(':')
+        && !rev.is_empty()
+    {
+        let dir = if dir.is_empty() { "." } else { dir };
+        return Ok(site::read_git(rev, std::path::Path::new(dir))?);
+    }
+    match other {
+        Some(dir) if std::path::Path::new(dir).is_dir() => {
+            Ok(site::read_git(spec, std::path::Path::new(dir))?)
+        }
+        _ => Err(CliError::Usage(format!(
+            "{spec} is neither a site directory nor REV:DIR (a git revision and a directory)"
+        ))),
+    }
+}
+
+pub(super) fn diff(ctx: &Ctx<'_>, args: &DiffArgs) -> Result<u8, CliError> {
+    let new = diff_site(&args.new, None)?;
+    let old = diff_site(&args.old, Some(&args.new))?;
+    let engine = ctx.engine()?;
+    let response = ctx.call(&engine, &protocol::diff(&old.files, &new.files))?;
+    if let Some(error) = &response.error {
+        // The old site does not build: show why, as lint would.
+        let old_lint = served(ctx.call(&engine, &protocol::lint(&old.files))?)?;
+        let ds = displayed(&old, old_lint.diagnostics);
+        ctx.out.err(&human_report(&old, &ds, ctx.out.stderr_color));
+        ctx.out.error(&format!("{}: {error}", old.name()));
+        return Ok(exit::ERRORS);
+    }
+    let diagnostics = displayed(&new, response.diagnostics.clone());
+    if !diagnostics.is_empty() {
+        ctx.out
+            .err(&human_report(&new, &diagnostics, ctx.out.stderr_color));
+    }
+    let Some(diff) = response.diff.filter(|_| response.ok) else {
+        ctx.out
+            .error(&format!("{} has errors; nothing to compare", new.name()));
+        return Ok(exit::ERRORS);
+    };
+    let changed = !diff.is_empty();
+    match args.format {
+        DiffFormat::Json => {
+            #[derive(serde::Serialize)]
+            struct Report<'a> {
+                ok: bool,
+                changes: &'a [svcintent_core::diff::Change],
+                #[serde(skip_serializing_if = "Option::is_none")]
+                files: Option<&'a [svcintent_core::diff::FileDiff]>,
+            }
+            let report = Report {
+                ok: true,
+                changes: &diff.changes,
+                files: (!args.summary).then_some(diff.files.as_slice()),
+            };
+            ctx.out
+                .out(&(serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"));
+        }
+        DiffFormat::Human => ctx
+            .out
+            .out(&human_diff(&diff, args.summary, ctx.out.stdout_color)),
+    }
+    Ok(if changed && args.exit_code {
+        exit::DRIFT
+    } else {
+        exit::OK
+    })
+}
+
+fn human_diff(diff: &svcintent_core::diff::SiteDiff, summary: bool, color: Color) -> String {
+    use std::fmt::Write as _;
+    use svcintent_core::diff::FileStatus;
+
+    let paint = |code: &str, line: &str| match color {
+        Color::Always => format!("\x1b[{code}m{line}\x1b[0m"),
+        Color::Never => line.to_owned(),
+    };
+    let mut out = String::new();
+    if diff.is_empty() {
+        out.push_str("no changes: both sites render to the same files\n");
+        return out;
+    }
+    for c in &diff.changes {
+        let kind = serde_json::to_value(c.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let _ = writeln!(out, "{kind:<9} {}", c.summary);
+    }
+    if diff.changes.is_empty() {
+        out.push_str("(no change to hosts, services, announcements, sessions or the firewall)\n");
+    }
+    let count = |s: FileStatus| diff.files.iter().filter(|f| f.status == s).count();
+    let _ = writeln!(
+        out,
+        "\n{} rendered file(s) change: {} added, {} removed, {} changed",
+        diff.files.len(),
+        count(FileStatus::Added),
+        count(FileStatus::Removed),
+        count(FileStatus::Changed)
+    );
+    if summary {
+        for f in &diff.files {
+            let status = match f.status {
+                FileStatus::Added => "added",
+                FileStatus::Removed => "removed",
+                FileStatus::Changed => "changed",
+            };
+            let _ = writeln!(out, "  {status:<8} {}", f.path);
+        }
+        return out;
+    }
+    for f in &diff.files {
+        out.push('\n');
+        for line in f.unified.lines() {
+            let painted = if line.starts_with("+++") || line.starts_with("---") {
+                paint("1", line)
+            } else if line.starts_with('+') {
+                paint("32", line)
+            } else if line.starts_with('-') {
+                paint("31", line)
+            } else if line.starts_with("@@") {
+                paint("36", line)
+            } else {
+                line.to_owned()
+            };
+            out.push_str(&painted);
+            out.push('\n');
+        }
+    }
+    out
 }

@@ -199,6 +199,24 @@ Example:
     /// Print the versions of svcintent, the compiler, wasmtime and the module.
     Version,
 
+    /// Show what changes between two versions of a site, then the rendered files' diff.
+    #[command(long_about = "\
+Show what changes between two versions of a site: first in words a reviewer reads (hosts and
+services added or removed, VIPs announced or withdrawn and by whom, drains, backends, BGP
+sessions, firewall openings), then the unified diff of every rendered file that changes.
+
+OLD and NEW are site directories, or git revisions: `REV:DIR` is DIR as of revision REV, and a
+bare revision as OLD means NEW's directory at that revision. So `svcintent diff HEAD sites/campus`
+reviews the uncommitted change, `svcintent diff main:sites/campus sites/campus` a branch.
+
+Exits 0 (or 3 with --exit-code when something changes), 1 when either site has errors.
+
+Examples:
+  svcintent diff HEAD sites/campus
+  svcintent diff origin/main:sites/campus sites/campus --summary
+  svcintent diff old-site/ new-site/ --format json")]
+    Diff(DiffArgs),
+
     /// Run the daemons' own configuration checks on a rendered tree.
     #[command(long_about = "\
 Run each daemon's own configuration check on every host of a rendered tree (haproxy -c,
@@ -258,6 +276,39 @@ pub struct RenderArgs {
     /// Write nothing; list the files of DIR that differ and exit 3 if any do.
     #[arg(long)]
     pub check: bool,
+}
+
+/// `diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The old site: a directory, `REV:DIR`, or a revision of NEW's directory.
+    #[arg(value_name = "OLD")]
+    pub old: String,
+
+    /// The new site: a directory or `REV:DIR`.
+    #[arg(value_name = "NEW")]
+    pub new: String,
+
+    /// Only the statements, not the rendered files' diff.
+    #[arg(long)]
+    pub summary: bool,
+
+    /// Exit 3 when something changes (like `git diff --exit-code`).
+    #[arg(long)]
+    pub exit_code: bool,
+
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = DiffFormat::Human)]
+    pub format: DiffFormat,
+}
+
+/// `diff --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    /// Statements, then unified diffs.
+    Human,
+    /// `{"ok": ..., "changes": [...], "files": [...]}`.
+    Json,
 }
 
 /// `validate`.
@@ -474,6 +525,7 @@ pub fn run(cli: &Cli) -> u8 {
         Command::Schema => commands::schema(&ctx),
         Command::Version => commands::version(&ctx),
         Command::Validate(args) => commands::validate(&ctx, args),
+        Command::Diff(args) => commands::diff(&ctx, args),
     };
     match result {
         Ok(code) => code,
