@@ -347,7 +347,7 @@ if [ "$w_during" -gt 0 ] || [ "$(failed_of "$out")" != 0 ]; then
   # connect timeout and no redispatch, so one failing backend can fail it on every balancer
   # before HAProxy marks that backend down, and the VIP is withdrawn everywhere.
   grep -h "check timed out\|CRITICAL" "$W"/lb1/log/anycast-healthchecker/stdout.log | tail -n 4
-  echo "KNOWN BUG (core): one backend failure withdrew lb1's VIPs $w_during time(s), $(failed_of "$out") request(s) failed"
+  echo "KNOWN BUG (core): during one backend's failure lb1 withdrew its VIPs $w_during time(s) and $(failed_of "$out") request(s) failed (announcement check through one backend, no redispatch; docs/lab.md)"
   [ "${SVCINTENT_LAB_STRICT:-0}" = 0 ] || fail "backend failure caused VIP withdrawals or failed requests (SVCINTENT_LAB_STRICT)"
 fi
 out=$(load 200 0 $TARGETS)
