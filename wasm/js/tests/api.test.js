@@ -207,3 +207,66 @@ test("an empty site is reported, not thrown", () => {
   assert.equal(r.ok, false);
   assert.ok(r.diagnostics.length >= 1);
 });
+
+test("render: each file's origins map blocks of lines to the services defined in the intent", () => {
+  const r = svcintent.render(CAMPUS);
+  assert.equal(r.ok, true);
+  const sources = new Map(CAMPUS.map((f) => [f.path, f.text.split("\n")]));
+  let blocks = 0;
+  for (const f of r.files) {
+    assert.ok(Array.isArray(f.origins), `${f.path}: origins`);
+    const lineCount = f.contents.split("\n").length;
+    let previous = 0;
+    for (const o of f.origins) {
+      assert.ok(isPlainObject(o));
+      assert.ok(Number.isInteger(o.line) && o.line > previous && o.line <= lineCount, `${f.path}: line ${o.line}`);
+      previous = o.line;
+      if (o.service === null) {
+        assert.equal(o.source, null);
+        continue;
+      }
+      blocks += 1;
+      assert.ok(f.services.includes(o.service), `${f.path}: ${o.service} not in ${f.services}`);
+      // The source points at the service's key in its intent file.
+      const lines = sources.get(o.source.file);
+      assert.ok(lines, `${f.path}: unknown source file ${o.source.file}`);
+      const at = lines[o.source.line - 1].slice(o.source.column - 1);
+      assert.ok(at.startsWith(`${o.service}:`), `${o.source.file}:${o.source.line}: ${at}`);
+    }
+  }
+  assert.ok(blocks >= 50, `${blocks} service blocks`);
+  const haproxy = r.files.find((f) => f.path === "lb1/etc/haproxy/haproxy.cfg");
+  const www = haproxy.origins.find((o) => o.service === "www");
+  assert.ok(www, "lb1's haproxy.cfg has a www block");
+  assert.match(haproxy.contents.split("\n")[www.line - 1], /www/);
+});
+
+test("render: the topology describes the site's hosts, sessions and services", () => {
+  const t = svcintent.render(CAMPUS).topology;
+  assert.ok(isPlainObject(t));
+  assert.equal(t.site, "campus");
+  assert.equal(t.asn, 65010);
+  const hosts = t.hosts.map((h) => h.name);
+  assert.deepEqual(hosts, [...hosts].sort(), "hosts sorted by name");
+  // Every host with rendered files is in the topology.
+  const rendered = new Set(walk(GOLDEN).filter((p) => p.includes("/")).map((p) => p.split("/")[0]));
+  for (const h of rendered) assert.ok(hosts.includes(h), h);
+  const lb3 = t.hosts.find((h) => h.name === "lb3");
+  assert.deepEqual(lb3.roles, ["balancer"]);
+  const names = new Set([...hosts, ...t.upstreams.map((u) => u.name)]);
+  assert.ok(t.sessions.length > 0);
+  for (const s of t.sessions) assert.ok(names.has(s.a) && names.has(s.b), JSON.stringify(s));
+
+  const services = t.services.map((s) => s.name);
+  assert.deepEqual(services, [...services].sort(), "services sorted by name");
+  const www = t.services.find((s) => s.name === "www");
+  assert.equal(www.balancing, "haproxy");
+  assert.deepEqual(www.vips, ["192.0.2.10", "2001:db8:100::10"]);
+  assert.deepEqual(www.ports, ["80/tcp", "443/tcp"]);
+  assert.ok(www.backends.length > 0);
+  assert.equal(www.source.file, "services/web.yaml");
+  const resolver = t.services.find((s) => s.name === "resolver");
+  assert.equal(resolver.balancing, "anycast");
+  assert.deepEqual(resolver.backends, []);
+  assert.deepEqual(resolver.announcers.map((a) => a.host), ["dns1", "dns2"]);
+});
