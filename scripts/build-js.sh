@@ -21,14 +21,15 @@
 #   --web-only   build only pkg-web
 #   --no-install never install tools (fail when one is missing)
 #
-# Environment: CARGO_TARGET_DIR, CARGO_HOME, NPM.
+# Environment: CARGO_TARGET_DIR, CARGO_HOME, NPM, SVCINTENT_JS_MAX_BYTES (the size limit, default
+# 2097152).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WASM_BINDGEN_VERSION=0.2.130
 WASM_PACK_VERSION=0.15.1
 BINARYEN_VERSION=132
-LIMIT_BYTES=$((2 * 1024 * 1024))
+LIMIT_BYTES="${SVCINTENT_JS_MAX_BYTES:-$((2 * 1024 * 1024))}"
 CRATE="$ROOT/wasm/js"
 TARGETS=(web nodejs)
 INSTALL=1
