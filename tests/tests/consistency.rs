@@ -72,7 +72,8 @@ fn haproxy_binds(cfg: &str) -> BTreeSet<(IpAddr, u16)> {
     let mut in_frontend = false;
     for line in cfg.lines() {
         if !line.starts_with(char::is_whitespace) && !line.is_empty() {
-            in_frontend = line.starts_with("frontend ");
+            // Service frontends; svcintent_health is on the loopback, no VIP.
+            in_frontend = line.starts_with("frontend ") && line != "frontend svcintent_health";
             continue;
         }
         let Some(rest) = line.trim().strip_prefix("bind ") else {

@@ -67,7 +67,9 @@ fn haproxy_lines_belong_to_the_service_of_their_section() {
     for (i, line) in text.iter().enumerate() {
         let n = i as u64 + 1;
         let owner = service_of_line(cfg, n);
-        if let Some(name) = line
+        if *line == "frontend svcintent_health" {
+            assert_eq!(owner, None, "host-level line {n} attributed: {line}");
+        } else if let Some(name) = line
             .strip_prefix("frontend ")
             .or_else(|| line.strip_prefix("backend "))
         {

@@ -163,8 +163,8 @@ fn http_features() {
     // Identical service sections on both balancers; the global maxconn adds up the frontends.
     assert_eq!(service_sections(lb1), service_sections(cfg(&out, "lb2")));
     assert!(
-        lb1.contains("    maxconn 20100\n"),
-        "5000 + 5000 + 10000 + 100"
+        lb1.contains("    maxconn 20200\n"),
+        "5000 + 5000 + 10000 + 100 (statistics) + 100 (announcement health)"
     );
     // The statistics page answers the balancer and the monitoring host; admin only itself.
     assert!(
@@ -254,7 +254,7 @@ fn injection_is_quoted_and_passes_haproxy_check() {
         .lines()
         .filter(|l| !l.starts_with(' ') && !l.starts_with('#') && !l.is_empty())
         .collect();
-    assert_eq!(sections.len(), 3 + 2 * descriptions.len(), "{sections:#?}");
+    assert_eq!(sections.len(), 4 + 2 * descriptions.len(), "{sections:#?}");
 }
 
 /// Runs the rendered `haproxy.cfg` of the injection fixture for real, in a private network and
@@ -330,6 +330,7 @@ fn injection_reads_back_from_running_haproxy() {
     let names: std::collections::BTreeSet<&str> = parsed.iter().map(|(n, _)| n.as_str()).collect();
     let mut want: std::collections::BTreeSet<&str> = expected.keys().map(String::as_str).collect();
     want.insert("svcintent_stats");
+    want.insert("svcintent_health");
     assert_eq!(names, want, "no other proxy exists");
 
     // 2. The check request, as the backend received it.

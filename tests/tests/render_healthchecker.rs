@@ -409,38 +409,24 @@ fn expected_argvs(host: &str) -> BTreeSet<Vec<String>> {
                 set.insert(argv);
             }
         }
+        // Balancers ask HAProxy's announcement-health frontend, whatever the service's check:
+        // the hostile http path, Host header and SNI reach HAProxy's backend checks instead.
         "lb1" => {
-            for vip in ["192.0.2.2", "2001:db8:100::2"] {
+            for service in ["hostile-http", "hostile-tls"] {
                 set.insert(vec![
                     format!("{PLUGINS}/check_http"),
                     s("-I"),
-                    s(vip),
+                    s("127.0.0.1"),
                     s("-p"),
-                    s("80"),
+                    s("8405"),
                     s("-u"),
-                    s("/h(e)a*l!t+h,=:@~x?q=%41&r=%(interface)s"),
+                    format!("/{service}"),
                     s("-e"),
-                    s("302"),
-                    s("-H"),
-                    s("*.example.edu"),
-                    s("-j"),
-                    s("OPTIONS"),
+                    s("200"),
                     s("-t"),
                     s("1"),
                 ]);
             }
-            set.insert(vec![
-                format!("{PLUGINS}/check_tcp"),
-                s("-H"),
-                s("192.0.2.3"),
-                s("-p"),
-                s("636"),
-                s("-S"),
-                s("--sni"),
-                s("x--y.example.edu"),
-                s("-t"),
-                s("1"),
-            ]);
         }
         _ => unreachable!(),
     }

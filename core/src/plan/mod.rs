@@ -17,6 +17,10 @@ use crate::model::{Balancing, Host, Intent, Port, Proto, Role, Service};
 /// Port of the HAProxy stats page on each balancer's own addresses.
 pub const HAPROXY_STATS_PORT: u16 = 8404;
 
+/// Port of HAProxy's announcement-health frontend, on `127.0.0.1` of each balancer: the health
+/// announcer asks it whether a service can be served before announcing the service's VIPs.
+pub const HAPROXY_HEALTH_PORT: u16 = 8405;
+
 /// The plan for the whole site.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {

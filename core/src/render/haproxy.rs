@@ -17,6 +17,16 @@
 //!   end in `_<digits>`, so it can never equal a listener name (`<service>` or
 //!   `<service>_<port>`, service names have no `_`). Note: the firewall plan has no allowance for
 //!   this port, so the monitoring hosts reach it only once the plan opens it.
+//! - `frontend svcintent_health` on `127.0.0.1:`[`HEALTH_PORT`]: `GET /<service>` answers 200
+//!   while every backend (listener) of the service has a usable server (`nbsrv(<backend>) ge
+//!   1`), 503 otherwise, 404 for anything else. anycast-healthchecker announces the service's
+//!   VIPs on this answer (`render::healthchecker`), so one failing backend server never
+//!   withdraws a VIP and a dead HAProxy withdraws them all. Loopback only: nftables accepts
+//!   `lo` and nothing else can reach it. Same naming rule as the statistics listener.
+//! - `defaults` also sets `retries 3` and `option redispatch`: a connection a backend server
+//!   refuses (stopped, not yet marked down) is retried on another server before the client
+//!   sees an error; http backends also `retry-on conn-failure empty-response junk-response`,
+//!   so a request a stopping server drops is sent again to another (measured in the netns lab).
 //! - Per listener of each balanced service (`HostPlan::listeners`), a `frontend` and a `backend`
 //!   named after the listener. The frontend binds every VIP of the service that this balancer
 //!   announces (`HostPlan::announcements`, drained or not, so every bound VIP is announced) on
@@ -76,6 +86,12 @@ pub const PATH: &str = "/etc/haproxy/haproxy.cfg";
 
 /// Port of the statistics/admin page on the balancer's own addresses.
 pub const STATS_PORT: u16 = crate::plan::HAPROXY_STATS_PORT;
+
+/// Port of the announcement-health frontend on `127.0.0.1`.
+pub const HEALTH_PORT: u16 = crate::plan::HAPROXY_HEALTH_PORT;
+
+/// `maxconn` of the announcement-health frontend (one check per VIP every interval).
+const HEALTH_MAXCONN: u32 = 100;
 
 /// `maxconn` of a frontend whose service sets none (the `defaults` section's value).
 pub const DEFAULT_FRONTEND_MAXCONN: u32 = 10_000;
@@ -155,7 +171,24 @@ struct Config {
     maxconn: u64,
     default_maxconn: u32,
     stats: Stats,
+    health: Health,
+    health_maxconn: u32,
     sections: Vec<Section>,
+}
+
+/// The announcement-health frontend: `GET /<service>` answers 200 while every backend of the
+/// service has a usable server, 503 otherwise.
+#[derive(Debug, Serialize)]
+struct Health {
+    bind: String,
+    routes: Vec<HealthRoute>,
+}
+
+#[derive(Debug, Serialize)]
+struct HealthRoute {
+    service: String,
+    /// The service's backends (one per listener).
+    backends: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -399,7 +432,18 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
         .filter_map(|s| s.frontend.as_ref())
         .map(|f| u64::from(f.maxconn.unwrap_or(DEFAULT_FRONTEND_MAXCONN)))
         .sum::<u64>()
-        + u64::from(STATS_MAXCONN);
+        + u64::from(STATS_MAXCONN)
+        + u64::from(HEALTH_MAXCONN);
+    let mut routes: Vec<HealthRoute> = Vec::new();
+    for s in &sections {
+        match routes.last_mut() {
+            Some(r) if r.service == s.service => r.backends.push(s.name.clone()),
+            _ => routes.push(HealthRoute {
+                service: s.service.clone(),
+                backends: vec![s.name.clone()],
+            }),
+        }
+    }
     let services = host.balanced.clone();
     let config = Config {
         header: cx.header("#", &host.name, &services),
@@ -412,6 +456,11 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
             admins: own.iter().map(ToString::to_string).collect(),
             maxconn: STATS_MAXCONN,
         },
+        health: Health {
+            bind: sockaddr(IpAddr::from([127, 0, 0, 1]), HEALTH_PORT),
+            routes,
+        },
+        health_maxconn: HEALTH_MAXCONN,
         sections,
     };
     let contents = cx.render_template(Target::Haproxy, &host.name, TEMPLATE, &config)?;

@@ -63,25 +63,30 @@
 //!
 //! # The check commands
 //!
-//! From the service's `check`, run against the VIP on this host (`{vip}`, `{port}`: the first
-//! tcp port of the service, else its first port, `{address}`: this host's address of the VIP's
-//! family), with the plugins of `site.paths.plugins`:
+//! On a **balancer**, the question is whether this balancer can serve the service, which
+//! HAProxy knows best: `check_http -I 127.0.0.1 -p 8405 -u /<service> -e 200 -t <timeout>` asks
+//! its announcement-health frontend (`render::haproxy`), which answers 200 while every backend
+//! of the service has a usable server by HAProxy's own checks (the service's `check`), 503
+//! otherwise, and nothing when HAProxy is down. Checking *through* the VIP instead would
+//! withdraw the VIP from every balancer at once whenever one backend server fails (the check
+//! lands on the failing server before HAProxy has marked it down): the netns lab
+//! (tests/tests/lab.rs, scenario 4) showed exactly that. End-to-end checks through the VIP are
+//! Icinga2's job (`render::icinga2`).
+//!
+//! On an **anycast node** the node is the server: the service's `check` runs against the VIP
+//! on this host (`{vip}`, `{port}`: the check's `port`, else the first tcp port of the service,
+//! else its first port, `{address}`: this host's address of the VIP's family), with the plugins
+//! of `site.paths.plugins`:
 //!
 //! - `http` → `check_http -I <vip> -p <port> -u <path> -e <status> [-H <host>] [-j <method>]
-//!   [-S --sni] -t <timeout>`; `-H` is the check's `host`, else the first non-wildcard web
-//!   server name (as the HAProxy backend check sends).
+//!   -t <timeout>`.
 //! - `tcp` → `check_tcp -H <vip> -p <port> -t <timeout>`.
 //! - `tls` → `check_tcp -H <vip> -p <port> -S [--sni <sni>] -t <timeout>`.
 //! - `command` → the plugin (a bare name under `site.paths.plugins`, or an absolute path) and
 //!   its arguments with the placeholders substituted.
 //!
-//! The port: on an anycast node the node is the server, so the check's `port` (else `{port}`)
-//! is used as given. On a balancer the check goes through this balancer's own HAProxy frontend
-//! on the VIP, so only frontend ports make sense: the check's `port` when it is a tcp port of
-//! the service (otherwise it names a backend port), else for an http check of a service that
-//! terminates TLS the first TLS port (with `-S --sni`; plain http may only redirect), else
-//! `{port}`. `-t` is the check timeout rounded up to whole seconds (the plugins take integers);
-//! the daemon kills the plugin at the exact `check_timeout` anyway.
+//! `-t` is the check timeout rounded up to whole seconds (the plugins take integers); the
+//! daemon kills the plugin at the exact `check_timeout` anyway.
 //!
 //! Drain: an announcement with `withdrawn` (drained host or service) gets
 //! `check_disabled = true` and `on_disabled = withdraw`: the daemon removes the prefix at
@@ -95,7 +100,7 @@ use minijinja::{Environment, Error, ErrorKind};
 use serde::Serialize;
 
 use super::{Context, RenderError, RenderedFile, Target};
-use crate::model::{CheckKind, Intent, Proto, Role, Service, Tls};
+use crate::model::{CheckKind, Intent, Proto, Role, Service};
 use crate::plan::{Announcement, HostPlan};
 
 /// The daemon's main file.
@@ -351,36 +356,28 @@ pub fn check_argv(
     address: Option<IpAddr>,
 ) -> Result<Vec<String>, String> {
     let port = service_port(svc);
-    let tcp_ports: Vec<u16> = svc
-        .ports
-        .iter()
-        .filter(|p| p.proto == Proto::Tcp)
-        .map(|p| p.port)
-        .collect();
-    let tls_ports: Vec<u16> = match svc.haproxy.as_ref().map(|h| &h.tls) {
-        Some(Tls::Terminate { ports, .. }) => ports
-            .iter()
-            .copied()
-            .filter(|p| tcp_ports.contains(p))
-            .collect(),
-        _ => Vec::new(),
-    };
-    let balanced = svc.haproxy.is_some();
-    // The port checked, and whether this balancer terminates TLS on it.
-    let choose = |over: Option<u16>, http: bool| -> Result<(u16, bool), String> {
-        let chosen = if !balanced {
-            over.or(port)
-        } else if let Some(p) = over.filter(|p| tcp_ports.contains(p)) {
-            Some(p)
-        } else if http && !tls_ports.is_empty() {
-            tls_ports.first().copied()
-        } else {
-            port
-        };
-        let p = chosen.ok_or_else(|| format!("service {} has no port to check", svc.name))?;
-        Ok((p, tls_ports.contains(&p)))
-    };
     let timeout = svc.check.timeout_ms.div_ceil(1000).max(1).to_string();
+    if svc.haproxy.is_some() {
+        // HAProxy's own view: can it serve the service (every backend has a usable server)?
+        return Ok(vec![
+            plugin(intent, "check_http"),
+            "-I".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            crate::plan::HAPROXY_HEALTH_PORT.to_string(),
+            "-u".into(),
+            format!("/{}", svc.name),
+            "-e".into(),
+            "200".into(),
+            "-t".into(),
+            timeout,
+        ]);
+    }
+    // An anycast node serves the service itself: check it on the VIP, at the check's port.
+    let choose = |over: Option<u16>| -> Result<u16, String> {
+        over.or(port)
+            .ok_or_else(|| format!("service {} has no port to check", svc.name))
+    };
     let vip_s = vip.to_string();
     let argv = match &svc.check.kind {
         CheckKind::Http {
@@ -390,14 +387,7 @@ pub fn check_argv(
             method,
             port: over,
         } => {
-            let (p, tls) = choose(*over, true)?;
-            let web_name = svc
-                .haproxy
-                .as_ref()
-                .and_then(|h| h.web.as_ref())
-                .and_then(|w| w.server_names.iter().find(|n| !n.starts_with("*.")))
-                .cloned();
-            let host = host.clone().or(web_name);
+            let p = choose(*over)?;
             let mut v = vec![
                 plugin(intent, "check_http"),
                 "-I".into(),
@@ -412,17 +402,11 @@ pub fn check_argv(
             if method != "GET" {
                 v.extend(["-j".into(), method.clone()]);
             }
-            if tls {
-                v.push("-S".into());
-                if host.is_some() {
-                    v.push("--sni".into());
-                }
-            }
             v.extend(["-t".into(), timeout]);
             v
         }
         CheckKind::Tcp { port: over } => {
-            let (p, _) = choose(*over, false)?;
+            let p = choose(*over)?;
             vec![
                 plugin(intent, "check_tcp"),
                 "-H".into(),
@@ -434,7 +418,7 @@ pub fn check_argv(
             ]
         }
         CheckKind::Tls { sni, port: over } => {
-            let (p, _) = choose(*over, false)?;
+            let p = choose(*over)?;
             let mut v = vec![
                 plugin(intent, "check_tcp"),
                 "-H".into(),
