@@ -4,7 +4,10 @@
 #      tests run (haproxy, bird2, nftables, icinga2, apache2, monitoring-plugins, the
 #      anycast-healthchecker venv), the wasm target, wasm-opt;
 #   2. builds the sandboxed module once;
-#   3. runs formatting, clippy (native and wasm32) and every test of the workspace.
+#   3. runs formatting, clippy (native and wasm32) and every test of the workspace (including
+#      the netns lab and the daemons' own checks);
+#   4. tests the bindings over the same module: Python (wasm/python), JS/TS (wasm/js), and the
+#      browser playground in headless Chromium.
 # CI (.ci/run) runs exactly this. Needs no stdin.
 set -euo pipefail
 exec </dev/null
@@ -29,7 +32,16 @@ cargo fmt --all -- --check
 step "cargo clippy (native)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo clippy (wasm32)"
-cargo clippy -p svcintent-core -p svcintent-wasm --target wasm32-unknown-unknown --locked -- -D warnings
+cargo clippy -p svcintent-core -p svcintent-wasm -p svcintent-js --target wasm32-unknown-unknown --locked -- -D warnings
 
 step "cargo test"
 cargo test --workspace --locked --no-fail-fast
+
+step "Python package (wasm/python)"
+bash scripts/test-python.sh
+
+step "JS/TS package (wasm/js)"
+bash scripts/test-js.sh
+
+step "playground (headless Chromium)"
+bash scripts/test-playground.sh
