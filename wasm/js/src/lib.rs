@@ -218,8 +218,7 @@ fn input_files(files: JsValue) -> Result<Vec<InputFile>, JsError> {
 
 /// Diagnostics for a site: `ok` is false when there are errors.
 ///
-/// # Errors
-/// Throws when `files` is not an array of `{path, text}`.
+/// @throws {Error} when `files` is not an array of `{path, text}` strings.
 #[wasm_bindgen(unchecked_return_type = "ApiResponse")]
 pub fn lint(
     #[wasm_bindgen(unchecked_param_type = "InputFile[]")] files: JsValue,
@@ -231,8 +230,7 @@ pub fn lint(
 
 /// Diagnostics and, when there are no errors, every host's files, the manifest and the topology.
 ///
-/// # Errors
-/// Throws when `files` is not an array of `{path, text}`.
+/// @throws {Error} when `files` is not an array of `{path, text}` strings.
 #[wasm_bindgen(unchecked_return_type = "ApiResponse")]
 pub fn render(
     #[wasm_bindgen(unchecked_param_type = "InputFile[]")] files: JsValue,
@@ -245,8 +243,7 @@ pub fn render(
 /// The effective settings of one service, each with the place that set it (`text`); `error` when
 /// the site has no such service.
 ///
-/// # Errors
-/// Throws when `files` is not an array of `{path, text}`.
+/// @throws {Error} when `files` is not an array of `{path, text}` strings.
 #[wasm_bindgen(unchecked_return_type = "ApiResponse")]
 pub fn trace(
     #[wasm_bindgen(unchecked_param_type = "InputFile[]")] files: JsValue,
@@ -260,27 +257,18 @@ pub fn trace(
 
 /// The documentation of a diagnostic code (`SI010` or `unknown-key`) in `text`; `error` for an
 /// unknown code.
-///
-/// # Errors
-/// Only if the response cannot be converted (never expected).
 #[wasm_bindgen(unchecked_return_type = "ApiResponse")]
 pub fn explain(code: String) -> Result<JsValue, JsError> {
     serve(Request::Explain { code })
 }
 
 /// The JSON Schema of the input format, as JSON text in `text`.
-///
-/// # Errors
-/// Only if the response cannot be converted (never expected).
 #[wasm_bindgen(unchecked_return_type = "ApiResponse")]
 pub fn schema() -> Result<JsValue, JsError> {
     serve(Request::Schema)
 }
 
 /// The core's and the protocol's versions, in `text`.
-///
-/// # Errors
-/// Only if the response cannot be converted (never expected).
 #[wasm_bindgen(unchecked_return_type = "ApiResponse")]
 pub fn version() -> Result<JsValue, JsError> {
     serve(Request::Version)
