@@ -290,6 +290,8 @@ sed -n '2,$p' "$W/load2.out"
 out=$(load 200 0 $TARGETS)
 echo "after withdrawal: $out"
 [ "$(failed_of "$out")" = 0 ] || fail "requests fail after the withdrawal"
+# The VIPs are fine through lb2; the per-balancer HAProxy check sees lb1's.
+check_monitoring "HAProxy killed on lb1" lb1/haproxy
 
 # ---------------------------------------------------------------------------- 3. drain
 # Restore lb1 first.
@@ -423,13 +425,13 @@ out=$(birdc_on lb1 configure \"/etc/bird/bird.conf\")
 grep -qE "Reconfigured|Reconfiguration in progress" <<<"$out" || fail "lb1 does not go back to its rendered config: $out"
 
 # ---------------------------------------------------------------------------- 7c monitoring, haproxy down
-# No balancer is left for www and shop: their VIPs are withdrawn (the monitoring has no check
-# of one balancer's HAProxy; it sees the VIPs through whichever balancer is announcing them).
+# No balancer is left for www and shop: their VIPs are withdrawn, and both balancers' HAProxy
+# checks fail.
 for lb in lb1 lb2; do kill "$(cat "$W/$lb/run/haproxy.pid")"; done
 for v in $WEB_VIPS; do wait_routes -4 "$v" "" 20; done
 for v in $WEB_VIPS6; do wait_routes -6 "$v" "" 20; done
 check_monitoring "HAProxy killed on both balancers, Apache stopped on web1" \
-  web1/backend_www_8080 web1/backend_shop_8090 \
+  web1/backend_www_8080 web1/backend_shop_8090 lb1/haproxy lb2/haproxy \
   "vip_www/tcp_80_192.0.2.10" "vip_www/tcp_80_2001:db8:100::10" \
   "vip_shop/tcp_80_192.0.2.11" "vip_shop/tcp_80_2001:db8:100::11" \
   "vip_www/ping_192.0.2.10" "vip_www/ping_2001:db8:100::10" \

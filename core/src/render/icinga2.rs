@@ -621,6 +621,35 @@ impl Builder<'_> {
         }
     }
 
+    /// HAProxy itself on a balancer: its statistics page answers the monitoring hosts. The VIP
+    /// checks cannot see one dead HAProxy (the other balancers keep the VIPs up).
+    fn haproxy(&mut self, host: &Host) {
+        let Some(address) = host
+            .addresses()
+            .into_iter()
+            .find(|a| self.can_reach(*a).is_some())
+        else {
+            return;
+        };
+        let mut vars = BTreeMap::new();
+        vars.insert("http_address", s(address.to_string()));
+        vars.insert("http_port", Value::from(crate::plan::HAPROXY_STATS_PORT));
+        vars.insert("http_uri", s("/"));
+        vars.insert("http_expect", s("200"));
+        self.push(
+            &host.name,
+            "haproxy".to_owned(),
+            format!(
+                "HAProxy statistics {address} port {}",
+                crate::plan::HAPROXY_STATS_PORT
+            ),
+            "http",
+            None,
+            vars,
+            host.drain,
+        );
+    }
+
     fn bgp(&mut self, host: &Host, plan: &HostPlan) {
         let Some(ssh) = host
             .addresses()
@@ -806,6 +835,9 @@ pub fn monitoring(cx: &Context<'_>, me: &Host) -> Monitoring {
     for (name, plan) in &cx.plan.hosts {
         if let Some(h) = intent.hosts.get(name) {
             b.bgp(h, plan);
+            if h.has(Role::Balancer) {
+                b.haproxy(h);
+            }
         }
     }
     let mut services = b.services;
