@@ -41,3 +41,29 @@ fn native_and_wasm_render_the_same_bytes_on_generated_sites() {
         );
     }
 }
+
+/// The issue's largest site: 10,000 services on 400 hosts (about 140 MB of configuration).
+/// Compared by the SHA-256 of each response, so that the two ~300 MB responses are not kept
+/// side by side longer than needed.
+#[test]
+fn native_and_wasm_render_the_same_bytes_at_10000_services() {
+    use sha2::{Digest, Sha256};
+    let cache = tempfile::tempdir().unwrap();
+    let policy = CachePolicy::Dir(cache.path().to_path_buf());
+    let request = render_request(&svcintent_tests::generate::site(10_000, 400));
+    let digest = |kind| {
+        let (engine, _) = Engine::new(kind, Limits::default(), &policy).unwrap();
+        let (response, _) = engine.call(&request).unwrap();
+        let head: String = response.chars().take(40).collect();
+        assert!(
+            head.starts_with(r#"{"version":1,"ok":true"#),
+            "10,000 services did not render: {head}"
+        );
+        (Sha256::digest(response.as_bytes()), response.len())
+    };
+    let (native, native_len) = digest(EngineKind::Native);
+    let (wasm, wasm_len) = digest(EngineKind::Wasm);
+    assert!(native_len > 100_000_000, "only {native_len} bytes rendered");
+    assert_eq!(native_len, wasm_len, "response lengths differ");
+    assert_eq!(native, wasm, "native and wasm responses differ");
+}
