@@ -139,3 +139,29 @@ pub fn assert_daemon_accepts(
         failures.join("\n")
     );
 }
+
+/// `sources` with the text of `path` replaced by `edit(text)`, as an operator would edit one
+/// file. Panics when no file has that path or the edit changes nothing (a test's edit that
+/// silently misses would make the test pass for the wrong reason).
+#[allow(clippy::panic, reason = "test helper: a missed edit is a test failure")]
+pub fn edited(sources: &Sources, path: &str, edit: impl Fn(&str) -> String) -> Sources {
+    let mut found = false;
+    let files = sources
+        .iter()
+        .map(|(_, f)| {
+            if f.path != path {
+                return SourceFile::new(f.path.clone(), f.text.clone());
+            }
+            found = true;
+            let text = edit(&f.text);
+            if text == f.text {
+                panic!("the edit of {path} changed nothing");
+            }
+            SourceFile::new(f.path.clone(), text)
+        })
+        .collect();
+    if !found {
+        panic!("no file {path} in the site");
+    }
+    Sources::new(files)
+}

@@ -7,7 +7,7 @@
 )]
 
 use svcintent_core::diff::{ChangeKind, FileStatus, SiteDiff, diff};
-use svcintent_core::{SourceFile, Sources, build};
+use svcintent_core::{Sources, build};
 use svcintent_tests::{load_site, repo_root};
 
 fn campus() -> Sources {
@@ -16,21 +16,7 @@ fn campus() -> Sources {
 
 /// Campus with `edit` applied to the text of `path`.
 fn edited(path: &str, edit: impl Fn(&str) -> String) -> Sources {
-    let base = campus();
-    Sources::new(
-        base.iter()
-            .map(|(_, f)| {
-                let text = if f.path == path {
-                    let t = edit(&f.text);
-                    assert_ne!(t, f.text, "the edit of {path} changed nothing");
-                    t
-                } else {
-                    f.text.clone()
-                };
-                SourceFile::new(f.path.clone(), text)
-            })
-            .collect(),
-    )
+    svcintent_tests::edited(&campus(), path, edit)
 }
 
 fn site_diff(old: &Sources, new: &Sources) -> SiteDiff {

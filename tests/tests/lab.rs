@@ -25,37 +25,25 @@
 use std::path::Path;
 use std::process::Command;
 
-use svcintent_core::{SourceFile, Sources};
+use svcintent_core::Sources;
 use svcintent_host::daemons::Options;
-use svcintent_tests::{load_site, render_dir, repo_root, write_tree};
+use svcintent_tests::{edited, load_site, render_dir, repo_root, write_tree};
 
 /// The site with `drain: true` set on lb2, as an operator would edit hosts.yaml.
 fn drained_lb2(sources: &Sources) -> Sources {
-    let mut edited = 0;
-    let files = sources
-        .iter()
-        .map(|(_, f)| {
-            if f.path != "hosts.yaml" {
-                return SourceFile::new(f.path.clone(), f.text.clone());
-            }
-            let text = f
-                .text
-                .lines()
-                .map(|line| {
-                    if line.trim_start().starts_with("lb2:") {
-                        edited += 1;
-                        line.replacen(" }", ", drain: true }", 1)
-                    } else {
-                        line.to_owned()
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("\n");
-            SourceFile::new(f.path.clone(), text + "\n")
-        })
-        .collect();
-    assert_eq!(edited, 1, "lb2 not found in examples/lab/hosts.yaml");
-    Sources::new(files)
+    edited(sources, "hosts.yaml", |text| {
+        let lines: Vec<String> = text
+            .lines()
+            .map(|line| {
+                if line.trim_start().starts_with("lb2:") {
+                    line.replacen(" }", ", drain: true }", 1)
+                } else {
+                    line.to_owned()
+                }
+            })
+            .collect();
+        lines.join("\n") + "\n"
+    })
 }
 
 #[test]
