@@ -44,4 +44,4 @@ step "JS/TS package (wasm/js)"
 bash scripts/test-js.sh
 
 step "playground (headless Chromium)"
-bash scripts/test-playground.sh
+bash scripts/test-playground.sh --skip-js  # test-js.sh just built wasm/js/pkg-web
