@@ -371,7 +371,7 @@ fn openings(built: &Built) -> BTreeMap<&str, BTreeSet<Opening>> {
 fn firewall(old: &Built, new: &Built, say: &mut Say<'_>) {
     let (was, is) = (openings(old), openings(new));
     let none = BTreeSet::new();
-    // (opens?, proto, port, source) → (hosts, destinations)
+    // (opens?, port, proto, source) → (hosts, destinations)
     type Group<'a> =
         BTreeMap<(bool, u16, &'static str, Option<IpNet>), (BTreeSet<&'a str>, BTreeSet<IpAddr>)>;
     let mut groups: Group<'_> = BTreeMap::new();
