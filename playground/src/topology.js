@@ -8,6 +8,8 @@ const H = 46;
 const STEP = 128;
 const ROW = 120;
 const PAD = 24;
+const LINE = 62; // between wrapped lines of one row
+const MAX_COLS = 6;
 
 const ROWS = [
   { key: 'bgp', label: 'BGP upstreams and route reflectors' },
@@ -45,15 +47,25 @@ export class Topology {
     for (const u of t.upstreams) items.bgp.push({ kind: 'upstream', id: u.name, data: u });
     for (const x of t.hosts) items[rowOf(x)].push({ kind: 'host', id: x.name, data: x });
     for (const x of t.services) items.services.push({ kind: 'service', id: x.name, data: x });
-    const widest = Math.max(1, ...Object.values(items).map((r) => r.length));
-    const width = widest * STEP + 2 * PAD;
-    const height = ROWS.length * ROW + PAD;
-    const pos = new Map(); // "host:lb1" -> {x, y}
-    ROWS.forEach((row, r) => {
+    // Rows of at most MAX_COLS nodes: a long row wraps onto more lines, so the picture stays
+    // legible when it is scaled down to the panel.
+    const cols = Math.max(1, Math.min(MAX_COLS, Math.max(...Object.values(items).map((r) => r.length))));
+    const width = cols * STEP + 2 * PAD;
+    const pos = new Map(); // "node:lb1" / "service:www" -> {x, y}
+    const labelY = [];
+    let y = PAD;
+    for (const row of ROWS) {
       const list = items[row.key];
-      const x0 = (width - list.length * STEP) / 2 + STEP / 2;
-      list.forEach((it, i) => pos.set(`${it.kind === 'service' ? 'service' : 'node'}:${it.id}`, { x: x0 + i * STEP, y: PAD + 18 + r * ROW + H / 2 }));
-    });
+      labelY.push(y + 4);
+      const lines = Math.max(1, Math.ceil(list.length / cols));
+      for (let l = 0; l < lines; l++) {
+        const part = list.slice(l * cols, (l + 1) * cols);
+        const x0 = (width - part.length * STEP) / 2 + STEP / 2;
+        part.forEach((it, i) => pos.set(`${it.kind === 'service' ? 'service' : 'node'}:${it.id}`, { x: x0 + i * STEP, y: y + 18 + l * LINE + H / 2 }));
+      }
+      y += 18 + (lines - 1) * LINE + ROW - 18;
+    }
+    const height = y;
     const at = (name) => pos.get(`node:${name}`);
     const curve = (a, b, cls, attrs = {}) => {
       if (!a || !b) return null;
@@ -83,7 +95,7 @@ export class Topology {
       for (const b of svc.backends) onPath.add(`node:${b.host}`);
     }
 
-    const labels = ROWS.map((row, r) => s('text', { class: 'row-label', x: PAD / 2, y: PAD + r * ROW + 4 }, row.label));
+    const labels = ROWS.map((row, r) => s('text', { class: 'row-label', x: PAD / 2, y: labelY[r] }, row.label));
     const nodes = [];
     for (const row of ROWS) {
       for (const it of items[row.key]) {
