@@ -165,3 +165,32 @@ pub fn edited(sources: &Sources, path: &str, edit: impl Fn(&str) -> String) -> S
     }
     Sources::new(files)
 }
+
+/// The anycast-healthchecker venv the daemon checks use (`SVCINTENT_HEALTHCHECKER` names the
+/// venv or its `bin/anycast-healthchecker`; default `/opt/svcintent-venv`). Panics when the
+/// daemon is not installed there: the tests that need it must fail, not skip.
+#[allow(
+    clippy::panic,
+    reason = "test helper: a missing daemon is a test failure"
+)]
+pub fn healthchecker_venv() -> std::path::PathBuf {
+    let configured = svcintent_host::daemons::healthchecker::configured_path(
+        &svcintent_host::daemons::Options::default(),
+    );
+    let venv = if configured.is_dir() {
+        configured
+    } else {
+        configured
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or(configured)
+    };
+    if !venv.join("bin/anycast-healthchecker").is_file() {
+        panic!(
+            "anycast-healthchecker is not installed in {} (run .ci/install-daemons.sh)",
+            venv.display()
+        );
+    }
+    venv
+}

@@ -22,11 +22,9 @@
     reason = "tests"
 )]
 
-use std::path::Path;
 use std::process::Command;
 
 use svcintent_core::Sources;
-use svcintent_host::daemons::Options;
 use svcintent_tests::{edited, load_site, render_dir, repo_root, write_tree};
 
 /// The site with `drain: true` set on lb2, as an operator would edit hosts.yaml.
@@ -48,17 +46,7 @@ fn drained_lb2(sources: &Sources) -> Sources {
 
 #[test]
 fn lab_anycast_end_to_end() {
-    let venv = svcintent_host::daemons::healthchecker::configured_path(&Options::default());
-    let venv = if venv.is_dir() {
-        venv
-    } else {
-        venv.parent().and_then(Path::parent).unwrap().to_path_buf()
-    };
-    assert!(
-        venv.join("bin/anycast-healthchecker").is_file(),
-        "anycast-healthchecker venv missing: {} (run .ci/install-daemons.sh)",
-        venv.display()
-    );
+    let venv = svcintent_tests::healthchecker_venv();
 
     let site = repo_root().join("examples/lab");
     let (_sources, out) = render_dir(&site);

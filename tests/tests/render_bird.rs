@@ -274,17 +274,7 @@ echo LAB-OK
 /// every path. Runs unprivileged in a user namespace; everything dies with its PID namespace.
 #[test]
 fn lab_announces_healthy_undrained_entitled_vips_only() {
-    let venv = svcintent_host::daemons::healthchecker::configured_path(&Options::default());
-    let venv = if venv.is_dir() {
-        venv
-    } else {
-        venv.parent().and_then(Path::parent).unwrap().to_path_buf()
-    };
-    assert!(
-        venv.join("bin/anycast-healthchecker").is_file(),
-        "anycast-healthchecker venv missing: {}",
-        venv.display()
-    );
+    let venv = svcintent_tests::healthchecker_venv();
     let (_out, tree) = render_tree(&fixture("bird_sessions"));
     let work = tempfile::tempdir().unwrap();
     std::fs::write(work.path().join("core.conf"), CORE_CONF).unwrap();

@@ -67,21 +67,6 @@ fn daemons_accept(tree: &Path, daemons: &[Daemon]) {
     }
 }
 
-fn venv() -> PathBuf {
-    let p = svcintent_host::daemons::healthchecker::configured_path(&Options::default());
-    let p = if p.is_dir() {
-        p
-    } else {
-        p.parent().and_then(Path::parent).unwrap().to_path_buf()
-    };
-    assert!(
-        p.join("bin/anycast-healthchecker").is_file(),
-        "anycast-healthchecker is not installed in {}",
-        p.display()
-    );
-    p
-}
-
 /// Strings that are hard for an INI value and a POSIX shell-like split.
 fn hostile_words() -> Vec<String> {
     let mut v: Vec<String> = [
@@ -190,7 +175,7 @@ fn shell_quote_matches_python_shlex_quote() {
 /// `shlex.split` (what `ServiceCheck._run_check` does) as exactly the same vector.
 #[test]
 fn check_cmd_reads_back_through_the_daemons_parser() {
-    let venv = venv();
+    let venv = svcintent_tests::healthchecker_venv();
     let words = hostile_words();
     let dir = tempfile::tempdir().unwrap();
     let conf_d = dir.path().join("conf.d");
@@ -442,7 +427,7 @@ fn run_daemon_and_record(
     vips: &[&str],
     want: &BTreeSet<Vec<String>>,
 ) -> BTreeSet<Vec<String>> {
-    let venv = venv();
+    let venv = svcintent_tests::healthchecker_venv();
     let work = tempfile::tempdir().unwrap();
     let recorder = work.path().join("record");
     std::fs::write(
