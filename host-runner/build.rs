@@ -1,7 +1,7 @@
 //! Embeds into the `svcintent` binary what it carries with it:
 //!
 //! 1. The sandboxed module. Built by `scripts/build-wasm.sh --no-install` (a nested
-//!    `cargo build -p svcintent-wasm --target wasm32-unknown-unknown --profile wasm` with its own
+//!    `cargo build -p svcintent-wasm --target wasm32-unknown-unknown --profile wasm-module` with its own
 //!    `--target-dir`, so it never waits for the lock cargo holds on the outer target dir, then
 //!    `wasm-opt` when one is installed). `SVCINTENT_WASM_MODULE=FILE` embeds a prebuilt module
 //!    instead (release pipelines that build it once).

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Builds the sandboxed svcintent module (wasm/, crate svcintent-wasm) and optimises it:
 #
-#   cargo build -p svcintent-wasm --target wasm32-unknown-unknown --profile wasm
-#   wasm-opt -Oz --strip-debug --strip-producers --strip-target-features
+#   cargo build -p svcintent-wasm --target wasm32-unknown-unknown --profile wasm-module
+#   wasm-opt -O3 --strip-debug --strip-producers --strip-target-features
+#
+# Built for speed (profile wasm-module: opt-level 3): this module runs in the `svcintent` command,
+# in Python and in CI, embedded, never downloaded by a page. The browser's package (build-js.sh)
+# is built for size instead.
 #
 # Output: target/wasm/svcintent.wasm (or --out FILE), plus FILE.sha256.
 #
@@ -53,8 +57,8 @@ CARGO="${CARGO:-cargo}"
 CARGO_QUIET=()
 if [ "$QUIET" = 1 ]; then CARGO_QUIET=(--quiet); fi
 "$CARGO" build --manifest-path "$ROOT/Cargo.toml" -p svcintent-wasm \
-  --target wasm32-unknown-unknown --profile wasm --target-dir "$TARGET_DIR" "${CARGO_QUIET[@]}"
-RAW="$TARGET_DIR/wasm32-unknown-unknown/wasm/svcintent_wasm.wasm"
+  --target wasm32-unknown-unknown --profile wasm-module --target-dir "$TARGET_DIR" "${CARGO_QUIET[@]}"
+RAW="$TARGET_DIR/wasm32-unknown-unknown/wasm-module/svcintent_wasm.wasm"
 [ -f "$RAW" ] || { echo "build-wasm.sh: cargo produced no $RAW" >&2; exit 1; }
 
 # 2. wasm-opt: $WASM_OPT, else the pinned npm binaryen (installed here when allowed).
@@ -78,10 +82,10 @@ else
 fi
 
 mkdir -p "$(dirname "$OUT")"
-OPT_FLAGS=(-Oz --strip-debug --strip-producers --strip-target-features)
+OPT_FLAGS=(-O3 --strip-debug --strip-producers --strip-target-features)
 if [ -n "$OPT" ]; then
   OPT_VERSION="$("$OPT" --version)"
-  # wasm-opt runs under node and takes half a minute: run it once per (input, tool, flags) and
+  # wasm-opt runs under node and takes about a minute: run it once per (input, tool, flags) and
   # keep the result in the target dir, so that this script and build.rs (one output per cargo
   # profile) share it.
   STAMP="$(sha256sum "$RAW" | cut -d' ' -f1) $OPT_VERSION ${OPT_FLAGS[*]}"

@@ -1,7 +1,7 @@
 //! The sandboxed svcintent module: [`svcintent_core`] behind a zero-import WebAssembly ABI.
 //!
-//! Built for `wasm32-unknown-unknown` with `--profile wasm` and optimised with `wasm-opt`
-//! (`scripts/build-wasm.sh`). The module imports nothing: no clock, no files, no randomness, no
+//! Built for `wasm32-unknown-unknown` with `--profile wasm-module` (for speed) and optimised with
+//! `wasm-opt -O3` (`scripts/build-wasm.sh`). The module imports nothing: no clock, no files, no randomness, no
 //! host functions. It cannot do anything but compute, which is what lets the `svcintent`
 //! command (`host-runner/`) run it under fuel, memory and time limits, and lets Python or a
 //! browser run the very same bytes.

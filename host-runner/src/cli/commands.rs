@@ -293,7 +293,7 @@ pub(super) fn version(ctx: &Ctx<'_>) -> Result<u8, CliError> {
         sha = module::MODULE_SHA256,
         size = module::MODULE.len(),
         opt = if module::OPTIMISED {
-            "wasm-opt -Oz"
+            "wasm-opt -O3"
         } else {
             "not optimised"
         },
