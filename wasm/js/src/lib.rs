@@ -6,8 +6,8 @@
 //! of the JSON protocol (`docs/abi.md`); the TypeScript declarations below name them. Nothing
 //! here decides anything about the intent: that is the core's job.
 //!
-//! The only error these functions throw is for an argument of the wrong shape (`files` that is
-//! not an array of `{path, text}` strings); everything about the intent itself, including a
+//! The only error these functions throw is for an argument of the wrong shape (`files`,
+//! `oldFiles` or `newFiles` that is not an array of `{path, text}` strings); everything about the intent itself, including a
 //! request the core cannot serve, comes back in the response (`ok`, `diagnostics`, `error`).
 //!
 //! Built with wasm-pack by `scripts/build-js.sh` (`--target web` and `--target nodejs`);
@@ -179,12 +179,61 @@ export interface Topology {
   services: TopologyService[];
 }
 
+/**
+ * What a change statement is about; statements come grouped by kind, in this order:
+ * `host` (hosts added, removed, given other roles or addresses), `service` (services added or
+ * removed, their balancing, VIPs and ports), `backend` (backends and anycast nodes added or
+ * removed, weights), `drain` (hosts, and hosts within a service, drained or undrained),
+ * `announce` (VIPs announced or withdrawn, per service and announcing hosts), `session` (BGP
+ * sessions), `firewall` (openings and closings per port and source).
+ */
+export type ChangeKind =
+  | "host"
+  | "service"
+  | "backend"
+  | "drain"
+  | "announce"
+  | "session"
+  | "firewall";
+
+/** One statement about what a change does on the network. */
+export interface Change {
+  kind: ChangeKind;
+  /** `drains web2 from www`, `opens 636/tcp from anywhere on lb1..lb3 (to 192.0.2.36)`, ... */
+  summary: string;
+}
+
+/** `added`: only in the new tree; `removed`: only in the old one; `changed`: other contents. */
+export type FileStatus = "added" | "removed" | "changed";
+
+/** One rendered file that changes. */
+export interface FileDiff {
+  /** Path in the output tree, `<host>/<host_path without the leading />`. */
+  path: string;
+  status: FileStatus;
+  /**
+   * Unified diff, 3 lines of context: `--- a/<path>` / `+++ b/<path>` (`/dev/null` for the side
+   * of an added or removed file).
+   */
+  unified: string;
+}
+
+/**
+ * What changes from one site to another (diff, when both are free of errors). Statements grouped
+ * by kind in `ChangeKind` order and sorted within a kind; files sorted by path. Both empty when
+ * nothing changes.
+ */
+export interface SiteDiff {
+  changes: Change[];
+  files: FileDiff[];
+}
+
 /** The response of every function (protocol version 1). Absent fields are empty. */
 export interface ApiResponse {
   version: number;
   /** False when the request failed or the intent has errors. */
   ok: boolean;
-  /** lint, render. */
+  /** lint, render; diff: the new site's. */
   diagnostics?: Diagnostic[];
   /** render without errors: every host's files, sorted by path. */
   files?: OutputFile[];
@@ -192,9 +241,11 @@ export interface ApiResponse {
   manifest?: Manifest;
   /** render without errors. */
   topology?: Topology;
+  /** diff, when both sites are free of errors. */
+  diff?: SiteDiff;
   /** explain, schema (the JSON Schema as text), version, trace. */
   text?: string;
-  /** Why the request itself failed (unknown code, unknown service...). */
+  /** Why the request itself failed (unknown code, unknown service, diff: the old site has errors). */
   error?: string;
 }
 "#;
@@ -209,9 +260,14 @@ fn serve(request: Request) -> Result<JsValue, JsError> {
 
 /// Converts the `files` argument.
 fn input_files(files: JsValue) -> Result<Vec<InputFile>, JsError> {
+    input_files_named(files, "files")
+}
+
+/// Converts a files argument; `name` is its JavaScript name, for the error.
+fn input_files_named(files: JsValue, name: &str) -> Result<Vec<InputFile>, JsError> {
     serde_wasm_bindgen::from_value(files).map_err(|e| {
         JsError::new(&format!(
-            "svcintent: `files` must be an array of {{path: string, text: string}}: {e}"
+            "svcintent: `{name}` must be an array of {{path: string, text: string}}: {e}"
         ))
     })
 }
@@ -252,6 +308,23 @@ pub fn trace(
     serve(Request::Trace {
         files: input_files(files)?,
         service,
+    })
+}
+
+/// What changes from `oldFiles` to `newFiles`: statements about the network and the unified diff
+/// of every rendered file that changes (`diff`), with the new site's `diagnostics`. `ok` is false
+/// when either site has errors: the new site's errors are in `diagnostics`; when the old site has
+/// errors, `error` says so (lint it for its diagnostics).
+///
+/// @throws {Error} when `oldFiles` or `newFiles` is not an array of `{path, text}` strings.
+#[wasm_bindgen(unchecked_return_type = "ApiResponse")]
+pub fn diff(
+    #[wasm_bindgen(js_name = "oldFiles", unchecked_param_type = "InputFile[]")] old_files: JsValue,
+    #[wasm_bindgen(js_name = "newFiles", unchecked_param_type = "InputFile[]")] new_files: JsValue,
+) -> Result<JsValue, JsError> {
+    serve(Request::Diff {
+        old: input_files_named(old_files, "oldFiles")?,
+        new: input_files_named(new_files, "newFiles")?,
     })
 }
 

@@ -38,7 +38,7 @@ function isPlainObject(v) {
 }
 
 test("the package exports exactly the protocol's operations", () => {
-  for (const name of ["lint", "render", "explain", "schema", "version", "trace"]) {
+  for (const name of ["lint", "render", "explain", "schema", "version", "trace", "diff"]) {
     assert.equal(typeof svcintent[name], "function", name);
   }
 });
@@ -203,6 +203,8 @@ test("files of the wrong shape throw a descriptive error", () => {
   assert.throws(() => svcintent.lint("site.yaml"), /`files` must be an array of \{path: string, text: string\}/);
   assert.throws(() => svcintent.render([{ path: "site.yaml" }]), /`files` must be an array/);
   assert.throws(() => svcintent.trace([{ path: 1, text: "" }], "www"), /`files` must be an array/);
+  assert.throws(() => svcintent.diff("old", CAMPUS), /`oldFiles` must be an array of \{path: string, text: string\}/);
+  assert.throws(() => svcintent.diff(CAMPUS, [{ path: "site.yaml" }]), /`newFiles` must be an array/);
 });
 
 test("an empty site is reported, not thrown", () => {
@@ -272,4 +274,110 @@ test("render: the topology describes the site's hosts, sessions and services", (
   assert.equal(resolver.balancing, "anycast");
   assert.deepEqual(resolver.backends, []);
   assert.deepEqual(resolver.announcers.map((a) => a.host), ["dns1", "dns2"]);
+});
+
+/** examples/campus with `from` replaced by `to` in one file (which must contain it once). */
+function campusWith(file, from, to) {
+  const files = CAMPUS.map((f) => ({ ...f }));
+  const f = files.find((x) => x.path === file);
+  assert.ok(f, file);
+  assert.equal(f.text.split(from).length, 2, `${file} contains ${JSON.stringify(from)} once`);
+  f.text = f.text.replace(from, to);
+  return files;
+}
+
+test("diff: a site against itself changes nothing", () => {
+  const r = svcintent.diff(CAMPUS, CAMPUS);
+  assert.equal(r.ok, true, r.error);
+  assert.deepEqual(r.diff, { changes: [], files: [] });
+  assert.equal(r.diagnostics, undefined);
+  assert.equal(r.error, undefined);
+  assert.equal(r.files, undefined, "no rendered files, only the diff");
+});
+
+test("diff: draining a host is a drain statement and the balancers' haproxy.cfg changes", () => {
+  const drained = campusWith(
+    "hosts.yaml",
+    "web2:  { roles: [web], ipv4",
+    "web2:  { roles: [web], drain: true, ipv4",
+  );
+  const r = svcintent.diff(CAMPUS, drained);
+  assert.equal(r.ok, true, r.error ?? JSON.stringify(r.diagnostics));
+  assert.deepEqual(r.diff.changes, [{ kind: "drain", summary: "drains web2" }]);
+  const paths = r.diff.files.map((f) => f.path);
+  assert.deepEqual(paths, [...paths].sort(), "files sorted by path");
+  for (const lb of ["lb1", "lb2", "lb3"]) {
+    const f = r.diff.files.find((x) => x.path === `${lb}/etc/haproxy/haproxy.cfg`);
+    assert.ok(f, `${lb}'s haproxy.cfg changes: ${paths}`);
+    assert.equal(f.status, "changed");
+    assert.ok(
+      f.unified.startsWith(`--- a/${lb}/etc/haproxy/haproxy.cfg\n+++ b/${lb}/etc/haproxy/haproxy.cfg\n@@ `),
+      f.unified,
+    );
+    assert.match(f.unified, /^-\s+server web2 198\.18\.2\.2:8080 .*$/m);
+    assert.match(f.unified, /^\+\s+server web2 198\.18\.2\.2:8080 .*disabled$/m);
+  }
+  // Every changed file's diff names its own path, and is a real unified diff.
+  for (const f of r.diff.files) {
+    assert.ok(isPlainObject(f));
+    assert.ok(f.unified.startsWith(`--- a/${f.path}\n+++ b/${f.path}\n`), f.path);
+    assert.match(f.unified, /^@@ -\d+(,\d+)? \+\d+(,\d+)? @@$/m);
+  }
+  assert.deepEqual(JSON.parse(JSON.stringify(r)), r, "plain objects and arrays");
+});
+
+test("diff: a new source in an allowance opens the firewall on the balancers", () => {
+  const opened = campusWith(
+    "services/web.yaml",
+    'allow: [198.18.0.0/15, "2001:db8:ff::/48"]\n    backends: [web1, web2]',
+    'allow: [198.18.0.0/15, 203.0.113.0/24, "2001:db8:ff::/48"]\n    backends: [web1, web2]',
+  );
+  const r = svcintent.diff(CAMPUS, opened);
+  assert.equal(r.ok, true, r.error ?? JSON.stringify(r.diagnostics));
+  assert.deepEqual(r.diff.changes, [
+    { kind: "firewall", summary: "opens 443/tcp from 203.0.113.0/24 on lb1..lb3 (to 192.0.2.11)" },
+    { kind: "firewall", summary: "opens 80/tcp from 203.0.113.0/24 on lb1..lb3 (to 192.0.2.11)" },
+  ]);
+  assert.deepEqual(
+    r.diff.files.map((f) => [f.path, f.status]),
+    ["lb1", "lb2", "lb3"].map((lb) => [`${lb}/etc/nftables.conf`, "changed"]),
+  );
+  const lb1 = r.diff.files[0].unified;
+  assert.ok(lb1.startsWith("--- a/lb1/etc/nftables.conf\n+++ b/lb1/etc/nftables.conf\n@@ "), lb1);
+  assert.match(lb1, /^\+\s+192\.0\.2\.11 \. tcp \. 443 \. 203\.0\.113\.0\/24 comment "intranet",$/m);
+  assert.match(lb1, /^\+\s+192\.0\.2\.11 \. tcp \. 80 \. 203\.0\.113\.0\/24 comment "intranet",$/m);
+  assert.doesNotMatch(lb1, /^-(?!-- a\/)/m, "only additions");
+  // Reversed, the same change closes what it opened.
+  const back = svcintent.diff(opened, CAMPUS);
+  assert.deepEqual(
+    back.diff.changes.map((c) => c.summary),
+    r.diff.changes.map((c) => c.summary.replace(/^opens/, "closes")),
+  );
+});
+
+test("diff: errors in the new site fail with its diagnostics and no diff", () => {
+  const broken = campusWith(
+    "services/web.yaml",
+    "backends: [web1, web2, web3, web4]",
+    "backends: [web1, wbe2, web3, web4]",
+  );
+  const r = svcintent.diff(CAMPUS, broken);
+  assert.equal(r.ok, false);
+  assert.equal(r.diff, undefined);
+  assert.equal(r.error, undefined);
+  assert.deepEqual(r.diagnostics.map((d) => d.code), ["SI020"]);
+  const d = r.diagnostics[0];
+  assert.equal(d.message, "unknown host `wbe2`");
+  assert.equal(d.location.file, "services/web.yaml");
+  assert.equal(d.help, "did you mean `web2`?");
+});
+
+test("diff: errors in the old site fail with an error, and the new site's diagnostics", () => {
+  const r = svcintent.diff(site("tests/fixtures/invalid/SI020_unknown_backend_host"), CAMPUS);
+  assert.equal(r.ok, false);
+  assert.equal(r.diff, undefined);
+  assert.match(r.error, /^the old site has 1 error\(s\)/);
+  assert.equal(r.diagnostics, undefined, "campus, the new site, is clean");
+  // The old site's own diagnostics come from lint.
+  assert.deepEqual(svcintent.lint(site("tests/fixtures/invalid/SI020_unknown_backend_host")).diagnostics.map((d) => d.code), ["SI020"]);
 });

@@ -6,10 +6,16 @@ import {
   schema,
   version,
   trace,
+  diff,
   type ApiResponse,
+  type Change,
+  type ChangeKind,
   type Diagnostic,
+  type FileDiff,
+  type FileStatus,
   type InputFile,
   type OutputFile,
+  type SiteDiff,
   type Target,
   type Topology,
 } from "../pkg-node/svcintent.js";
@@ -58,6 +64,25 @@ const jsonSchema: unknown = JSON.parse(schema().text ?? "{}");
 const v: number = version().version;
 const traced: string = trace(files, "www").text ?? trace(files, "www").error ?? "";
 
+const older: InputFile[] = files.map((f) => ({ ...f, text: f.text.replace("65000", "65001") }));
+const compared: ApiResponse = diff(older, files);
+const siteDiff: SiteDiff | undefined = compared.diff;
+if (compared.ok && siteDiff !== undefined) {
+  for (const c of siteDiff.changes) {
+    const kind: ChangeKind = c.kind;
+    lines.push(`${kind.padEnd(9)} ${c.summary}`);
+  }
+  const changed: FileDiff[] = siteDiff.files.filter((f) => f.status === "changed");
+  for (const f of siteDiff.files) {
+    const status: FileStatus = f.status;
+    lines.push(`${status} ${f.path}`, f.unified);
+  }
+  lines.push(String(changed.length));
+} else {
+  lines.push(compared.error ?? "", ...(compared.diagnostics ?? []).map(where));
+}
+const firstChange: Change | undefined = siteDiff?.changes[0];
+
 // The declarations are not `any`: wrong arguments do not type-check.
 // @ts-expect-error files must be InputFile[]
 lint("site.yaml");
@@ -65,7 +90,15 @@ lint("site.yaml");
 render([{ path: "site.yaml" }]);
 // @ts-expect-error trace needs a service name
 trace(files);
+// @ts-expect-error diff needs the old and the new site
+diff(files);
+// @ts-expect-error the old site must be InputFile[] too
+diff("old/", files);
+// @ts-expect-error not a change kind
+const port: ChangeKind = "port";
+// @ts-expect-error not a file status
+const status: FileStatus = "modified";
 // @ts-expect-error not a field of the response
 linted.warnings;
 
-export { lines, text, jsonSchema, v, traced };
+export { lines, text, jsonSchema, v, traced, firstChange, port, status };

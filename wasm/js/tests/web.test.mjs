@@ -27,6 +27,9 @@ test("pkg-web: initSync, then the same responses as pkg-node", () => {
   assert.equal(r.diagnostics[0].code, "SI010");
   assert.deepEqual(r, node.lint(files));
   assert.deepEqual(web.explain("SI020"), node.explain("SI020"));
+  const changed = files.map((f) => ({ ...f, text: f.text.replace("prots", "ports") }));
+  assert.deepEqual(web.diff(files, changed), node.diff(files, changed));
+  assert.match(web.diff(files, changed).error, /^the old site has 1 error\(s\)/);
 });
 
 test("pkg-web and pkg-node are the package `svcintent` with types", () => {
@@ -36,5 +39,6 @@ test("pkg-web and pkg-node are the package `svcintent` with types", () => {
     assert.equal(pkg.types, "svcintent.d.ts");
     const dts = fs.readFileSync(new URL(`${dir}svcintent.d.ts`, import.meta.url), "utf8");
     assert.match(dts, /export function render\(files: InputFile\[\]\): ApiResponse;/);
+    assert.match(dts, /export function diff\(oldFiles: InputFile\[\], newFiles: InputFile\[\]\): ApiResponse;/);
   }
 });
