@@ -17,6 +17,7 @@ from ._compiler import (
     Compiler,
     Files,
     default_compiler,
+    diff,
     explain,
     lint,
     render,
@@ -36,12 +37,24 @@ from ._errors import (
     TimeLimitError,
 )
 from ._site import Site, load_site
-from ._types import Diagnostic, Location, Related, Rendered, RenderedFile, VersionInfo
+from ._types import (
+    Change,
+    Diagnostic,
+    FileDiff,
+    Location,
+    Related,
+    Rendered,
+    RenderedFile,
+    SiteDiff,
+    VersionInfo,
+)
 
 __all__ = [
     "PROTOCOL_VERSION",
+    "Change",
     "Compiler",
     "Diagnostic",
+    "FileDiff",
     "Files",
     "FuelExhaustedError",
     "InternalError",
@@ -53,12 +66,14 @@ __all__ = [
     "RenderedFile",
     "RequestError",
     "Site",
+    "SiteDiff",
     "SiteError",
     "StackLimitError",
     "SvcintentError",
     "TimeLimitError",
     "VersionInfo",
     "default_compiler",
+    "diff",
     "explain",
     "lint",
     "load_site",

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 
 from . import _runtime
 from ._errors import InternalError, RequestError, SvcintentError
-from ._types import Diagnostic, Rendered, RenderedFile, VersionInfo
+from ._types import Diagnostic, Rendered, RenderedFile, SiteDiff, VersionInfo
 
 #: The JSON protocol version this package speaks (``"version"`` of every message).
 PROTOCOL_VERSION = 1
@@ -236,6 +236,32 @@ class Compiler:
             self._checked({"op": "trace", "files": _files_json(files), "service": service})
         )
 
+    def diff(self, old_files: Files, new_files: Files) -> SiteDiff:
+        """What changes from ``old_files`` to ``new_files``: statements about the network and
+        the unified diff of every rendered file that changes (what ``svcintent diff`` prints).
+        Raises :class:`SvcintentError` (with ``.diagnostics``) when either site has errors: the
+        new site's diagnostics when it has errors, the old site's (from a lint of it, as
+        ``svcintent diff`` prints them) when the old one has errors. Warnings and infos of the
+        new site come back in ``SiteDiff.diagnostics``."""
+        old = _files_json(old_files)
+        response = self.call({"op": "diff", "old": old, "new": _files_json(new_files)})
+        error = response.get("error")
+        if error is not None:
+            # The module says only how many errors the old site has; lint it for them.
+            raise SvcintentError(str(error), self.lint(old_files))
+        diagnostics = self._diagnostics(response)
+        raw = response.get("diff")
+        if not response.get("ok") or raw is None:
+            errors = [d for d in diagnostics if d.is_error]
+            if not errors:
+                raise InternalError("the module compared nothing and reported no error")
+            first = errors[0]
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            raise SvcintentError(
+                f"the new site has {len(errors)} error(s); first: {first}{more}", diagnostics
+            )
+        return SiteDiff.from_json(raw, tuple(diagnostics))
+
     def version(self) -> VersionInfo:
         """The versions of the module, this package and wasmtime."""
         text = self._text(self._checked({"op": "version"}))
@@ -283,6 +309,11 @@ def schema() -> Dict[str, Any]:
 def trace(files: Files, service: str) -> str:
     """:meth:`Compiler.trace` with the default limits."""
     return default_compiler().trace(files, service)
+
+
+def diff(old_files: Files, new_files: Files) -> SiteDiff:
+    """:meth:`Compiler.diff` with the default limits."""
+    return default_compiler().diff(old_files, new_files)
 
 
 def version() -> VersionInfo:

@@ -12,6 +12,13 @@ from ._errors import InternalError
 #: ``"error"`` (blocks rendering), ``"warning"`` or ``"info"``.
 Severity = str
 
+#: What a :class:`Change` is about, in the order changes are listed: ``"host"``, ``"service"``,
+#: ``"backend"``, ``"drain"``, ``"announce"``, ``"session"``, ``"firewall"``.
+ChangeKind = str
+
+#: How a :class:`FileDiff`'s file changes: ``"added"``, ``"removed"`` or ``"changed"``.
+FileStatus = str
+
 
 def _obj(value: Any, what: str) -> Mapping[str, Any]:
     if not isinstance(value, dict):
@@ -192,6 +199,75 @@ class Rendered:
         """``manifest.json`` as ``svcintent render`` writes it: the manifest pretty-printed
         (two spaces, the compiler's key order) with a trailing newline."""
         return json.dumps(self.manifest, indent=2, ensure_ascii=False) + "\n"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One statement about what a change does on the network (``drains web2 from www``,
+    ``opens 636/tcp from anywhere on lb1..lb3 (to 192.0.2.36)``), with its ``kind``:
+    ``host`` (hosts added, removed, given other roles or addresses), ``service`` (services added
+    or removed, their balancing, VIPs and ports), ``backend`` (backends and anycast nodes added
+    or removed, weights), ``drain`` (hosts, and hosts within a service, drained or undrained),
+    ``announce`` (VIPs announced or withdrawn, per service and announcing hosts), ``session``
+    (BGP sessions), ``firewall`` (openings and closings per port and source)."""
+
+    kind: ChangeKind
+    summary: str
+
+    @classmethod
+    def from_json(cls, value: Any) -> Change:
+        o = _obj(value, "a change")
+        return cls(kind=_str(o, "kind"), summary=_str(o, "summary"))
+
+    def __str__(self) -> str:
+        """``kind      summary``, as ``svcintent diff`` prints it."""
+        return f"{self.kind:<9} {self.summary}"
+
+
+@dataclass(frozen=True)
+class FileDiff:
+    """One rendered file that changes: its ``path`` in the output tree (``<host>/<host_path>``),
+    its ``status`` (``added``, ``removed`` or ``changed``) and the ``unified`` diff (``--- a/<path>``
+    / ``+++ b/<path>``, ``/dev/null`` for the side of an added or removed file, 3 lines of
+    context)."""
+
+    path: str
+    status: FileStatus
+    unified: str
+
+    @classmethod
+    def from_json(cls, value: Any) -> FileDiff:
+        o = _obj(value, "a file diff")
+        return cls(path=_str(o, "path"), status=_str(o, "status"), unified=_str(o, "unified"))
+
+
+@dataclass(frozen=True)
+class SiteDiff:
+    """What changes from one site to another: the ``changes`` (grouped by kind in the order of
+    :data:`ChangeKind`, sorted within a kind), the rendered ``files`` that change (sorted by
+    path) and the new site's diagnostics that did not block it (warnings, infos)."""
+
+    changes: Tuple[Change, ...]
+    files: Tuple[FileDiff, ...]
+    diagnostics: Tuple[Diagnostic, ...] = ()
+
+    @classmethod
+    def from_json(cls, value: Any, diagnostics: Tuple[Diagnostic, ...] = ()) -> SiteDiff:
+        o = _obj(value, "a diff")
+        return cls(
+            changes=tuple(Change.from_json(c) for c in _list(o, "changes")),
+            files=tuple(FileDiff.from_json(f) for f in _list(o, "files")),
+            diagnostics=diagnostics,
+        )
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether nothing changes."""
+        return not self.changes and not self.files
+
+    def unified(self) -> str:
+        """The unified diffs of every changed file, one after the other (a patch)."""
+        return "".join(f.unified for f in self.files)
 
 
 @dataclass(frozen=True)
