@@ -196,10 +196,12 @@ struct Index<'a> {
     listeners: BTreeMap<&'a str, Vec<Listener>>,
     /// Sources allowed to a service's backend ports (its balancers and the monitoring hosts).
     backend_sources: BTreeMap<&'a str, Vec<IpNet>>,
-    /// Balancer names per haproxy service.
-    balancers: BTreeMap<&'a str, Vec<&'a str>>,
     /// Services each host is a backend of.
     backs: BTreeMap<&'a str, Vec<&'a Service>>,
+    /// Services each balancer balances, in service order.
+    balanced: BTreeMap<&'a str, Vec<&'a str>>,
+    /// Anycast services each node serves, in service order.
+    anycast: BTreeMap<&'a str, Vec<&'a str>>,
 }
 
 impl<'a> Index<'a> {
@@ -216,9 +218,16 @@ impl<'a> Index<'a> {
         let mut announcements: BTreeMap<&str, BTreeSet<Announcement>> = BTreeMap::new();
         let mut listeners = BTreeMap::new();
         let mut backend_sources = BTreeMap::new();
-        let mut balancers = BTreeMap::new();
         let mut backs: BTreeMap<&str, Vec<&Service>> = BTreeMap::new();
+        let mut balanced: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        let mut anycast: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for svc in intent.services.values() {
+            if let Some(a) = &svc.anycast {
+                let nodes: BTreeSet<&str> = a.nodes.iter().map(String::as_str).collect();
+                for node in nodes {
+                    anycast.entry(node).or_default().push(svc.name.as_str());
+                }
+            }
             let announcers: Vec<&Host> = match (&svc.haproxy, &svc.anycast) {
                 (Some(h), _) => by_group.get(h.group.as_str()).cloned().unwrap_or_default(),
                 (None, Some(a)) => a.nodes.iter().filter_map(|n| intent.hosts.get(n)).collect(),
@@ -252,10 +261,12 @@ impl<'a> Index<'a> {
                 sources.sort();
                 sources.dedup();
                 backend_sources.insert(svc.name.as_str(), sources);
-                balancers.insert(
-                    svc.name.as_str(),
-                    announcers.iter().map(|h| h.name.as_str()).collect(),
-                );
+                for b in &announcers {
+                    balanced
+                        .entry(b.name.as_str())
+                        .or_default()
+                        .push(svc.name.as_str());
+                }
                 let mut seen = BTreeSet::new();
                 for b in h.backends.iter().filter(|b| seen.insert(b.host.as_str())) {
                     backs.entry(b.host.as_str()).or_default().push(svc);
@@ -269,8 +280,9 @@ impl<'a> Index<'a> {
                 .collect(),
             listeners,
             backend_sources,
-            balancers,
             backs,
+            balanced,
+            anycast,
         }
     }
 
@@ -558,33 +570,23 @@ fn allowances_of(
 }
 
 fn plan_host(intent: &Intent, index: &Index<'_>, host: &Host) -> HostPlan {
-    let mut balanced = Vec::new();
-    let mut listeners = BTreeMap::new();
-    let mut anycast = Vec::new();
-    for svc in intent.services.values() {
-        if index
-            .balancers
-            .get(svc.name.as_str())
-            .is_some_and(|b| b.contains(&host.name.as_str()))
-        {
-            balanced.push(svc.name.clone());
-            listeners.insert(
-                svc.name.clone(),
-                index
-                    .listeners
-                    .get(svc.name.as_str())
-                    .cloned()
-                    .unwrap_or_default(),
-            );
-        }
-        if svc
-            .anycast
-            .as_ref()
-            .is_some_and(|a| a.nodes.contains(&host.name))
-        {
-            anycast.push(svc.name.clone());
-        }
-    }
+    let names = |by_host: &BTreeMap<&str, Vec<&str>>| -> Vec<String> {
+        by_host
+            .get(host.name.as_str())
+            .into_iter()
+            .flatten()
+            .map(|s| (*s).to_owned())
+            .collect()
+    };
+    let balanced = names(&index.balanced);
+    let anycast = names(&index.anycast);
+    let listeners = balanced
+        .iter()
+        .map(|name| {
+            let of = index.listeners.get(name.as_str()).cloned();
+            (name.clone(), of.unwrap_or_default())
+        })
+        .collect();
     let backend_of = index
         .backs
         .get(host.name.as_str())
