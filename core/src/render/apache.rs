@@ -348,7 +348,7 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
             modules.insert((0, "socache_shmcb"));
             modules.insert((1, "ssl"));
         }
-        let contents = cx.render_template(Target::Apache, &host.name, SITE_TEMPLATE, &site)?;
+        let contents = cx.render_shared(Target::Apache, &host.name, SITE_TEMPLATE, &site)?;
         files.push(RenderedFile {
             host: host.name.clone(),
             path: site_path(&svc.name),

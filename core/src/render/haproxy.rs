@@ -71,7 +71,7 @@
 //! cannot contain), the SNI (DNS name), certificate file name and directory (validated file name
 //! and path). Host descriptions and check commands are not written.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use minijinja::{Environment, Error, ErrorKind};
@@ -100,6 +100,7 @@ pub const DEFAULT_FRONTEND_MAXCONN: u32 = 10_000;
 const STATS_MAXCONN: u32 = 100;
 
 const TEMPLATE: &str = "haproxy/haproxy.cfg.j2";
+const SECTION_TEMPLATE: &str = "haproxy/section.cfg.j2";
 
 /// Registers this target's templates and escaping filters.
 pub fn register(env: &mut Environment<'static>) {
@@ -108,6 +109,10 @@ pub fn register(env: &mut Environment<'static>) {
     let _ = env.add_template(
         TEMPLATE,
         include_str!("../../templates/haproxy/haproxy.cfg.j2"),
+    );
+    let _ = env.add_template(
+        SECTION_TEMPLATE,
+        include_str!("../../templates/haproxy/section.cfg.j2"),
     );
     env.add_filter("haproxy_quote", |s: &str| {
         quote(s).map_err(|m| Error::new(ErrorKind::InvalidOperation, m))
@@ -173,7 +178,14 @@ struct Config {
     stats: Stats,
     health: Health,
     health_maxconn: u32,
-    sections: Vec<Section>,
+    /// Each section rendered by [`SECTION_TEMPLATE`].
+    sections: Vec<String>,
+}
+
+/// The input of [`SECTION_TEMPLATE`].
+#[derive(Debug, Serialize)]
+struct SectionInput<'a> {
+    s: &'a Section,
 }
 
 /// The announcement-health frontend: `GET /<service>` answers 200 while every backend of the
@@ -319,20 +331,16 @@ fn check_out(svc: &Service) -> CheckOut {
     out
 }
 
+/// `announced`: the VIPs this balancer announces, per service.
 fn section(
     cx: &Context<'_>,
-    host: &HostPlan,
+    announced: &BTreeMap<&str, BTreeSet<IpAddr>>,
     svc: &Service,
     listener: &Listener,
 ) -> Option<Section> {
     let h = svc.haproxy.as_ref()?;
     let http = h.mode == Mode::Http;
-    let announced: BTreeSet<IpAddr> = host
-        .announcements
-        .iter()
-        .filter(|a| a.service == svc.name)
-        .map(|a| a.vip)
-        .collect();
+    let announced = announced.get(svc.name.as_str());
     let (tls_ports, crt, redirect_http): (&[u16], Option<String>, bool) = match &h.tls {
         Tls::Terminate {
             certificate,
@@ -349,7 +357,11 @@ fn section(
         Tls::None | Tls::Passthrough => (&[], None, false),
     };
     let mut binds = Vec::new();
-    for vip in svc.vips.iter().filter(|v| announced.contains(v)) {
+    for vip in svc
+        .vips
+        .iter()
+        .filter(|v| announced.is_some_and(|a| a.contains(v)))
+    {
         for port in &listener.ports {
             let tls = tls_ports.contains(port);
             binds.push(Bind {
@@ -405,6 +417,13 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
     if !host.roles.contains(&Role::Balancer) {
         return Ok(Vec::new());
     }
+    let mut announced: BTreeMap<&str, BTreeSet<IpAddr>> = BTreeMap::new();
+    for a in &host.announcements {
+        announced
+            .entry(a.service.as_str())
+            .or_default()
+            .insert(a.vip);
+    }
     let mut sections = Vec::new();
     for name in &host.balanced {
         let Some(svc) = cx.intent.services.get(name) else {
@@ -416,7 +435,7 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
             .map(Vec::as_slice)
             .unwrap_or_default()
         {
-            sections.extend(section(cx, host, svc, listener));
+            sections.extend(section(cx, &announced, svc, listener));
         }
     }
     let own: Vec<IpAddr> = cx.host(host).map(|h| h.addresses()).unwrap_or_default();
@@ -461,7 +480,17 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
             routes,
         },
         health_maxconn: HEALTH_MAXCONN,
-        sections,
+        sections: sections
+            .iter()
+            .map(|s| {
+                cx.render_shared(
+                    Target::Haproxy,
+                    &host.name,
+                    SECTION_TEMPLATE,
+                    &SectionInput { s },
+                )
+            })
+            .collect::<Result<_, _>>()?,
     };
     let contents = cx.render_template(Target::Haproxy, &host.name, TEMPLATE, &config)?;
     Ok(vec![RenderedFile {
@@ -569,9 +598,10 @@ mod tests {
     }
 
     #[test]
-    fn template_parses() {
+    fn templates_parse() {
         let mut env = Environment::new();
         register(&mut env);
         assert!(env.get_template(TEMPLATE).is_ok());
+        assert!(env.get_template(SECTION_TEMPLATE).is_ok());
     }
 }

@@ -558,7 +558,7 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
             checks,
         };
         let contents =
-            cx.render_template(Target::Healthchecker, &host.name, SERVICE_TEMPLATE, &ctx)?;
+            cx.render_shared(Target::Healthchecker, &host.name, SERVICE_TEMPLATE, &ctx)?;
         files.push(file(format!("{SERVICE_DIR}/{name}.conf"), contents, one));
     }
 

@@ -15,7 +15,8 @@ pub mod icinga2;
 pub mod loopback;
 pub mod nftables;
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
@@ -255,6 +256,8 @@ pub struct Context<'a> {
     /// Templates of every target, with every target's filters.
     pub env: Environment<'static>,
     sources: &'a Sources,
+    /// Renderings by (template, input serialised as JSON): see [`Context::render_shared`].
+    shared: RefCell<BTreeMap<(&'static str, String), String>>,
 }
 
 impl Context<'_> {
@@ -273,6 +276,31 @@ impl Context<'_> {
         };
         let tmpl = self.env.get_template(name).map_err(err)?;
         tmpl.render(ctx).map_err(err)
+    }
+
+    /// Renders like [`Context::render_template`], but once per distinct input: a text that is
+    /// identical on several hosts (a service's HAProxy section on each balancer of its group,
+    /// its vhost on each backend, its check file on each announcer) is rendered once. The key is
+    /// the input serialised as JSON, and a template sees nothing but its serialised input, so a
+    /// hit returns exactly what rendering again would. An input JSON cannot represent is
+    /// rendered every time.
+    pub fn render_shared<S: Serialize>(
+        &self,
+        target: Target,
+        host: &str,
+        name: &'static str,
+        ctx: &S,
+    ) -> Result<String, RenderError> {
+        let Ok(input) = serde_json::to_string(ctx) else {
+            return self.render_template(target, host, name, ctx);
+        };
+        let key = (name, input);
+        if let Some(text) = self.shared.borrow().get(&key) {
+            return Ok(text.clone());
+        }
+        let text = self.render_template(target, host, name, ctx)?;
+        self.shared.borrow_mut().insert(key, text.clone());
+        Ok(text)
     }
 
     /// The host definition behind a plan.
@@ -359,6 +387,7 @@ pub fn render(intent: &Intent, plan: &Plan, sources: &Sources) -> Result<Output,
         plan,
         env: environment(),
         sources,
+        shared: RefCell::default(),
     };
     let mut files = Vec::new();
     let mut errors = Vec::new();
