@@ -17,6 +17,7 @@ pub mod nftables;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
 
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
@@ -254,7 +255,7 @@ pub struct Context<'a> {
     /// The per-host plan.
     pub plan: &'a Plan,
     /// Templates of every target, with every target's filters.
-    pub env: Environment<'static>,
+    pub env: &'static Environment<'static>,
     sources: &'a Sources,
     /// Renderings by (template, input serialised as JSON): see [`Context::render_shared`].
     shared: RefCell<BTreeMap<(&'static str, String), String>>,
@@ -357,7 +358,14 @@ impl Context<'_> {
     }
 }
 
-fn environment() -> Environment<'static> {
+/// The templates, compiled once per process: they are constants, so a long-lived caller (the
+/// browser playground, a native tool) does not parse them again on every render.
+fn environment() -> &'static Environment<'static> {
+    static ENVIRONMENT: OnceLock<Environment<'static>> = OnceLock::new();
+    ENVIRONMENT.get_or_init(new_environment)
+}
+
+fn new_environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_trim_blocks(true);
@@ -377,7 +385,13 @@ fn environment() -> Environment<'static> {
 
 fn sha256_hex(s: &str) -> String {
     let digest = Sha256::digest(s.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = String::with_capacity(2 * digest.len());
+    for b in digest {
+        for nibble in [b >> 4, b & 0xf] {
+            hex.extend(char::from_digit(u32::from(nibble), 16));
+        }
+    }
+    hex
 }
 
 /// Renders every target for every host.
