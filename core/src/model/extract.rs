@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::rc::Rc;
 
 use ipnet::IpNet;
 
@@ -82,7 +83,7 @@ impl Cx<'_> {
     fn object<'n>(&mut self, n: &'n Node, fields: &[Field], what: &str) -> Option<Obj<'n>> {
         match &n.value {
             Value::Map(entries) => {
-                for e in entries {
+                for e in entries.iter() {
                     let key = e.key.strip_suffix('+').unwrap_or(&e.key);
                     if key != e.key {
                         let field = fields.iter().find(|f| f.name == key);
@@ -920,44 +921,33 @@ fn host(cx: &mut Cx<'_>, name: &str, def: &Def) -> Option<Host> {
 /// Checks a template or defaults block as written: keys, types and values, but no required
 /// fields (a template may be partial).
 fn partial_service(cx: &mut Cx<'_>, node: &Node, what: &str) {
-    let fields: Vec<Field> = if what == "defaults" {
-        schema::SERVICE
+    let defaults_fields: Vec<Field>;
+    let fields: &[Field] = if what == "defaults" {
+        defaults_fields = schema::SERVICE
             .iter()
             .chain(schema::DEFAULTS_EXTRA)
             .copied()
-            .collect()
+            .collect();
+        &defaults_fields
     } else {
-        schema::SERVICE.to_vec()
+        schema::SERVICE
     };
-    let Some(_) = cx.object(node, &fields, what) else {
+    let Some(_) = cx.object(node, fields, what) else {
         return;
     };
     // Normalise `key+:` to `key:` and drop the per-mode blocks, then type-check every field.
-    let normalised = crate::resolve::merge(
-        &Node {
-            value: Value::Map(Vec::new()),
-            span: node.span,
-        },
-        node,
-    );
-    let mut stripped = match &normalised.value {
-        Value::Map(entries) => Node {
-            value: Value::Map(
-                entries
-                    .iter()
-                    .filter(|e| {
-                        !matches!(
-                            e.key.as_str(),
-                            "haproxy" | "anycast" | "extends" | "balancing"
-                        )
-                    })
-                    .cloned()
-                    .collect(),
-            ),
-            span: normalised.span,
-        },
-        _ => normalised,
-    };
+    // Merging onto an empty mapping normalises; the result's top-level mapping is its own
+    // (only the subtrees are shared with `node`), so it is filtered in place.
+    let mut stripped = Node::empty_map(node.span);
+    crate::resolve::merge_into(&mut stripped, node, &[]);
+    if let Value::Map(entries) = &mut stripped.value {
+        Rc::make_mut(entries).retain(|e| {
+            !matches!(
+                e.key.as_str(),
+                "haproxy" | "anycast" | "extends" | "balancing"
+            )
+        });
+    }
     // A template or defaults block is checked in the mode it will be used in.
     let mode = if what == "defaults.anycast" {
         Some("anycast")
@@ -976,7 +966,7 @@ fn partial_service(cx: &mut Cx<'_>, node: &Node, what: &str) {
         })
     };
     if let (Some(mode), Value::Map(entries)) = (mode, &mut stripped.value) {
-        entries.push(crate::parse::Entry {
+        Rc::make_mut(entries).push(crate::parse::Entry {
             key: "balancing".to_owned(),
             key_span: node.span,
             value: Node {

@@ -8,6 +8,7 @@
 pub mod node;
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError};
 
@@ -298,13 +299,13 @@ impl Builder<'_> {
                         items,
                         start,
                         anchor,
-                    } => (Value::Seq(items), start, anchor),
+                    } => (Value::Seq(Rc::new(items)), start, anchor),
                     Frame::Map {
                         entries,
                         start,
                         anchor,
                         ..
-                    } => (Value::Map(entries), start, anchor),
+                    } => (Value::Map(Rc::new(entries)), start, anchor),
                 };
                 let last_end = match &value {
                     Value::Seq(items) => items.last().map(|n| n.span.end),
@@ -363,15 +364,16 @@ impl Builder<'_> {
     }
 }
 
-/// Points every span of an alias copy at the alias itself.
+/// Points every span of an alias copy at the alias itself. The copy shares its collections
+/// with the anchored node until `Rc::make_mut` copies them here, so the anchor keeps its spans.
 fn relocate(node: &mut Node, span: Span) {
     let mut stack = vec![node];
     while let Some(n) = stack.pop() {
         n.span = span;
         match &mut n.value {
-            Value::Seq(items) => stack.extend(items.iter_mut()),
+            Value::Seq(items) => stack.extend(Rc::make_mut(items).iter_mut()),
             Value::Map(entries) => {
-                for e in entries.iter_mut() {
+                for e in Rc::make_mut(entries).iter_mut() {
                     e.key_span = span;
                     stack.push(&mut e.value);
                 }

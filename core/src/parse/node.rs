@@ -2,6 +2,13 @@
 //! parser builds this tree from located events: every node, and every mapping key, knows the
 //! exact byte range it came from, and keeps it through merging (`extends`, defaults), so a
 //! diagnostic about an inherited value points at the template line that set it.
+//!
+//! Collections are shared (`Rc`): cloning a node copies no children, so inheritance can hand
+//! the same template subtree to every service that uses it. A tree is changed only through
+//! [`Rc::make_mut`], which copies a collection the moment it is shared, so no change made
+//! through one owner is ever seen through another.
+
+use std::rc::Rc;
 
 use crate::source::Span;
 
@@ -42,9 +49,9 @@ pub enum Value {
     /// A scalar.
     Scalar(Scalar),
     /// A sequence.
-    Seq(Vec<Node>),
+    Seq(Rc<Vec<Node>>),
     /// A mapping, in document order, keys unique.
-    Map(Vec<Entry>),
+    Map(Rc<Vec<Entry>>),
 }
 
 /// A located YAML value.
@@ -61,6 +68,14 @@ impl Node {
     pub fn null(span: Span) -> Self {
         Node {
             value: Value::Null,
+            span,
+        }
+    }
+
+    /// An empty mapping at `span`.
+    pub fn empty_map(span: Span) -> Self {
+        Node {
+            value: Value::Map(Rc::default()),
             span,
         }
     }

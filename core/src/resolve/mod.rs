@@ -11,6 +11,7 @@
 //! (in a template, in defaults or in the service) that set it.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::parse::{Document, Entry, Node, Value};
@@ -136,7 +137,7 @@ pub fn resolve(sources: &Sources, docs: &[Document], diags: &mut Diagnostics) ->
                     let kind = &entry.key[..entry.key.len() - 1];
                     match &entry.value.value {
                         Value::Map(items) => {
-                            for item in items {
+                            for item in items.iter() {
                                 let def = Def {
                                     key_span: item.key_span,
                                     node: item.value.clone(),
@@ -297,125 +298,120 @@ fn visit(
 
 /// Merges `over` onto `base` following the documented semantics.
 pub fn merge(base: &Node, over: &Node) -> Node {
-    match (&base.value, &over.value) {
-        (Value::Map(b), Value::Map(o)) => {
-            let mut out: Vec<Entry> = b.clone();
-            for e in o {
-                let (key, append) = match e.key.strip_suffix('+') {
-                    Some(k) if !k.is_empty() => (k, true),
-                    _ => (e.key.as_str(), false),
-                };
-                let existing = out.iter().position(|x| x.key == key);
-                match (existing, &e.value.value) {
-                    (Some(i), Value::Null) if !append => {
-                        out.remove(i);
+    let mut merged = base.clone();
+    merge_into(&mut merged, over, &[]);
+    merged
+}
+
+/// Merges `over` onto `base` in place, following the documented semantics. Top-level keys of
+/// `over` listed in `skip` (as written, `+` included) are left out, as if `over` lacked them.
+///
+/// Only the collections that change are copied: an inherited subtree that `over` does not
+/// touch stays shared with the layer it came from.
+pub fn merge_into(base: &mut Node, over: &Node, skip: &[&str]) {
+    let (Value::Map(out), Value::Map(o)) = (&mut base.value, &over.value) else {
+        // Anything but two mappings: the more specific value replaces the inherited one.
+        *base = without_keys(over, skip);
+        return;
+    };
+    let out = Rc::make_mut(out);
+    for e in o.iter().filter(|e| !skip.contains(&e.key.as_str())) {
+        let (key, append) = match e.key.strip_suffix('+') {
+            Some(k) if !k.is_empty() => (k, true),
+            _ => (e.key.as_str(), false),
+        };
+        let existing = out.iter().position(|x| x.key == key);
+        match (existing, &e.value.value) {
+            (Some(i), Value::Null) if !append => {
+                out.remove(i);
+            }
+            (Some(i), _) => {
+                if let Some(slot) = out.get_mut(i) {
+                    // The key stays; it is now located where `over` sets it.
+                    slot.key_span = e.key_span;
+                    if append {
+                        append_into(&mut slot.value, &e.value);
+                    } else {
+                        merge_into(&mut slot.value, &e.value, &[]);
                     }
-                    (Some(i), _) => {
-                        if let Some(slot) = out.get_mut(i) {
-                            let value = if append {
-                                append_lists(&slot.value, &e.value)
-                            } else {
-                                merge(&slot.value, &e.value)
-                            };
-                            *slot = Entry {
-                                key: key.to_owned(),
-                                key_span: e.key_span,
-                                value,
-                            };
-                        }
-                    }
-                    (None, Value::Null) if !append => {}
-                    (None, _) => out.push(Entry {
-                        key: key.to_owned(),
-                        key_span: e.key_span,
-                        value: e.value.clone(),
-                    }),
                 }
             }
-            Node {
-                value: Value::Map(out),
-                span: over.span,
-            }
+            (None, Value::Null) if !append => {}
+            (None, _) => out.push(Entry {
+                key: key.to_owned(),
+                key_span: e.key_span,
+                value: e.value.clone(),
+            }),
         }
-        _ => over.clone(),
     }
+    base.span = over.span;
 }
 
-fn append_lists(base: &Node, over: &Node) -> Node {
-    match (&base.value, &over.value) {
+/// `key+:`: appends `over`'s items to the inherited list; anything else replaces it.
+fn append_into(base: &mut Node, over: &Node) {
+    match (&mut base.value, &over.value) {
         (Value::Seq(b), Value::Seq(o)) => {
-            let mut items = b.clone();
-            items.extend(o.iter().cloned());
-            Node {
-                value: Value::Seq(items),
-                span: over.span,
-            }
+            Rc::make_mut(b).extend(o.iter().cloned());
+            base.span = over.span;
         }
-        _ => over.clone(),
+        _ => *base = over.clone(),
     }
 }
 
-/// Removes keys that only steer inheritance (`extends`) or belong to `defaults` blocks.
-fn strip(node: &Node, keys: &[&str]) -> Node {
+/// `node` without the top-level keys in `skip` (compared as written).
+fn without_keys(node: &Node, skip: &[&str]) -> Node {
     match &node.value {
-        Value::Map(entries) => Node {
-            value: Value::Map(
+        Value::Map(entries) if !skip.is_empty() => Node {
+            value: Value::Map(Rc::new(
                 entries
                     .iter()
-                    .filter(|e| !keys.contains(&e.key.as_str()))
+                    .filter(|e| !skip.contains(&e.key.as_str()))
                     .cloned()
                     .collect(),
-            ),
+            )),
             span: node.span,
         },
         _ => node.clone(),
     }
 }
 
-fn mode_of(node: &Node) -> Option<String> {
+fn mode_of(node: &Node) -> Option<&str> {
     match node.get("balancing").map(|e| &e.value.value) {
-        Some(Value::Scalar(s)) => Some(s.text.clone()),
+        Some(Value::Scalar(s)) => Some(&s.text),
         _ => None,
     }
 }
 
 /// Folds the layers in order: defaults, defaults.<mode>, each template (most general first),
 /// the service. Each layer merges onto the result so far, so `key: ~` and `key+:` act on
-/// everything inherited before it, defaults included.
+/// everything inherited before it, defaults included. Keys that only steer inheritance
+/// (`extends`) or hold the per-mode blocks of `defaults` are not merged.
 fn effective_service(r: &Resolved, own: &Node, chain: &[String]) -> Node {
-    let empty = Node {
-        value: Value::Map(Vec::new()),
-        span: own.span,
-    };
-    let common = r
-        .defaults
-        .as_ref()
-        .map(|d| strip(&d.node, &["haproxy", "anycast", "extends"]));
-    let templates: Vec<Node> = chain
+    const COMMON_SKIP: &[&str] = &["haproxy", "anycast", "extends"];
+    const LAYER_SKIP: &[&str] = &["extends"];
+    let common = r.defaults.as_ref().map(|d| &d.node);
+    let templates: Vec<&Node> = chain
         .iter()
         .filter_map(|n| r.templates.get(n))
-        .map(|t| strip(&t.node, &["extends"]))
+        .map(|t| &t.node)
         .collect();
-    let own = strip(own, &["extends"]);
     // The mode decides which per-mode defaults apply: the most specific `balancing` wins.
-    let mode = std::iter::once(&own)
-        .chain(templates.iter().rev())
-        .chain(common.iter())
+    let mode = std::iter::once(own)
+        .chain(templates.iter().rev().copied())
+        .chain(common)
         .find_map(mode_of)
-        .unwrap_or_else(|| "haproxy".to_owned());
-    let per_mode = r
-        .defaults
-        .as_ref()
-        .and_then(|d| d.node.get(&mode))
-        .map(|e| strip(&e.value, &["extends"]));
-    let mut result = empty;
-    for layer in common
-        .iter()
-        .chain(per_mode.iter())
-        .chain(templates.iter())
-        .chain(std::iter::once(&own))
+        .unwrap_or("haproxy");
+    let per_mode = common.and_then(|d| d.get(mode)).map(|e| &e.value);
+    let mut result = Node::empty_map(own.span);
+    if let Some(common) = common {
+        merge_into(&mut result, common, COMMON_SKIP);
+    }
+    for layer in per_mode
+        .into_iter()
+        .chain(templates)
+        .chain(std::iter::once(own))
     {
-        result = merge(&result, layer);
+        merge_into(&mut result, layer, LAYER_SKIP);
     }
     // The result is located at the service's own mapping.
     result.span = own.span;
