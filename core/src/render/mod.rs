@@ -384,14 +384,7 @@ fn new_environment() -> Environment<'static> {
 }
 
 fn sha256_hex(s: &str) -> String {
-    let digest = Sha256::digest(s.as_bytes());
-    let mut hex = String::with_capacity(2 * digest.len());
-    for b in digest {
-        for nibble in [b >> 4, b & 0xf] {
-            hex.extend(char::from_digit(u32::from(nibble), 16));
-        }
-    }
-    hex
+    format!("{:x}", Sha256::digest(s.as_bytes()))
 }
 
 /// Renders every target for every host.

@@ -296,13 +296,6 @@ fn visit(
     }
 }
 
-/// Merges `over` onto `base` following the documented semantics.
-pub fn merge(base: &Node, over: &Node) -> Node {
-    let mut merged = base.clone();
-    merge_into(&mut merged, over, &[]);
-    merged
-}
-
 /// Merges `over` onto `base` in place, following the documented semantics. Top-level keys of
 /// `over` listed in `skip` (as written, `+` included) are left out, as if `over` lacked them.
 ///

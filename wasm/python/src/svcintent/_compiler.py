@@ -9,7 +9,7 @@ import importlib.metadata
 import json
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, NoReturn, Optional, Union
 
 from . import _runtime
 from ._errors import InternalError, RequestError, SvcintentError
@@ -196,14 +196,7 @@ class Compiler:
         diagnostics = self._diagnostics(response)
         manifest = response.get("manifest")
         if not response.get("ok") or not isinstance(manifest, dict):
-            errors = [d for d in diagnostics if d.is_error]
-            if not errors:
-                raise InternalError("the module rendered nothing and reported no error")
-            first = errors[0]
-            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-            raise SvcintentError(
-                f"the intent has {len(errors)} error(s); first: {first}{more}", diagnostics
-            )
+            _raise_errors("the intent", "rendered", diagnostics)
         raw_files = response.get("files", [])
         if not isinstance(raw_files, list):
             raise InternalError("protocol violation: `files` is not a list")
@@ -252,14 +245,7 @@ class Compiler:
         diagnostics = self._diagnostics(response)
         raw = response.get("diff")
         if not response.get("ok") or raw is None:
-            errors = [d for d in diagnostics if d.is_error]
-            if not errors:
-                raise InternalError("the module compared nothing and reported no error")
-            first = errors[0]
-            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-            raise SvcintentError(
-                f"the new site has {len(errors)} error(s); first: {first}{more}", diagnostics
-            )
+            _raise_errors("the new site", "compared", diagnostics)
         return SiteDiff.from_json(raw, tuple(diagnostics))
 
     def version(self) -> VersionInfo:
@@ -276,6 +262,16 @@ class Compiler:
 
 
 _default: Optional[Compiler] = None
+
+
+def _raise_errors(what: str, did: str, diagnostics: List[Diagnostic]) -> NoReturn:
+    """Raises :class:`SvcintentError` for a response that failed because ``what`` has errors."""
+    errors = [d for d in diagnostics if d.is_error]
+    if not errors:
+        raise InternalError(f"the module {did} nothing and reported no error")
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    raise SvcintentError(f"{what} has {len(errors)} error(s); first: {first}{more}", diagnostics)
 
 
 def default_compiler() -> Compiler:
