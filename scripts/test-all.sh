@@ -13,8 +13,11 @@ set -euo pipefail
 exec </dev/null
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# A one-shot run gains nothing from incremental caches, and they double target/'s size.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step also prints the free disk space: a build that runs out of it fails far from the cause.
+step() { printf '\n==> %s  [%s free]\n' "$*" "$(df -h --output=avail . | tail -1 | tr -d ' ')"; }
 
 step "installing test dependencies"
 bash .ci/install-daemons.sh
