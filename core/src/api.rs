@@ -123,9 +123,13 @@ pub struct Response {
     pub version: u32,
     /// False when the request could not be served (bad request) or the intent has errors.
     pub ok: bool,
-    /// Diagnostics (lint, render).
+    /// Diagnostics (lint, render; diff: the new site's).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub diagnostics: Vec<JsonDiagnostic>,
+    /// diff: the old site's diagnostics, when the old site has errors (then `error` says so and
+    /// there is no `diff`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub old_diagnostics: Vec<JsonDiagnostic>,
     /// Rendered files (render without errors).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<OutputFile>,
@@ -152,6 +156,7 @@ impl Response {
             version: PROTOCOL_VERSION,
             ok,
             diagnostics: Vec::new(),
+            old_diagnostics: Vec::new(),
             files: Vec::new(),
             manifest: None,
             topology: None,
@@ -288,15 +293,18 @@ pub fn handle(request: Request) -> Response {
                     diff: Some(crate::diff::diff(&a, &b)),
                     ..Response::empty(true)
                 },
-                (old_built, _) => {
+                (Some(_), None) => Response {
+                    diagnostics: to_json_all(&new_diagnostics, &new_sources),
+                    ..Response::empty(false)
+                },
+                (None, _) => {
                     let old_errors = old_diagnostics.iter().filter(|d| d.is_error()).count();
                     Response {
                         diagnostics: to_json_all(&new_diagnostics, &new_sources),
-                        error: old_built.is_none().then(|| {
-                            format!(
-                                "the old site has {old_errors} error(s): lint it, or compare against a version that renders"
-                            )
-                        }),
+                        old_diagnostics: to_json_all(&old_diagnostics, &old_sources),
+                        error: Some(format!(
+                            "the old site has {old_errors} error(s): fix them, or compare against a version that renders"
+                        )),
                         ..Response::empty(false)
                     }
                 }

@@ -48,6 +48,9 @@ pub struct Response {
     /// Diagnostics.
     #[serde(default)]
     pub diagnostics: Vec<JsonDiagnostic>,
+    /// diff: the old site's diagnostics when it has errors.
+    #[serde(default)]
+    pub old_diagnostics: Vec<JsonDiagnostic>,
     /// Rendered files.
     #[serde(default)]
     pub files: Vec<ResponseFile>,

@@ -162,3 +162,53 @@ fn removing_a_service_withdraws_and_closes_everything_it_had() {
         == "web1/etc/apache2/sites-available/svcintent-intranet.conf"
         && f.status == FileStatus::Removed));
 }
+
+fn input_files(sources: &Sources) -> Vec<svcintent_core::api::InputFile> {
+    sources
+        .iter()
+        .map(|(_, f)| svcintent_core::api::InputFile {
+            path: f.path.clone(),
+            text: f.text.clone(),
+        })
+        .collect()
+}
+
+fn diff_request(old: &Sources, new: &Sources) -> svcintent_core::api::Response {
+    svcintent_core::api::handle(svcintent_core::api::Request::Diff {
+        old: input_files(old),
+        new: input_files(new),
+    })
+}
+
+fn broken() -> Sources {
+    edited("services/web.yaml", |t| t.replacen("web2", "wbe2", 1))
+}
+
+#[test]
+fn an_old_site_with_errors_comes_back_with_its_diagnostics() {
+    let r = diff_request(&broken(), &campus());
+    assert!(!r.ok);
+    assert!(r.diff.is_none());
+    assert!(r.diagnostics.is_empty(), "the new site is clean");
+    let found: Vec<(&str, &str)> = r
+        .old_diagnostics
+        .iter()
+        .map(|d| (d.code.as_str(), d.location.file.as_str()))
+        .collect();
+    assert_eq!(found, [("SI020", "services/web.yaml")]);
+    assert_eq!(
+        r.error.as_deref(),
+        Some("the old site has 1 error(s): fix them, or compare against a version that renders")
+    );
+}
+
+#[test]
+fn a_new_site_with_errors_comes_back_with_its_diagnostics_only() {
+    let r = diff_request(&campus(), &broken());
+    assert!(!r.ok);
+    assert!(r.diff.is_none());
+    assert!(r.error.is_none());
+    assert!(r.old_diagnostics.is_empty());
+    let codes: Vec<&str> = r.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["SI020"]);
+}

@@ -375,8 +375,7 @@ pub(super) fn diff(ctx: &Ctx<'_>, args: &DiffArgs) -> Result<u8, CliError> {
     let response = ctx.call(&engine, &protocol::diff(&old.files, &new.files))?;
     if let Some(error) = &response.error {
         // The old site does not build: show why, as lint would.
-        let old_lint = served(ctx.call(&engine, &protocol::lint(&old.files))?)?;
-        let ds = displayed(&old, old_lint.diagnostics);
+        let ds = displayed(&old, response.old_diagnostics.clone());
         ctx.out.err(&human_report(&old, &ds, ctx.out.stderr_color));
         ctx.out.error(&format!("{}: {error}", old.name()));
         return Ok(exit::ERRORS);

@@ -235,6 +235,8 @@ export interface ApiResponse {
   ok: boolean;
   /** lint, render; diff: the new site's. */
   diagnostics?: Diagnostic[];
+  /** diff, when the old site has errors: its diagnostics. */
+  old_diagnostics?: Diagnostic[];
   /** render without errors: every host's files, sorted by path. */
   files?: OutputFile[];
   /** render without errors. */
@@ -314,7 +316,7 @@ pub fn trace(
 /// What changes from `oldFiles` to `newFiles`: statements about the network and the unified diff
 /// of every rendered file that changes (`diff`), with the new site's `diagnostics`. `ok` is false
 /// when either site has errors: the new site's errors are in `diagnostics`; when the old site has
-/// errors, `error` says so (lint it for its diagnostics).
+/// errors, `error` says so and its diagnostics are in `old_diagnostics`.
 ///
 /// @throws {Error} when `oldFiles` or `newFiles` is not an array of `{path, text}` strings.
 #[wasm_bindgen(unchecked_return_type = "ApiResponse")]

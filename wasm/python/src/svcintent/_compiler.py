@@ -170,10 +170,10 @@ class Compiler:
         return response
 
     @staticmethod
-    def _diagnostics(response: Mapping[str, Any]) -> List[Diagnostic]:
-        raw = response.get("diagnostics", [])
+    def _diagnostics(response: Mapping[str, Any], field: str = "diagnostics") -> List[Diagnostic]:
+        raw = response.get(field, [])
         if not isinstance(raw, list):
-            raise InternalError("protocol violation: `diagnostics` is not a list")
+            raise InternalError(f"protocol violation: `{field}` is not a list")
         return [Diagnostic.from_json(d) for d in raw]
 
     @staticmethod
@@ -233,15 +233,15 @@ class Compiler:
         """What changes from ``old_files`` to ``new_files``: statements about the network and
         the unified diff of every rendered file that changes (what ``svcintent diff`` prints).
         Raises :class:`SvcintentError` (with ``.diagnostics``) when either site has errors: the
-        new site's diagnostics when it has errors, the old site's (from a lint of it, as
-        ``svcintent diff`` prints them) when the old one has errors. Warnings and infos of the
-        new site come back in ``SiteDiff.diagnostics``."""
-        old = _files_json(old_files)
-        response = self.call({"op": "diff", "old": old, "new": _files_json(new_files)})
+        new site's diagnostics when it has errors, the old site's (as ``svcintent diff`` prints
+        them) when the old one has errors. Warnings and infos of the new site come back in
+        ``SiteDiff.diagnostics``."""
+        response = self.call(
+            {"op": "diff", "old": _files_json(old_files), "new": _files_json(new_files)}
+        )
         error = response.get("error")
         if error is not None:
-            # The module says only how many errors the old site has; lint it for them.
-            raise SvcintentError(str(error), self.lint(old_files))
+            raise SvcintentError(str(error), self._diagnostics(response, "old_diagnostics"))
         diagnostics = self._diagnostics(response)
         raw = response.get("diff")
         if not response.get("ok") or raw is None:
