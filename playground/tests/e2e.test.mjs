@@ -198,6 +198,30 @@ test('a narrow screen still shows the editor and the preview', async () => {
   await narrow.close();
 });
 
+test('the theme follows the system until the button picks light or dark', async () => {
+  const themed = await chrome.newPage();
+  await themed.emulateMedia({ colorScheme: 'dark' });
+  await themed.goto(server.url);
+  await settled(themed);
+  const background = () => themed.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  const button = themed.locator('#theme');
+  assert.equal(await button.textContent(), 'Theme: auto');
+  assert.equal(await background(), 'rgb(20, 23, 28)', 'auto + a dark system: the dark palette');
+  await button.click();
+  assert.equal(await button.textContent(), 'Theme: light');
+  assert.equal(await background(), 'rgb(246, 247, 249)', 'light, whatever the system says');
+  await button.click();
+  assert.equal(await button.textContent(), 'Theme: dark');
+  assert.equal(await background(), 'rgb(20, 23, 28)');
+  await themed.emulateMedia({ colorScheme: 'light' });
+  assert.equal(await background(), 'rgb(20, 23, 28)', 'dark, whatever the system says');
+  await themed.screenshot({ path: path.join(RESULTS, 'playground-dark.png') });
+  await button.click();
+  assert.equal(await button.textContent(), 'Theme: auto');
+  assert.equal(await background(), 'rgb(246, 247, 249)', 'auto + a light system: the light palette');
+  await themed.close();
+});
+
 test('no console errors and no request outside loopback', async () => {
   await page.screenshot({ path: path.join(RESULTS, 'playground.png') });
   assert.deepEqual(chrome.errors, []);
