@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use super::Locator;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
-use crate::model::{Intent, Port, Role};
+use crate::model::{Intent, Port};
 use crate::plan::{announcers_of, balancers_of, route_reflectors};
 
 fn family(ip: IpAddr) -> &'static str {
@@ -54,6 +54,7 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
         }
     }
 
+    let reflectors = route_reflectors(intent);
     let mut listeners: std::collections::BTreeSet<(IpAddr, Port)> =
         std::collections::BTreeSet::new();
     let mut owners: BTreeMap<IpAddr, &str> = BTreeMap::new();
@@ -74,12 +75,15 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
         }
         let announcers = announcers_of(intent, svc);
         for vip in &svc.vips {
-            let vip_span = at.service_item(&svc.name, "vips", |t| {
-                t.parse::<IpAddr>().ok() == Some(*vip)
-            });
+            // Located only for a diagnostic: finding it means searching the service's tree.
+            let vip_span = || {
+                at.service_item(&svc.name, "vips", |t| {
+                    t.parse::<IpAddr>().ok() == Some(*vip)
+                })
+            };
             if !intent.site.anycast_prefixes.iter().any(|p| p.contains(vip)) {
                 diags.push(
-                    Diagnostic::new(Code::VipOutsidePrefixes, vip_span, format!("VIP {vip} is outside the site's anycast prefixes"))
+                    Diagnostic::new(Code::VipOutsidePrefixes, vip_span(), format!("VIP {vip} is outside the site's anycast prefixes"))
                         .with_secondary(at.site_field(&["anycast_prefixes"]), "the allowed prefixes")
                         .help("route reflectors accept only these prefixes; pick a VIP inside one, or add its prefix"),
                 );
@@ -88,7 +92,7 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
                 diags.push(
                     Diagnostic::new(
                         Code::VipIsHostAddress,
-                        vip_span,
+                        vip_span(),
                         format!("VIP {vip} is the address of host `{owner}`"),
                     )
                     .with_secondary(at.host_value(owner, key), "host address"),
@@ -107,7 +111,7 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
                     None => format!("{vip} is used by `{other}` and `{}`", svc.name),
                 };
                 diags.push(
-                    Diagnostic::new(Code::VipPortConflict, vip_span, message)
+                    Diagnostic::new(Code::VipPortConflict, vip_span(), message)
                         .with_secondary(at.service_item(other, "vips", |t| t.parse::<IpAddr>().ok() == Some(*vip)), "also here")
                         .help("each VIP is announced on the health of one service: give each service its own VIP"),
                 );
@@ -123,7 +127,7 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
                     diags.push(
                         Diagnostic::new(
                             Code::FamilyMismatch,
-                            vip_span,
+                            vip_span(),
                             format!(
                                 "{} VIP {vip} cannot be announced by `{}`, which has no {} address",
                                 family(*vip),
@@ -140,15 +144,12 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
                     );
                 }
             }
-            if !route_reflectors(intent).is_empty()
-                && !route_reflectors(intent)
-                    .iter()
-                    .any(|rr| rr.address_for(*vip).is_some())
+            if !reflectors.is_empty() && !reflectors.iter().any(|rr| rr.address_for(*vip).is_some())
             {
                 diags.push(
                     Diagnostic::new(
                         Code::FamilyMismatch,
-                        vip_span,
+                        vip_span(),
                         format!(
                             "no route reflector has an {} address to carry {vip}",
                             family(*vip)
@@ -179,11 +180,12 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
         }
         // Balancers reach every backend over a shared family.
         if let Some(h) = &svc.haproxy {
+            let balancers = balancers_of(intent, svc);
             for b in &h.backends {
                 let Some(backend) = intent.hosts.get(&b.host) else {
                     continue;
                 };
-                for lb in balancers_of(intent, svc) {
+                for lb in &balancers {
                     let shared = (lb.ipv4.is_some() && backend.ipv4.is_some())
                         || (lb.ipv6.is_some() && backend.ipv6.is_some());
                     if !shared {
@@ -216,8 +218,11 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
     }
     // Upstreams must be reachable from a route reflector.
     for up in &intent.site.bgp.upstreams {
-        let rrs = route_reflectors(intent);
-        if !rrs.is_empty() && !rrs.iter().any(|rr| rr.address_for(up.address).is_some()) {
+        if !reflectors.is_empty()
+            && !reflectors
+                .iter()
+                .any(|rr| rr.address_for(up.address).is_some())
+        {
             diags.push(Diagnostic::new(
                 Code::FamilyMismatch,
                 at.site_field(&["bgp", "upstreams"]),
@@ -229,5 +234,4 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
             ));
         }
     }
-    let _ = Role::Balancer;
 }
