@@ -16,3 +16,31 @@ fn generated_sites_are_clean() {
         assert_eq!(c.intent.unwrap().services.len(), services);
     }
 }
+
+/// The announcer index the validators use gives what the per-service scans give, for every
+/// service of the campus example and of a generated site (several balancer groups, anycast).
+#[test]
+fn the_announcer_index_agrees_with_the_scans() {
+    use svcintent_core::plan::{Announcers, announcers_of, balancers_of};
+    let campus = svcintent_tests::load_site(&svcintent_tests::repo_root().join("examples/campus"));
+    for sources in [campus, svcintent_tests::generate::site(100, 40)] {
+        let intent = svcintent_core::compile(&sources).intent.unwrap();
+        let index = Announcers::new(&intent);
+        let names = |hosts: &[&svcintent_core::model::Host]| -> Vec<String> {
+            hosts.iter().map(|h| h.name.clone()).collect()
+        };
+        let mut announced = 0;
+        for svc in intent.services.values() {
+            let scanned = announcers_of(&intent, svc);
+            assert_eq!(names(&index.of(svc)), names(&scanned), "{}", svc.name);
+            assert_eq!(
+                names(index.balancers(svc)),
+                names(&balancers_of(&intent, svc)),
+                "{}",
+                svc.name
+            );
+            announced += usize::from(!scanned.is_empty());
+        }
+        assert!(announced > 0, "the sites have announced services");
+    }
+}

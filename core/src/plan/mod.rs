@@ -141,6 +141,49 @@ pub struct HostPlan {
     pub allow: Vec<Allowance>,
 }
 
+/// Each service's announcers, looked up without scanning every host per service: the
+/// balancers of each group are listed once. Gives what [`announcers_of`] and [`balancers_of`]
+/// give.
+#[derive(Debug)]
+pub struct Announcers<'a> {
+    intent: &'a Intent,
+    balancers_by_group: BTreeMap<&'a str, Vec<&'a Host>>,
+}
+
+impl<'a> Announcers<'a> {
+    /// Indexes the balancers of `intent` by group.
+    pub fn new(intent: &'a Intent) -> Self {
+        let mut balancers_by_group: BTreeMap<&str, Vec<&Host>> = BTreeMap::new();
+        for host in intent.hosts.values().filter(|h| h.has(Role::Balancer)) {
+            balancers_by_group
+                .entry(host.group.as_str())
+                .or_default()
+                .push(host);
+        }
+        Announcers {
+            intent,
+            balancers_by_group,
+        }
+    }
+
+    /// The balancers serving a haproxy service, sorted by name (none for anycast).
+    pub fn balancers(&self, service: &Service) -> &[&'a Host] {
+        service
+            .haproxy
+            .as_ref()
+            .and_then(|h| self.balancers_by_group.get(h.group.as_str()))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The hosts that announce a service's VIPs.
+    pub fn of(&self, service: &Service) -> Vec<&'a Host> {
+        match service.balancing {
+            Balancing::Haproxy => self.balancers(service).to_vec(),
+            Balancing::Anycast => announcers_of(self.intent, service),
+        }
+    }
+}
+
 /// The balancers serving a haproxy service, sorted by name.
 pub fn balancers_of<'a>(intent: &'a Intent, service: &Service) -> Vec<&'a Host> {
     let Some(h) = &service.haproxy else {

@@ -8,13 +8,18 @@ use std::net::IpAddr;
 use super::Locator;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::model::{Intent, Port};
-use crate::plan::{announcers_of, balancers_of, route_reflectors};
+use crate::plan::{Announcers, route_reflectors};
 
 fn family(ip: IpAddr) -> &'static str {
     if ip.is_ipv4() { "IPv4" } else { "IPv6" }
 }
 
-pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) {
+pub(super) fn check(
+    intent: &Intent,
+    announcing: &Announcers<'_>,
+    at: &Locator<'_>,
+    diags: &mut Diagnostics,
+) {
     // Host addresses and router ids are unique.
     let mut seen: BTreeMap<IpAddr, (&str, &str)> = BTreeMap::new();
     for host in intent.hosts.values() {
@@ -73,7 +78,7 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
                 format!("service `{}` lists no ports", svc.name),
             ));
         }
-        let announcers = announcers_of(intent, svc);
+        let announcers = announcing.of(svc);
         for vip in &svc.vips {
             // Located only for a diagnostic: finding it means searching the service's tree.
             let vip_span = || {
@@ -180,12 +185,12 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
         }
         // Balancers reach every backend over a shared family.
         if let Some(h) = &svc.haproxy {
-            let balancers = balancers_of(intent, svc);
+            let balancers = announcing.balancers(svc);
             for b in &h.backends {
                 let Some(backend) = intent.hosts.get(&b.host) else {
                     continue;
                 };
-                for lb in &balancers {
+                for lb in balancers {
                     let shared = (lb.ipv4.is_some() && backend.ipv4.is_some())
                         || (lb.ipv6.is_some() && backend.ipv6.is_some());
                     if !shared {

@@ -18,10 +18,11 @@ use crate::source::{FileId, Span};
 /// Runs every semantic check.
 pub fn validate(intent: &Intent, resolved: &Resolved, diags: &mut Diagnostics) {
     let at = Locator { r: resolved };
+    let announcers = crate::plan::Announcers::new(intent);
     references::check(intent, &at, diags);
-    addresses::check(intent, &at, diags);
+    addresses::check(intent, &announcers, &at, diags);
     modes::check(intent, &at, diags);
-    operations::check(intent, &at, diags);
+    operations::check(intent, &announcers, &at, diags);
 }
 
 /// Finds the span of a value in the resolved trees.

@@ -6,9 +6,14 @@ use std::collections::BTreeMap;
 use super::Locator;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::model::{Intent, Mode, Role};
-use crate::plan::{announcers_of, monitors, route_reflectors};
+use crate::plan::{Announcers, monitors, route_reflectors};
 
-pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) {
+pub(super) fn check(
+    intent: &Intent,
+    announcing: &Announcers<'_>,
+    at: &Locator<'_>,
+    diags: &mut Diagnostics,
+) {
     let has_monitor = !monitors(intent).is_empty();
     let mut clashes: BTreeMap<(&str, u16), &str> = BTreeMap::new();
     for svc in intent.services.values() {
@@ -51,7 +56,7 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
                 }
             }
         }
-        let announcers = announcers_of(intent, svc);
+        let announcers = announcing.of(svc);
         let drained_here = svc
             .anycast
             .as_ref()
@@ -116,7 +121,7 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
     }
     for host in intent.hosts.values().filter(|h| h.drain) {
         let serves = intent.services.values().any(|s| {
-            announcers_of(intent, s).iter().any(|a| a.name == host.name)
+            announcing.of(s).iter().any(|a| a.name == host.name)
                 || s.haproxy
                     .as_ref()
                     .is_some_and(|h| h.backends.iter().any(|b| b.host == host.name))
