@@ -42,6 +42,17 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<SourceFile>) {
     }
 }
 
+/// A site's files as the protocol's requests carry them.
+pub fn input_files(sources: &Sources) -> Vec<svcintent_core::api::InputFile> {
+    sources
+        .iter()
+        .map(|(_, f)| svcintent_core::api::InputFile {
+            path: f.path.clone(),
+            text: f.text.clone(),
+        })
+        .collect()
+}
+
 /// The repository root.
 pub fn repo_root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))

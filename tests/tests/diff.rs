@@ -163,20 +163,10 @@ fn removing_a_service_withdraws_and_closes_everything_it_had() {
         && f.status == FileStatus::Removed));
 }
 
-fn input_files(sources: &Sources) -> Vec<svcintent_core::api::InputFile> {
-    sources
-        .iter()
-        .map(|(_, f)| svcintent_core::api::InputFile {
-            path: f.path.clone(),
-            text: f.text.clone(),
-        })
-        .collect()
-}
-
 fn diff_request(old: &Sources, new: &Sources) -> svcintent_core::api::Response {
     svcintent_core::api::handle(svcintent_core::api::Request::Diff {
-        old: input_files(old),
-        new: input_files(new),
+        old: svcintent_tests::input_files(old),
+        new: svcintent_tests::input_files(new),
     })
 }
 

@@ -17,11 +17,34 @@ fn generated_sites_are_clean() {
     }
 }
 
-/// The announcer index the validators use gives what the per-service scans give, for every
-/// service of the campus example and of a generated site (several balancer groups, anycast).
+/// The announcer index (validation, rendering and the topology use it) gives what scanning
+/// every host gives: a haproxy service's balancers are the site's balancers of its group, in
+/// name order; an anycast service's announcers are its nodes. For every service of the campus
+/// example and of a generated site (several balancer groups, anycast).
 #[test]
 fn the_announcer_index_agrees_with_the_scans() {
-    use svcintent_core::plan::{Announcers, announcers_of, balancers_of};
+    use svcintent_core::model::{Balancing, Host, Intent, Role, Service};
+    use svcintent_core::plan::Announcers;
+    fn balancers_of<'a>(intent: &'a Intent, svc: &Service) -> Vec<&'a Host> {
+        let Some(h) = &svc.haproxy else {
+            return Vec::new();
+        };
+        intent
+            .hosts
+            .values()
+            .filter(|host| host.has(Role::Balancer) && host.group == h.group)
+            .collect()
+    }
+    fn announcers_of<'a>(intent: &'a Intent, svc: &Service) -> Vec<&'a Host> {
+        match svc.balancing {
+            Balancing::Haproxy => balancers_of(intent, svc),
+            Balancing::Anycast => svc
+                .anycast
+                .iter()
+                .flat_map(|a| a.nodes.iter().filter_map(|n| intent.hosts.get(n)))
+                .collect(),
+        }
+    }
     let campus = svcintent_tests::load_site(&svcintent_tests::repo_root().join("examples/campus"));
     for sources in [campus, svcintent_tests::generate::site(100, 40)] {
         let intent = svcintent_core::compile(&sources).intent.unwrap();

@@ -13,13 +13,7 @@ use svcintent_core::api::{InputFile, Request, handle};
 use svcintent_tests::{load_site, repo_root};
 
 fn campus_files() -> Vec<InputFile> {
-    load_site(&repo_root().join("examples/campus"))
-        .iter()
-        .map(|(_, f)| InputFile {
-            path: f.path.clone(),
-            text: f.text.clone(),
-        })
-        .collect()
+    svcintent_tests::input_files(&load_site(&repo_root().join("examples/campus")))
 }
 
 fn render_campus() -> Value {

@@ -141,9 +141,8 @@ pub struct HostPlan {
     pub allow: Vec<Allowance>,
 }
 
-/// Each service's announcers, looked up without scanning every host per service: the
-/// balancers of each group are listed once. Gives what [`announcers_of`] and [`balancers_of`]
-/// give.
+/// Who announces each service: the balancers of its group (listed once per site, so a lookup
+/// does not scan every host) or its anycast nodes. Build one per site and ask it per service.
 #[derive(Debug)]
 pub struct Announcers<'a> {
     intent: &'a Intent,
@@ -175,36 +174,21 @@ impl<'a> Announcers<'a> {
             .map_or(&[], Vec::as_slice)
     }
 
-    /// The hosts that announce a service's VIPs.
+    /// The hosts that announce a service's VIPs (balancers of its group, or its anycast nodes).
     pub fn of(&self, service: &Service) -> Vec<&'a Host> {
         match service.balancing {
             Balancing::Haproxy => self.balancers(service).to_vec(),
-            Balancing::Anycast => announcers_of(self.intent, service),
+            Balancing::Anycast => service
+                .anycast
+                .as_ref()
+                .map(|a| {
+                    a.nodes
+                        .iter()
+                        .filter_map(|n| self.intent.hosts.get(n))
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
-    }
-}
-
-/// The balancers serving a haproxy service, sorted by name.
-pub fn balancers_of<'a>(intent: &'a Intent, service: &Service) -> Vec<&'a Host> {
-    let Some(h) = &service.haproxy else {
-        return Vec::new();
-    };
-    intent
-        .hosts
-        .values()
-        .filter(|host| host.has(Role::Balancer) && host.group == h.group)
-        .collect()
-}
-
-/// The hosts that announce a service's VIPs (balancers of its group, or its anycast nodes).
-pub fn announcers_of<'a>(intent: &'a Intent, service: &Service) -> Vec<&'a Host> {
-    match service.balancing {
-        Balancing::Haproxy => balancers_of(intent, service),
-        Balancing::Anycast => service
-            .anycast
-            .as_ref()
-            .map(|a| a.nodes.iter().filter_map(|n| intent.hosts.get(n)).collect())
-            .unwrap_or_default(),
     }
 }
 

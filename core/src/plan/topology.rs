@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::{PeerKind, Plan, announcers_of};
+use super::{Announcers, PeerKind, Plan};
 use crate::model::{Intent, Port};
 use crate::source::{Location, Sources};
 
@@ -136,6 +136,7 @@ pub fn topology(intent: &Intent, plan: &Plan, sources: &Sources) -> Topology {
             drained: h.drain,
         })
         .collect();
+    let announcing = Announcers::new(intent);
     let services = intent
         .services
         .values()
@@ -145,7 +146,8 @@ pub fn topology(intent: &Intent, plan: &Plan, sources: &Sources) -> Topology {
                 .iter()
                 .flat_map(|a| a.drained.iter().map(String::as_str))
                 .collect();
-            let announcers = announcers_of(intent, svc)
+            let announcers = announcing
+                .of(svc)
                 .into_iter()
                 .map(|h| PathNode {
                     host: h.name.clone(),

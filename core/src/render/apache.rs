@@ -284,8 +284,10 @@ fn site(cx: &Context<'_>, host: &HostPlan, svc: &Service) -> Option<Site> {
             format!("{u}/")
         }
     });
-    let balancers: BTreeSet<IpAddr> = crate::plan::balancers_of(cx.intent, svc)
-        .into_iter()
+    let balancers: BTreeSet<IpAddr> = cx
+        .announcers
+        .balancers(svc)
+        .iter()
         .flat_map(|b| b.addresses())
         .collect();
     let monitors: BTreeSet<IpAddr> = crate::plan::monitors(cx.intent)

@@ -80,7 +80,7 @@ use serde::Serialize;
 
 use super::{Context, RenderError, RenderedFile, Target};
 use crate::model::{Balancing, CheckKind, ClientIp, Host, Intent, Mode, Proto, Role, Service, Tls};
-use crate::plan::{BgpPeer, HostPlan, PeerKind, balancers_of};
+use crate::plan::{BgpPeer, HostPlan, PeerKind};
 
 const DIR: &str = "/etc/icinga2/conf.d/svcintent";
 const FILES: &[&str] = &[
@@ -528,7 +528,7 @@ impl Builder<'_> {
     fn backends(&mut self, svc: &Service) {
         let Some(h) = &svc.haproxy else { return };
         // The servers as the balancers see them (any balancer: they all get the same).
-        let Some(lb) = balancers_of(self.intent, svc).into_iter().next() else {
+        let Some(lb) = self.cx.announcers.balancers(svc).first() else {
             return;
         };
         let Some(listeners) = self

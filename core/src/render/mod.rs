@@ -24,7 +24,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::model::{Host, Intent};
-use crate::plan::{HostPlan, Plan};
+use crate::plan::{Announcers, HostPlan, Plan};
 use crate::source::Sources;
 
 /// The configuration targets.
@@ -257,6 +257,8 @@ pub struct Context<'a> {
     /// Templates of every target, with every target's filters.
     pub env: &'static Environment<'static>,
     sources: &'a Sources,
+    /// Who announces each service.
+    pub announcers: Announcers<'a>,
     /// Renderings by (template, input serialised as JSON): see [`Context::render_shared`].
     shared: RefCell<BTreeMap<(&'static str, String), String>>,
 }
@@ -394,6 +396,7 @@ pub fn render(intent: &Intent, plan: &Plan, sources: &Sources) -> Result<Output,
         plan,
         env: environment(),
         sources,
+        announcers: Announcers::new(intent),
         shared: RefCell::default(),
     };
     let mut files = Vec::new();
