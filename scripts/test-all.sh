@@ -7,7 +7,9 @@
 #   3. runs formatting, clippy (native and wasm32) and every test of the workspace (including
 #      the netns lab and the daemons' own checks);
 #   4. tests the bindings over the same module: Python (wasm/python), JS/TS (wasm/js), and the
-#      browser playground in headless Chromium.
+#      browser playground in headless Chromium;
+#   5. runs the `language: rust` pre-commit hook through pre-commit (a release build of the
+#      command, as pre-commit does it).
 # CI (.ci/run) runs exactly this. Needs no stdin.
 set -euo pipefail
 exec </dev/null
@@ -48,3 +50,6 @@ bash scripts/test-js.sh
 
 step "playground (headless Chromium)"
 bash scripts/test-playground.sh --skip-js  # test-js.sh just built wasm/js/pkg-web
+
+step "pre-commit hook (language: rust, through pre-commit)"
+bash scripts/test-pre-commit.sh

@@ -1,10 +1,8 @@
 //! The `svcintent` command: see `svcintent --help`, docs/cli.md and [`svcintent_host::cli`].
+//!
+//! Built by two packages: `host-runner` as `svcintent` (`cargo install --path host-runner`) and
+//! the repository root as `svcintent-pre-commit` (pre-commit's `language: rust` installs that).
 
-use std::process::ExitCode;
-
-use clap::Parser;
-
-fn main() -> ExitCode {
-    let cli = svcintent_host::cli::Cli::parse();
-    ExitCode::from(svcintent_host::cli::run(&cli))
+fn main() -> std::process::ExitCode {
+    svcintent_host::cli::main()
 }

@@ -512,6 +512,11 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// The `svcintent` command: parses the process's arguments and runs them.
+pub fn main() -> std::process::ExitCode {
+    std::process::ExitCode::from(run(&Cli::parse()))
+}
+
 /// Runs a parsed command line; returns the exit code.
 pub fn run(cli: &Cli) -> u8 {
     let ctx = Ctx {
