@@ -259,8 +259,10 @@ pub struct Context<'a> {
     sources: &'a Sources,
     /// Who announces each service.
     pub announcers: Announcers<'a>,
-    /// Renderings by (template, input serialised as JSON): see [`Context::render_shared`].
-    shared: RefCell<BTreeMap<(&'static str, String), String>>,
+    /// Renderings by (template, length of the input serialised as JSON, that JSON): see
+    /// [`Context::render_shared`]. The length comes first so that most comparisons of two keys
+    /// stop before comparing texts that share a long prefix.
+    shared: RefCell<BTreeMap<(&'static str, usize, String), String>>,
 }
 
 impl Context<'_> {
@@ -297,7 +299,7 @@ impl Context<'_> {
         let Ok(input) = serde_json::to_string(ctx) else {
             return self.render_template(target, host, name, ctx);
         };
-        let key = (name, input);
+        let key = (name, input.len(), input);
         if let Some(text) = self.shared.borrow().get(&key) {
             return Ok(text.clone());
         }
@@ -430,11 +432,12 @@ pub fn render(intent: &Intent, plan: &Plan, sources: &Sources) -> Result<Output,
     files.sort_by_cached_key(RenderedFile::tree_path);
     // A quarter of a large site's bytes are files identical on several hosts (a service's check
     // file on each announcer, its vhost on each backend): each distinct text is hashed once.
-    let mut digests: BTreeMap<&str, String> = BTreeMap::new();
+    // Keyed by length first, so that only texts of equal length are compared byte by byte.
+    let mut digests: BTreeMap<(usize, &str), String> = BTreeMap::new();
     let mut entries = Vec::with_capacity(files.len());
     for f in &files {
         let sha256 = digests
-            .entry(f.contents.as_str())
+            .entry((f.contents.len(), f.contents.as_str()))
             .or_insert_with(|| sha256_hex(&f.contents))
             .clone();
         entries.push(ManifestEntry {
