@@ -897,16 +897,12 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
         let services: Vec<String> = match *file {
             "commands.conf" => m.commands.iter().map(|c| c.service.clone()).collect(),
             "downtimes.conf" => {
-                let set: BTreeSet<String> = m
-                    .services
-                    .iter()
-                    .filter(|s| s.drain)
-                    .filter_map(|s| {
+                let set: BTreeSet<String> =
+                    crate::collect::set(m.services.iter().filter(|s| s.drain).filter_map(|s| {
                         s.vars
                             .get("svcintent_service")
                             .and_then(|v| v.as_str().map(str::to_owned))
-                    })
-                    .collect();
+                    }));
                 set.into_iter().collect()
             }
             _ => m.monitored.clone(),
