@@ -285,7 +285,7 @@ impl<'a> Index<'a> {
                     .map(host_prefix)
                     .chain(monitor_prefixes.iter().copied())
                     .collect();
-                sources.sort();
+                crate::collect::sort_by(&mut sources, Ord::cmp);
                 sources.dedup();
                 backend_sources.insert(svc.name.as_str(), sources);
                 for b in &announcers {
@@ -452,7 +452,7 @@ fn listeners_of(intent: &Intent, svc: &Service) -> Vec<Listener> {
                     })
                 })
                 .collect();
-            servers.sort_by(|a, b| a.host.cmp(&b.host));
+            crate::collect::sort_by(&mut servers, |a, b| a.host.cmp(&b.host));
             Listener {
                 name,
                 ports,
@@ -499,7 +499,7 @@ fn allowances_of(
                     .filter(|p| !sources.iter().any(|s| s.contains(p)))
                     .collect::<Vec<_>>(),
             );
-            sources.sort();
+            crate::collect::sort_by(&mut sources, Ord::cmp);
         }
         for Port { port, proto } in &svc.ports {
             let sources = sources.clone();

@@ -841,7 +841,9 @@ pub fn monitoring(cx: &Context<'_>, me: &Host) -> Monitoring {
         }
     }
     let mut services = b.services;
-    services.sort_by(|x, y| (&x.host, &x.name).cmp(&(&y.host, &y.name)));
+    crate::collect::sort_by(&mut services, |x, y| {
+        (&x.host, &x.name).cmp(&(&y.host, &y.name))
+    });
     services.dedup_by(|x, y| x.host == y.host && x.name == y.name);
     let notify_hosts = hosts
         .iter()

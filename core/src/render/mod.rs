@@ -427,7 +427,7 @@ pub fn render(intent: &Intent, plan: &Plan, sources: &Sources) -> Result<Output,
     if !errors.is_empty() {
         return Err(errors);
     }
-    files.sort_by_key(RenderedFile::tree_path);
+    crate::collect::sort_by(&mut files, |a, b| a.tree_path().cmp(&b.tree_path()));
     let manifest = Manifest {
         generator: format!("svcintent {}", crate::VERSION),
         site: intent.site.name.clone(),
