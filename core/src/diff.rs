@@ -375,7 +375,7 @@ fn firewall(old: &Built, new: &Built, say: &mut Say<'_>) {
     type Group<'a> =
         BTreeMap<(bool, u16, &'static str, Option<IpNet>), (BTreeSet<&'a str>, BTreeSet<IpAddr>)>;
     let mut groups: Group<'_> = BTreeMap::new();
-    for host in crate::collect::set(was.keys().chain(is.keys())) {
+    for host in crate::collect::set(was.keys().chain(is.keys()).copied()) {
         let before = was.get(host).unwrap_or(&none);
         let after = is.get(host).unwrap_or(&none);
         for (opens, set) in [
@@ -467,7 +467,7 @@ fn files(old: &Built, new: &Built) -> Vec<FileDiff> {
     };
     let (was, is) = (by_path(old), by_path(new));
     let mut out = Vec::new();
-    for path in crate::collect::set(was.keys().chain(is.keys())) {
+    for path in crate::collect::set(was.keys().chain(is.keys()).map(String::as_str)) {
         let (status, before, after) = match (was.get(path), is.get(path)) {
             (Some(a), Some(b)) if a == b => continue,
             (Some(a), Some(b)) => (FileStatus::Changed, a.as_str(), b.as_str()),
@@ -489,7 +489,7 @@ fn files(old: &Built, new: &Built) -> Vec<FileDiff> {
             .header(&old_name, &new_name)
             .to_string();
         out.push(FileDiff {
-            path: path.clone(),
+            path: path.to_owned(),
             status,
             unified,
         });
