@@ -202,10 +202,8 @@ pub fn handle(request: Request) -> Response {
             match rendered.output {
                 Some(output) => {
                     let topology = rendered.topology;
-                    let definitions: BTreeMap<&str, SourcePoint> = topology
-                        .iter()
-                        .flat_map(|t| &t.services)
-                        .filter_map(|s| {
+                    let definitions: BTreeMap<&str, SourcePoint> = crate::collect::map(
+                        topology.iter().flat_map(|t| &t.services).filter_map(|s| {
                             let l = s.source.as_ref()?;
                             Some((
                                 s.name.as_str(),
@@ -215,8 +213,8 @@ pub fn handle(request: Request) -> Response {
                                     column: l.column,
                                 },
                             ))
-                        })
-                        .collect();
+                        }),
+                    );
                     let defined_at = |service: &str| definitions.get(service).cloned();
                     Response {
                         diagnostics,

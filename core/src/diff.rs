@@ -312,7 +312,7 @@ fn announcements(old: &Built, new: &Built, say: &mut Say<'_>) {
     let none = BTreeSet::new();
     // (announces?, service, hosts) → VIPs: one statement per service and set of hosts.
     let mut groups: BTreeMap<(bool, &str, Vec<&str>), Vec<IpAddr>> = BTreeMap::new();
-    for key in was.keys().chain(is.keys()).collect::<BTreeSet<_>>() {
+    for key in crate::collect::set(was.keys().chain(is.keys())) {
         let before = was.get(key).unwrap_or(&none);
         let after = is.get(key).unwrap_or(&none);
         let (vip, service) = *key;
@@ -375,7 +375,7 @@ fn firewall(old: &Built, new: &Built, say: &mut Say<'_>) {
     type Group<'a> =
         BTreeMap<(bool, u16, &'static str, Option<IpNet>), (BTreeSet<&'a str>, BTreeSet<IpAddr>)>;
     let mut groups: Group<'_> = BTreeMap::new();
-    for host in was.keys().chain(is.keys()).collect::<BTreeSet<_>>() {
+    for host in crate::collect::set(was.keys().chain(is.keys()).copied()) {
         let before = was.get(host).unwrap_or(&none);
         let after = is.get(host).unwrap_or(&none);
         for (opens, set) in [
@@ -458,15 +458,16 @@ pub fn host_list(names: &[&str]) -> String {
 
 fn files(old: &Built, new: &Built) -> Vec<FileDiff> {
     let by_path = |b: &Built| -> BTreeMap<String, String> {
-        b.output
-            .files
-            .iter()
-            .map(|f| (f.tree_path(), f.contents.clone()))
-            .collect()
+        crate::collect::map(
+            b.output
+                .files
+                .iter()
+                .map(|f| (f.tree_path(), f.contents.clone())),
+        )
     };
     let (was, is) = (by_path(old), by_path(new));
     let mut out = Vec::new();
-    for path in was.keys().chain(is.keys()).collect::<BTreeSet<_>>() {
+    for path in crate::collect::set(was.keys().chain(is.keys()).map(String::as_str)) {
         let (status, before, after) = match (was.get(path), is.get(path)) {
             (Some(a), Some(b)) if a == b => continue,
             (Some(a), Some(b)) => (FileStatus::Changed, a.as_str(), b.as_str()),
@@ -488,7 +489,7 @@ fn files(old: &Built, new: &Built) -> Vec<FileDiff> {
             .header(&old_name, &new_name)
             .to_string();
         out.push(FileDiff {
-            path: path.clone(),
+            path: path.to_owned(),
             status,
             unified,
         });

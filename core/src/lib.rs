@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 pub mod api;
+mod collect;
 pub mod diagnostic;
 pub mod diff;
 pub mod model;

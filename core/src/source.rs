@@ -96,7 +96,7 @@ pub struct Sources {
 impl Sources {
     /// Builds the set; files are sorted by path so that merge order never depends on the caller.
     pub fn new(mut files: Vec<SourceFile>) -> Self {
-        files.sort_by(|a, b| a.path.cmp(&b.path));
+        crate::collect::sort_by(&mut files, |a, b| a.path.cmp(&b.path));
         Self { files }
     }
 

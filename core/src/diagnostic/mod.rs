@@ -147,7 +147,9 @@ impl Diagnostics {
     /// happens when a template line is inherited by several services: it is reported once,
     /// at the template).
     pub fn finish(mut self) -> Vec<Diagnostic> {
-        self.items.sort_by_key(|d| (d.primary.span, d.code));
+        crate::collect::sort_by(&mut self.items, |a, b| {
+            (a.primary.span, a.code).cmp(&(b.primary.span, b.code))
+        });
         self.items
             .dedup_by(|a, b| a.code == b.code && a.primary.span == b.primary.span);
         self.items

@@ -862,17 +862,16 @@ fn host(cx: &mut Cx<'_>, name: &str, def: &Def) -> Option<Host> {
     let valid_name = cx.ident(&name_node(name, def.key_span), "host name");
     let obj = cx.object(&def.node, schema::HOST, &format!("host `{name}`"))?;
     let at = def.key_span;
-    let roles: BTreeSet<Role> = cx
-        .require(obj, at, "roles", &format!("host `{name}`"))
-        .map(|n| {
-            cx.list_of(n, "roles", |cx, n| {
-                let w = cx.word(n, schema::ROLES, "role")?;
-                Role::ALL.iter().copied().find(|r| r.as_str() == w)
+    let roles: BTreeSet<Role> = crate::collect::set(
+        cx.require(obj, at, "roles", &format!("host `{name}`"))
+            .map(|n| {
+                cx.list_of(n, "roles", |cx, n| {
+                    let w = cx.word(n, schema::ROLES, "role")?;
+                    Role::ALL.iter().copied().find(|r| r.as_str() == w)
+                })
             })
-        })
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+            .unwrap_or_default(),
+    );
     let ipv4 = opt(obj.get("ipv4"), |n| cx.ipv4(n, "ipv4"));
     let ipv6 = opt(obj.get("ipv6"), |n| cx.ipv6(n, "ipv6"));
     let group =

@@ -250,7 +250,7 @@ impl<'a> Index<'a> {
         let mut anycast: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for svc in intent.services.values() {
             if let Some(a) = &svc.anycast {
-                let nodes: BTreeSet<&str> = a.nodes.iter().map(String::as_str).collect();
+                let nodes = crate::collect::set(a.nodes.iter().map(String::as_str));
                 for node in nodes {
                     anycast.entry(node).or_default().push(svc.name.as_str());
                 }
@@ -285,7 +285,7 @@ impl<'a> Index<'a> {
                     .map(host_prefix)
                     .chain(monitor_prefixes.iter().copied())
                     .collect();
-                sources.sort();
+                crate::collect::sort_by(&mut sources, Ord::cmp);
                 sources.dedup();
                 backend_sources.insert(svc.name.as_str(), sources);
                 for b in &announcers {
@@ -301,10 +301,11 @@ impl<'a> Index<'a> {
             }
         }
         Index {
-            announcements: announcements
-                .into_iter()
-                .map(|(k, v)| (k, v.into_iter().collect()))
-                .collect(),
+            announcements: crate::collect::map(
+                announcements
+                    .into_iter()
+                    .map(|(k, v)| (k, v.into_iter().collect())),
+            ),
             listeners,
             backend_sources,
             backs,
@@ -318,7 +319,7 @@ impl<'a> Index<'a> {
     }
 
     fn entitled(&self, host: &str) -> Vec<IpNet> {
-        let set: BTreeSet<IpNet> = self.announcements(host).iter().map(|a| a.prefix).collect();
+        let set = crate::collect::set(self.announcements(host).iter().map(|a| a.prefix));
         set.into_iter().collect()
     }
 }
@@ -326,11 +327,12 @@ impl<'a> Index<'a> {
 /// Builds the plan. Assumes a validated intent; missing references are skipped, not panicked on.
 pub fn plan(intent: &Intent) -> Plan {
     let index = Index::new(intent);
-    let hosts = intent
-        .hosts
-        .values()
-        .map(|host| (host.name.clone(), plan_host(intent, &index, host)))
-        .collect();
+    let hosts = crate::collect::map(
+        intent
+            .hosts
+            .values()
+            .map(|host| (host.name.clone(), plan_host(intent, &index, host))),
+    );
     Plan { hosts }
 }
 
@@ -450,7 +452,7 @@ fn listeners_of(intent: &Intent, svc: &Service) -> Vec<Listener> {
                     })
                 })
                 .collect();
-            servers.sort_by(|a, b| a.host.cmp(&b.host));
+            crate::collect::sort_by(&mut servers, |a, b| a.host.cmp(&b.host));
             Listener {
                 name,
                 ports,
@@ -497,7 +499,7 @@ fn allowances_of(
                     .filter(|p| !sources.iter().any(|s| s.contains(p)))
                     .collect::<Vec<_>>(),
             );
-            sources.sort();
+            crate::collect::sort_by(&mut sources, Ord::cmp);
         }
         for Port { port, proto } in &svc.ports {
             let sources = sources.clone();
@@ -607,13 +609,10 @@ fn plan_host(intent: &Intent, index: &Index<'_>, host: &Host) -> HostPlan {
     };
     let balanced = names(&index.balanced);
     let anycast = names(&index.anycast);
-    let listeners = balanced
-        .iter()
-        .map(|name| {
-            let of = index.listeners.get(name.as_str()).cloned();
-            (name.clone(), of.unwrap_or_default())
-        })
-        .collect();
+    let listeners = crate::collect::map(balanced.iter().map(|name| {
+        let of = index.listeners.get(name.as_str()).cloned();
+        (name.clone(), of.unwrap_or_default())
+    }));
     let backend_of = index
         .backs
         .get(host.name.as_str())
@@ -622,7 +621,7 @@ fn plan_host(intent: &Intent, index: &Index<'_>, host: &Host) -> HostPlan {
         .map(|s| s.name.clone())
         .collect();
     let announcements = index.announcements(&host.name).to_vec();
-    let loopback_vips: BTreeSet<IpAddr> = announcements.iter().map(|a| a.vip).collect();
+    let loopback_vips = crate::collect::set(announcements.iter().map(|a| a.vip));
     let peers = peers_of(intent, index, host);
     let allow = allowances_of(intent, index, host, &announcements, &peers);
     HostPlan {

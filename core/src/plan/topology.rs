@@ -141,11 +141,11 @@ pub fn topology(intent: &Intent, plan: &Plan, sources: &Sources) -> Topology {
         .services
         .values()
         .map(|svc| {
-            let service_drained: BTreeSet<&str> = svc
-                .anycast
-                .iter()
-                .flat_map(|a| a.drained.iter().map(String::as_str))
-                .collect();
+            let service_drained: BTreeSet<&str> = crate::collect::set(
+                svc.anycast
+                    .iter()
+                    .flat_map(|a| a.drained.iter().map(String::as_str)),
+            );
             let announcers = announcing
                 .of(svc)
                 .into_iter()

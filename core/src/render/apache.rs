@@ -284,16 +284,17 @@ fn site(cx: &Context<'_>, host: &HostPlan, svc: &Service) -> Option<Site> {
             format!("{u}/")
         }
     });
-    let balancers: BTreeSet<IpAddr> = cx
-        .announcers
-        .balancers(svc)
-        .iter()
-        .flat_map(|b| b.addresses())
-        .collect();
-    let monitors: BTreeSet<IpAddr> = crate::plan::monitors(cx.intent)
-        .into_iter()
-        .flat_map(|m| m.addresses())
-        .collect();
+    let balancers: BTreeSet<IpAddr> = crate::collect::set(
+        cx.announcers
+            .balancers(svc)
+            .iter()
+            .flat_map(|b| b.addresses()),
+    );
+    let monitors: BTreeSet<IpAddr> = crate::collect::set(
+        crate::plan::monitors(cx.intent)
+            .into_iter()
+            .flat_map(|m| m.addresses()),
+    );
     let services = vec![svc.name.clone()];
     Some(Site {
         header: cx.header("#", &host.name, &services),

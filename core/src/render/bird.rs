@@ -192,7 +192,7 @@ fn session(p: &BgpPeer, site_asn: u32) -> Session {
 }
 
 fn strings<'a>(nets: impl Iterator<Item = &'a IpNet>, v4: bool) -> Vec<String> {
-    let set: BTreeSet<&IpNet> = nets.filter(|n| n.addr().is_ipv4() == v4).collect();
+    let set = crate::collect::set(nets.filter(|n| n.addr().is_ipv4() == v4));
     set.into_iter().map(IpNet::to_string).collect()
 }
 
@@ -215,26 +215,24 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
     let mut services: BTreeSet<String> = BTreeSet::new();
     let families = if reflector {
         // Services whose VIPs some client may announce through this reflector.
-        let accepted: BTreeSet<IpNet> = host
-            .peers
-            .iter()
-            .flat_map(|p| p.accept.iter().copied())
-            .collect();
+        let accepted: BTreeSet<IpNet> =
+            crate::collect::set(host.peers.iter().flat_map(|p| p.accept.iter().copied()));
         for svc in intent.services.values() {
             if svc.vips.iter().any(|v| accepted.contains(&IpNet::from(*v))) {
                 services.insert(svc.name.clone());
             }
         }
         let site = |v4: bool| {
-            intent
-                .site
-                .anycast_prefixes
-                .iter()
-                .filter(|p| p.addr().is_ipv4() == v4)
-                .map(|p| format!("{0}{{{1},{1}}}", p.trunc(), if v4 { 32 } else { 128 }))
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect::<Vec<_>>()
+            crate::collect::set(
+                intent
+                    .site
+                    .anycast_prefixes
+                    .iter()
+                    .filter(|p| p.addr().is_ipv4() == v4)
+                    .map(|p| format!("{0}{{{1},{1}}}", p.trunc(), if v4 { 32 } else { 128 })),
+            )
+            .into_iter()
+            .collect::<Vec<_>>()
         };
         vec![
             Family {

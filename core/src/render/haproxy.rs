@@ -445,7 +445,7 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
             .into_iter()
             .flat_map(|m| m.addresses()),
     );
-    let readers: BTreeSet<IpAddr> = readers.into_iter().collect();
+    let readers: BTreeSet<IpAddr> = crate::collect::set(readers);
     let maxconn = sections
         .iter()
         .filter_map(|s| s.frontend.as_ref())

@@ -144,11 +144,12 @@ const PREFIXES_TEMPLATE: &str = "healthchecker/anycast-prefixes.conf.j2";
 /// else the first that is no VIP of the site. They keep the daemon's prefix lists from ever
 /// being empty and are never exported by BIRD. The same on every host of the site.
 pub fn dummy_prefixes(intent: &Intent) -> Result<(IpNet, IpNet), String> {
-    let vips: BTreeSet<IpAddr> = intent
-        .services
-        .values()
-        .flat_map(|s| s.vips.iter().copied())
-        .collect();
+    let vips: BTreeSet<IpAddr> = crate::collect::set(
+        intent
+            .services
+            .values()
+            .flat_map(|s| s.vips.iter().copied()),
+    );
     let pick = |candidates: &[IpAddr]| -> Option<IpNet> {
         let outside = |ip: &IpAddr| !intent.site.anycast_prefixes.iter().any(|p| p.contains(ip));
         candidates

@@ -841,7 +841,9 @@ pub fn monitoring(cx: &Context<'_>, me: &Host) -> Monitoring {
         }
     }
     let mut services = b.services;
-    services.sort_by(|x, y| (&x.host, &x.name).cmp(&(&y.host, &y.name)));
+    crate::collect::sort_by(&mut services, |x, y| {
+        (&x.host, &x.name).cmp(&(&y.host, &y.name))
+    });
     services.dedup_by(|x, y| x.host == y.host && x.name == y.name);
     let notify_hosts = hosts
         .iter()
@@ -897,16 +899,12 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
         let services: Vec<String> = match *file {
             "commands.conf" => m.commands.iter().map(|c| c.service.clone()).collect(),
             "downtimes.conf" => {
-                let set: BTreeSet<String> = m
-                    .services
-                    .iter()
-                    .filter(|s| s.drain)
-                    .filter_map(|s| {
+                let set: BTreeSet<String> =
+                    crate::collect::set(m.services.iter().filter(|s| s.drain).filter_map(|s| {
                         s.vars
                             .get("svcintent_service")
                             .and_then(|v| v.as_str().map(str::to_owned))
-                    })
-                    .collect();
+                    }));
                 set.into_iter().collect()
             }
             _ => m.monitored.clone(),

@@ -73,16 +73,11 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
     if !super::healthchecker::runs_on(host) {
         return Ok(Vec::new());
     }
-    let mut services: Vec<String> = host
-        .announcements
-        .iter()
-        .map(|a| a.service.clone())
-        .collect();
-    services.sort();
-    services.dedup();
-    let mut vips = host.loopback_vips.clone();
-    vips.sort();
-    vips.dedup();
+    let services: Vec<String> =
+        crate::collect::set(host.announcements.iter().map(|a| a.service.clone()))
+            .into_iter()
+            .collect();
+    let vips = crate::collect::set(host.loopback_vips.iter().copied());
     let ctx = Ctx {
         header: cx.header("#", &host.name, &services),
         addresses: vips

@@ -274,6 +274,18 @@ impl Context<'_> {
         name: &str,
         ctx: S,
     ) -> Result<String, RenderError> {
+        // Converted here, rendered by one non-generic function: `Template::render` would do the
+        // same conversion, and a `Value` passes through it unchanged.
+        self.render_value(target, host, name, minijinja::Value::from_serialize(&ctx))
+    }
+
+    fn render_value(
+        &self,
+        target: Target,
+        host: &str,
+        name: &str,
+        ctx: minijinja::Value,
+    ) -> Result<String, RenderError> {
         let err = |e: minijinja::Error| RenderError {
             target,
             host: host.to_owned(),

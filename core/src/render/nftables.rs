@@ -153,7 +153,7 @@ type Key = (IpAddr, Proto, u16);
 
 /// Computes the sets of a host from its plan.
 pub fn ruleset(host: &HostPlan) -> (FamilySets, FamilySets, Vec<String>) {
-    let vips: BTreeSet<IpAddr> = host.announcements.iter().map(|a| a.vip).collect();
+    let vips: BTreeSet<IpAddr> = crate::collect::set(host.announcements.iter().map(|a| a.vip));
     let mut reasons: BTreeMap<Key, BTreeSet<String>> = BTreeMap::new();
     let mut open: BTreeSet<Key> = BTreeSet::new();
     let mut sources: BTreeMap<Key, Vec<IpNet>> = BTreeMap::new();

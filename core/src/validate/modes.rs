@@ -107,12 +107,12 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
                     "`web:` lists no server_names",
                 ));
             }
-            let backend_ports: std::collections::BTreeSet<u16> = svc
-                .ports
-                .iter()
-                .filter(|p| p.proto == Proto::Tcp)
-                .map(|p| h.backend_port.unwrap_or(p.port))
-                .collect();
+            let backend_ports: std::collections::BTreeSet<u16> = crate::collect::set(
+                svc.ports
+                    .iter()
+                    .filter(|p| p.proto == Proto::Tcp)
+                    .map(|p| h.backend_port.unwrap_or(p.port)),
+            );
             if web.listen_port != 0
                 && !(backend_ports.len() == 1 && backend_ports.contains(&web.listen_port))
             {

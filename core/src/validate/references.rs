@@ -73,12 +73,13 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
                 .filter(|x| x.has(Role::Balancer) && x.group == h.group)
                 .count();
             if balancers == 0 {
-                let groups: std::collections::BTreeSet<&str> = intent
-                    .hosts
-                    .values()
-                    .filter(|x| x.has(Role::Balancer))
-                    .map(|x| x.group.as_str())
-                    .collect();
+                let groups: std::collections::BTreeSet<&str> = crate::collect::set(
+                    intent
+                        .hosts
+                        .values()
+                        .filter(|x| x.has(Role::Balancer))
+                        .map(|x| x.group.as_str()),
+                );
                 let mut d = Diagnostic::new(
                     Code::NoBalancers,
                     at.service_field(&svc.name, "group"),
