@@ -133,7 +133,7 @@ pub struct HostPlan {
     pub backend_of: Vec<String>,
     /// VIPs this host announces (balancer and anycast node).
     pub announcements: Vec<Announcement>,
-    /// VIPs configured on the loopback (all announced VIPs, drained or not).
+    /// VIPs configured on the loopback (all announced VIPs, drained or not), sorted, unique.
     pub loopback_vips: Vec<IpAddr>,
     /// BGP sessions.
     pub peers: Vec<BgpPeer>,
@@ -172,6 +172,11 @@ impl<'a> Announcers<'a> {
             .as_ref()
             .and_then(|h| self.balancers_by_group.get(h.group.as_str()))
             .map_or(&[], Vec::as_slice)
+    }
+
+    /// The groups that have balancers, sorted.
+    pub fn balancer_groups(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.balancers_by_group.keys().copied()
     }
 
     /// The hosts that announce a service's VIPs (balancers of its group, or its anycast nodes).

@@ -77,10 +77,10 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
         crate::collect::set(host.announcements.iter().map(|a| a.service.clone()))
             .into_iter()
             .collect();
-    let vips = crate::collect::set(host.loopback_vips.iter().copied());
     let ctx = Ctx {
         header: cx.header("#", &host.name, &services),
-        addresses: vips
+        addresses: host
+            .loopback_vips
             .iter()
             .map(|v| ipnet::IpNet::from(*v).to_string())
             .collect(),

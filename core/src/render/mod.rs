@@ -441,19 +441,22 @@ pub fn render(intent: &Intent, plan: &Plan, sources: &Sources) -> Result<Output,
     if !errors.is_empty() {
         return Err(errors);
     }
-    files.sort_by_cached_key(RenderedFile::tree_path);
+    // Each file's tree path is built once: it is the sort key and the manifest's path.
+    let mut by_path: Vec<(String, RenderedFile)> =
+        files.into_iter().map(|f| (f.tree_path(), f)).collect();
+    crate::collect::sort_by(&mut by_path, |a, b| a.0.cmp(&b.0));
     // A quarter of a large site's bytes are files identical on several hosts (a service's check
     // file on each announcer, its vhost on each backend): each distinct text is hashed once.
     // Keyed by length first, so that only texts of equal length are compared byte by byte.
     let mut digests: BTreeMap<(usize, &str), String> = BTreeMap::new();
-    let mut entries = Vec::with_capacity(files.len());
-    for f in &files {
+    let mut entries = Vec::with_capacity(by_path.len());
+    for (path, f) in &by_path {
         let sha256 = digests
             .entry((f.contents.len(), f.contents.as_str()))
             .or_insert_with(|| sha256_hex(&f.contents))
             .clone();
         entries.push(ManifestEntry {
-            path: f.tree_path(),
+            path: path.clone(),
             host: f.host.clone(),
             host_path: f.path.clone(),
             target: f.target,
@@ -467,6 +470,7 @@ pub fn render(intent: &Intent, plan: &Plan, sources: &Sources) -> Result<Output,
         sources: intent.source_files.clone(),
         files: entries,
     };
+    let files = by_path.into_iter().map(|(_, f)| f).collect();
     Ok(Output { files, manifest })
 }
 

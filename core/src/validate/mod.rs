@@ -19,7 +19,7 @@ use crate::source::{FileId, Span};
 pub fn validate(intent: &Intent, resolved: &Resolved, diags: &mut Diagnostics) {
     let at = Locator { r: resolved };
     let announcers = crate::plan::Announcers::new(intent);
-    references::check(intent, &at, diags);
+    references::check(intent, &announcers, &at, diags);
     addresses::check(intent, &announcers, &at, diags);
     modes::check(intent, &at, diags);
     operations::check(intent, &announcers, &at, diags);

@@ -3,6 +3,7 @@
 use super::Locator;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::model::{Intent, Role};
+use crate::plan::Announcers;
 
 fn unknown_host(
     intent: &Intent,
@@ -22,7 +23,12 @@ fn unknown_host(
     }
 }
 
-pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) {
+pub(super) fn check(
+    intent: &Intent,
+    announcing: &Announcers<'_>,
+    at: &Locator<'_>,
+    diags: &mut Diagnostics,
+) {
     for host in intent.hosts.values() {
         if host.has(Role::RouteReflector)
             && (host.has(Role::Balancer) || host.has(Role::AnycastNode))
@@ -67,19 +73,8 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
                     Some(_) => {}
                 }
             }
-            let balancers = intent
-                .hosts
-                .values()
-                .filter(|x| x.has(Role::Balancer) && x.group == h.group)
-                .count();
-            if balancers == 0 {
-                let groups: std::collections::BTreeSet<&str> = crate::collect::set(
-                    intent
-                        .hosts
-                        .values()
-                        .filter(|x| x.has(Role::Balancer))
-                        .map(|x| x.group.as_str()),
-                );
+            if announcing.balancers(svc).is_empty() {
+                let groups: Vec<&str> = announcing.balancer_groups().collect();
                 let mut d = Diagnostic::new(
                     Code::NoBalancers,
                     at.service_field(&svc.name, "group"),
@@ -91,10 +86,7 @@ pub(super) fn check(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) 
                 d = if groups.is_empty() {
                     d.help("add a host with `roles: [balancer]`")
                 } else {
-                    d.help(format!(
-                        "balancer groups: {}",
-                        groups.into_iter().collect::<Vec<_>>().join(", ")
-                    ))
+                    d.help(format!("balancer groups: {}", groups.join(", ")))
                 };
                 diags.push(d);
             }
