@@ -10,9 +10,11 @@ h=$1
 d=$W/$h
 mkdir -p "$d/run" "$d/varlib" "$d/log" "$d/srv" "$d/ovl/up" "$d/ovl/work"
 
-if [ -d "$T/$h/etc" ]; then
-  mount -t overlay overlay -o "lowerdir=$T/$h/etc:/etc,upperdir=$d/ovl/up,workdir=$d/ovl/work" /etc
-fi
+# Always an overlay, so that nothing a lab host writes to /etc (an applied change, a2ensite)
+# ever reaches the machine's /etc; a host the tree has no files for starts with /etc as it is.
+lower=$T/$h/etc
+if [ ! -d "$lower" ]; then lower=$d/no-rendered-etc; mkdir -p "$lower"; fi
+mount -t overlay overlay -o "lowerdir=$lower:/etc,upperdir=$d/ovl/up,workdir=$d/ovl/work" /etc
 mount --bind "$d/run" /run
 mkdir -p /run/bird /run/haproxy /run/apache2 /run/lock /run/anycast-healthchecker
 mount --bind "$d/varlib" /var/lib
