@@ -54,6 +54,25 @@ fn each_fixture_triggers_its_code() {
             );
         }
         assert!(hit.location.end >= hit.location.start);
+        // Every diagnostic is reported with its code's severity: one table decides it.
+        for d in &ds {
+            assert_eq!(d.severity, d.code.severity(), "{name}: {d:?}");
+        }
+        // A fixture with `expected.txt` states its whole diagnostic list, one
+        // `CODE file:line:col` per line: nothing may be added to it (no knock-on findings).
+        if let Ok(expected) = std::fs::read_to_string(dir.join("expected.txt")) {
+            let got: Vec<String> = ds
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{} {}:{}:{}",
+                        d.code, d.location.file, d.location.line, d.location.column
+                    )
+                })
+                .collect();
+            let want: Vec<&str> = expected.lines().filter(|l| !l.trim().is_empty()).collect();
+            assert_eq!(got, want, "{name}: the exact diagnostic list");
+        }
         insta::assert_snapshot!(human::render_all(&ds, &sources, human::Color::Never));
     });
 }

@@ -299,7 +299,7 @@ services:
     assert!(
         c.diagnostics
             .iter()
-            .any(|d| d.code == Code::FamilyMismatch && d.message.contains("IPv6")),
+            .any(|d| d.code == Code::AllowFamilyGap && d.message.contains("IPv6")),
         "{:?}",
         c.diagnostics
     );
