@@ -475,7 +475,25 @@ pub fn parse_file(file: FileId, source: &SourceFile, diags: &mut Diagnostics) ->
                 }
             }
             Err(e) => {
-                let d = syntax_error(file, &mut b.offsets, &e);
+                let mut d = syntax_error(file, &mut b.offsets, &e);
+                // A flow collection still open where the parser gave up is most often the
+                // mistake (a missing `]` or `}`): show where it was opened.
+                let open_flow = b.stack.iter().rev().find_map(|frame| {
+                    let start = match frame {
+                        Frame::Seq { start, .. } | Frame::Map { start, .. } => *start,
+                    };
+                    let opener = text.get(start..start + 1)?;
+                    matches!(opener, "[" | "{").then_some((start, opener))
+                });
+                if let Some((start, opener)) = open_flow
+                    && d.primary.span.start as usize != start
+                {
+                    let closer = if opener == "[" { "]" } else { "}" };
+                    d = d.with_secondary(
+                        Span::new(file, start, start + 1),
+                        format!("this `{opener}` has no matching `{closer}`"),
+                    );
+                }
                 b.diags.push(d);
                 ok = false;
                 break;

@@ -139,10 +139,13 @@ pub(super) fn check(
             .as_ref()
             .map(|a| a.drained.clone())
             .unwrap_or_default();
-        let drained_backends: Vec<String> = svc
-            .haproxy
-            .as_ref()
-            .map_or_else(Vec::new, |_| at.drain_list(&svc.name));
+        // As written (the extracted backends carry the drain as a flag); a name that is not an
+        // identifier is reported as such (SI016), not as an unknown host.
+        let drained_backends: Vec<String> = svc.haproxy.as_ref().map_or_else(Vec::new, |_| {
+            let mut listed = at.drain_list(&svc.name);
+            listed.retain(|h| super::strings::ident(h).is_ok());
+            listed
+        });
         for host in drained.iter().chain(drained_backends.iter()) {
             if !intent.hosts.contains_key(host) {
                 if !unknown.host_may_exist(host) {
