@@ -388,3 +388,159 @@ fn one_mistake_in_the_campus_example_gives_one_diagnostic() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// Each code's section states the code's one severity, exactly as the code table
+/// (`core/src/diagnostic/codes.rs`) has it: `Severity: error.` (a diagnostic never overrides
+/// its code's severity, see `each_fixture_triggers_its_code`).
+#[test]
+fn documented_severity_is_the_code_table() {
+    let mut problems = Vec::new();
+    for code in Code::ALL {
+        let doc = code.explanation().unwrap();
+        let lines: Vec<&str> = doc.lines().filter(|l| l.starts_with("Severity:")).collect();
+        let want = format!("Severity: {}.", code.severity().as_str());
+        if lines != [want.as_str()] {
+            problems.push(format!("{code}: {lines:?}, the code table says {want:?}"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// A documented rule: `- "MESSAGE": sentence.` under `**Rules**:`, where `…` in MESSAGE stands
+/// for any text (names, addresses, numbers).
+struct Rule {
+    code: Code,
+    pattern: String,
+    sentence: String,
+}
+
+impl Rule {
+    fn matches(&self, message: &str) -> bool {
+        let parts: Vec<&str> = self.pattern.split('…').collect();
+        let (Some(first), Some(last)) = (parts.first(), parts.last()) else {
+            return false;
+        };
+        if parts.len() == 1 {
+            return message == self.pattern;
+        }
+        let Some(mut rest) = message.strip_prefix(first) else {
+            return false;
+        };
+        for part in &parts[1..parts.len() - 1] {
+            match rest.find(part) {
+                Some(i) => rest = &rest[i + part.len()..],
+                None => return false,
+            }
+        }
+        rest.ends_with(last)
+    }
+}
+
+fn documented_rules() -> Vec<Rule> {
+    let mut rules = Vec::new();
+    for code in Code::ALL {
+        let doc = code.explanation().unwrap();
+        let Some(start) = doc.find("**Rules**:") else {
+            continue;
+        };
+        for line in doc[start..].lines().skip(1) {
+            let Some(item) = line.strip_prefix("- \"") else {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                break;
+            };
+            let (pattern, sentence) = item.split_once("\": ").unwrap_or_else(|| {
+                panic!("{code}: rule {line:?} is not `- \"MESSAGE\": sentence`")
+            });
+            rules.push(Rule {
+                code: *code,
+                pattern: pattern.to_owned(),
+                sentence: sentence.trim().to_owned(),
+            });
+        }
+    }
+    rules
+}
+
+/// Every semantic rule has its sentence in docs/diagnostics.md. The rules are the checks of
+/// `core/src/validate/`: each `Diagnostic::new(Code::X, ...)` there is one rule, so a code
+/// must document at least as many rules as it has there (a new check without a documented
+/// rule fails here); and every diagnostic of such a code that a fixture produces must match
+/// one of its documented messages, each of which some fixture produces.
+#[test]
+fn every_rule_has_a_documented_sentence() {
+    // Checks per code in core/src/validate/.
+    let mut sites: std::collections::BTreeMap<Code, usize> = std::collections::BTreeMap::new();
+    let dir = repo_root().join("core/src/validate");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (at, _) in text.match_indices("Diagnostic::new(") {
+            let rest = text[at + "Diagnostic::new(".len()..].trim_start();
+            let variant: String = rest
+                .strip_prefix("Code::")
+                .unwrap_or_else(|| {
+                    panic!("{}: a diagnostic without a literal code", path.display())
+                })
+                .chars()
+                .take_while(char::is_ascii_alphanumeric)
+                .collect();
+            let code = *Code::ALL
+                .iter()
+                .find(|c| format!("{c:?}") == variant)
+                .unwrap_or_else(|| panic!("unknown code variant {variant}"));
+            *sites.entry(code).or_default() += 1;
+        }
+    }
+    let rules = documented_rules();
+    let mut problems = Vec::new();
+    for (code, n) in &sites {
+        let documented = rules.iter().filter(|r| r.code == *code).count();
+        if documented < *n {
+            problems.push(format!(
+                "{code}: {n} checks in core/src/validate/, {documented} documented rules"
+            ));
+        }
+    }
+    for r in &rules {
+        if r.sentence.len() < 20 || !r.sentence.ends_with('.') {
+            problems.push(format!("{}: rule {:?} has no sentence", r.code, r.pattern));
+        }
+    }
+    // What the fixtures produce.
+    let mut used = vec![false; rules.len()];
+    for dir in fixture_dirs() {
+        let sources = load_site(&dir);
+        for d in svcintent_core::compile(&sources).diagnostics {
+            if !rules.iter().any(|r| r.code == d.code) {
+                continue;
+            }
+            let mut matched = false;
+            for (i, r) in rules.iter().enumerate() {
+                if r.code == d.code && r.matches(&d.message) {
+                    used[i] = true;
+                    matched = true;
+                }
+            }
+            if !matched {
+                problems.push(format!(
+                    "{}: {} {:?} matches no documented rule",
+                    dir.file_name().unwrap().to_string_lossy(),
+                    d.code,
+                    d.message
+                ));
+            }
+        }
+    }
+    for (r, used) in rules.iter().zip(used) {
+        if !used {
+            problems.push(format!("{}: no fixture produces {:?}", r.code, r.pattern));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
