@@ -1106,7 +1106,7 @@ fn diff_with_a_broken_old_site_shows_its_errors() {
         r.stderr
     );
     assert!(
-        r.stderr.contains("the old site has 3 error(s)"),
+        r.stderr.contains("the old site has 2 error(s)"),
         "{}",
         r.stderr
     );
