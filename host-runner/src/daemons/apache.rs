@@ -263,3 +263,92 @@ mod tests {
         assert_eq!(d[1], ("sslcertificatefile".into(), "/etc/ssl/x.pem".into()));
     }
 }
+
+/// Apache on the host (`svcintent apply`): a graceful reload (`apachectl graceful` checks the
+/// configuration first and keeps the old server on an error). A config can pass that check and
+/// still make the server exit after the reload (a `Listen` on an address the host lacks), so the
+/// reload is verified: the server still runs a moment later and listens on every rendered port.
+pub mod live {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::deploy::exec;
+
+    /// Debian's pid file (`APACHE_PID_FILE` in /etc/apache2/envvars).
+    pub const PIDFILE: &str = "/run/apache2/apache2.pid";
+
+    /// The `Listen` ports of a rendered `conf-available/svcintent.conf`.
+    pub fn listen_ports(conf: &str) -> BTreeSet<u16> {
+        conf.lines()
+            .filter_map(|l| {
+                let mut words = l.split_whitespace();
+                (words.next()? == "Listen").then_some(())?;
+                let addr = words.next()?;
+                addr.rsplit(':').next()?.parse().ok()
+            })
+            .collect()
+    }
+
+    /// TCP ports some socket of this network namespace listens on (/proc/net/tcp, tcp6).
+    pub fn listening() -> BTreeSet<u16> {
+        let mut out = BTreeSet::new();
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            let Ok(text) = std::fs::read_to_string(table) else {
+                continue;
+            };
+            for line in text.lines().skip(1) {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                // local_address is HEXADDR:HEXPORT, st 0A is LISTEN.
+                if let (Some(local), Some(&"0A")) = (words.get(1), words.get(3))
+                    && let Some(port) = local.rsplit(':').next()
+                    && let Ok(port) = u16::from_str_radix(port, 16)
+                {
+                    out.insert(port);
+                }
+            }
+        }
+        out
+    }
+
+    /// Reloads with `command` and verifies the server runs and listens on `ports`.
+    pub fn reload(command: &[String], ports: &BTreeSet<u16>) -> Result<(), String> {
+        let ran = exec::run(command, Duration::from_secs(60));
+        if !ran.ok() {
+            return Err(ran.failure());
+        }
+        verify(ports)
+    }
+
+    /// The server runs (twice, a second apart: a bad `Listen` makes it exit just after a
+    /// graceful reload) and listens on every port of `ports`.
+    pub fn verify(ports: &BTreeSet<u16>) -> Result<(), String> {
+        let pidfile = Path::new(PIDFILE);
+        let check = || -> Result<(), String> {
+            if exec::live_pid(pidfile).is_none() {
+                return Err(format!(
+                    "Apache is not running after the reload (no live process in {PIDFILE})"
+                ));
+            }
+            let missing: Vec<String> = ports
+                .difference(&listening())
+                .map(ToString::to_string)
+                .collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "Apache does not listen on port(s) {} after the reload",
+                    missing.join(", ")
+                ))
+            }
+        };
+        exec::wait_for(Duration::from_secs(10), || check().ok()).ok_or_else(|| {
+            check()
+                .err()
+                .unwrap_or_else(|| "Apache did not come up".to_owned())
+        })?;
+        std::thread::sleep(Duration::from_secs(1));
+        check()
+    }
+}

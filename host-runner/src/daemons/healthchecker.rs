@@ -608,3 +608,35 @@ mod tests {
         assert_eq!(ini.value("daemon", "pidfile").unwrap(), "/run/x/y.pid");
     }
 }
+
+/// anycast-healthchecker on the host (`svcintent apply`). It has no reload (HUP, TERM and INT
+/// all make it exit), so a changed configuration means a restart: while it is down, its prefix
+/// files and BIRD keep the announcements as they were; at start it reads the files again (and
+/// with `purge_ip_prefixes` drops the prefixes of services it no longer checks). Verified by a
+/// new process in its pid file.
+pub mod live {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::deploy::exec;
+
+    /// The daemon's default pid file (the rendered configuration keeps the default).
+    pub const PIDFILE: &str = "/run/anycast-healthchecker/anycast-healthchecker.pid";
+
+    /// Restarts with `command` and waits for a new process.
+    pub fn restart(command: &[String]) -> Result<(), String> {
+        let pidfile = Path::new(PIDFILE);
+        let before = exec::live_pid(pidfile);
+        let ran = exec::run(command, Duration::from_secs(60));
+        if !ran.ok() {
+            return Err(ran.failure());
+        }
+        exec::wait_for(Duration::from_secs(15), || {
+            exec::live_pid(pidfile).filter(|pid| Some(*pid) != before)
+        })
+        .map(|_| ())
+        .ok_or_else(|| {
+            format!("anycast-healthchecker did not start again (no new live process in {PIDFILE})")
+        })
+    }
+}

@@ -226,3 +226,31 @@ mod tests {
         assert!(wrapper("a\"b$").contains(r#"const NodeName = "a\"b$$""#));
     }
 }
+
+/// Icinga2 on the host (`svcintent apply`): a reload (Debian's unit runs its `safe-reload`,
+/// which checks the configuration before it signals the daemon), verified by the daemon still
+/// running afterwards.
+pub mod live {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::deploy::exec;
+
+    /// Debian's pid file (`PIDFile=` of icinga2.service).
+    pub const PIDFILE: &str = "/run/icinga2/icinga2.pid";
+
+    /// Reloads with `command` and verifies the daemon runs.
+    pub fn reload(command: &[String]) -> Result<(), String> {
+        let ran = exec::run(command, Duration::from_secs(120));
+        if !ran.ok() {
+            return Err(ran.failure());
+        }
+        exec::wait_for(Duration::from_secs(15), || {
+            exec::live_pid(Path::new(PIDFILE))
+        })
+        .map(|_| ())
+        .ok_or_else(|| {
+            format!("Icinga2 is not running after the reload (no live process in {PIDFILE})")
+        })
+    }
+}

@@ -45,3 +45,54 @@ pub(crate) fn parse(job: &Job, text: &str) -> Vec<(Finding, bool)> {
     }
     out
 }
+
+/// nftables on the host (`svcintent apply`): the rendered file replaces `table inet svcintent`
+/// in one transaction (`nft -f`; any error leaves the ruleset as it was). Never `flush ruleset`,
+/// never a stop of the unit (Debian's `nftables.service` flushes everything on stop).
+pub mod live {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::deploy::exec::{self, argv};
+
+    const TIMEOUT: Duration = Duration::from_secs(30);
+
+    /// Loads `file` (the rendered `/etc/nftables.conf`) and checks the table is there.
+    pub fn load(file: &Path) -> Result<(), String> {
+        let ran = exec::run(&argv(["nft", "-f", &file.to_string_lossy()]), TIMEOUT);
+        if !ran.ok() {
+            return Err(ran.failure());
+        }
+        verify()
+    }
+
+    /// The table svcintent owns is loaded.
+    pub fn verify() -> Result<(), String> {
+        let ran = exec::run(
+            &argv(["nft", "list", "table", "inet", "svcintent"]),
+            TIMEOUT,
+        );
+        if ran.ok() {
+            Ok(())
+        } else {
+            Err(format!("the table is not loaded: {}", ran.failure()))
+        }
+    }
+
+    /// Removes the table (rolling back a first deployment, which had no table before).
+    pub fn remove() -> Result<(), String> {
+        if !exec::run(
+            &argv(["nft", "list", "table", "inet", "svcintent"]),
+            TIMEOUT,
+        )
+        .ok()
+        {
+            return Ok(());
+        }
+        let ran = exec::run(
+            &argv(["nft", "delete", "table", "inet", "svcintent"]),
+            TIMEOUT,
+        );
+        if ran.ok() { Ok(()) } else { Err(ran.failure()) }
+    }
+}
