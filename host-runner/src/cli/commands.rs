@@ -317,9 +317,26 @@ pub(super) fn validate(ctx: &Ctx<'_>, args: &ValidateArgs) -> Result<u8, CliErro
         warnings_are_failures: !args.allow_warnings,
         jobs: args.jobs,
         keep_sandboxes: args.keep_sandboxes,
+        cache: validate_cache(args, ctx.global.no_cache),
         ..Options::default()
     };
+    let started = std::time::Instant::now();
     let report = daemons::check_tree(&args.dir, &options).map_err(CliError::Harness)?;
+    if ctx.global.stats {
+        let work = report.work;
+        ctx.out.err(&format!(
+            "stats: validate: {} check(s), {} distinct, {} from the cache, {} run ({} in a sandbox of their own), {:.1}ms\n",
+            report.checked.len(),
+            work.distinct,
+            work.cached,
+            work.ran,
+            work.private,
+            started.elapsed().as_secs_f64() * 1000.0
+        ));
+    }
+    for note in &report.notes {
+        ctx.out.note(&note.to_string());
+    }
     match args.format {
         ValidateFormat::Json => {
             ctx.out
@@ -342,6 +359,19 @@ pub(super) fn validate(ctx: &Ctx<'_>, args: &ValidateArgs) -> Result<u8, CliErro
         exit::OK
     } else {
         exit::ERRORS
+    })
+}
+
+/// The result cache `validate` uses: `--cache DIR`, else `$SVCINTENT_VALIDATE_CACHE`; none
+/// with `--no-cache`.
+fn validate_cache(args: &ValidateArgs, no_cache: bool) -> Option<std::path::PathBuf> {
+    if no_cache {
+        return None;
+    }
+    args.cache.clone().or_else(|| {
+        std::env::var_os("SVCINTENT_VALIDATE_CACHE")
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
     })
 }
 
