@@ -105,7 +105,8 @@ pub struct Global {
     pub max_stack: u64,
 
     /// Do not use the compiled-module cache ($SVCINTENT_CACHE_DIR, $XDG_CACHE_HOME/svcintent or
-    /// ~/.cache/svcintent): compile the module on every run.
+    /// ~/.cache/svcintent): compile the module on every run. `validate`: ignore --cache and
+    /// $SVCINTENT_VALIDATE_CACHE.
     #[arg(long, global = true, help_heading = "Sandbox")]
     pub no_cache: bool,
 

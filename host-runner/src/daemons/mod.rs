@@ -19,8 +19,8 @@
 //! Configs name other files by absolute path (`include "/var/lib/anycast-healthchecker/..."`,
 //! `crt /etc/haproxy/certs/x.pem`, `Include /etc/apache2/...`). Each check therefore runs in a
 //! root of its own ([`sandbox`]): the host files the check reads (the column above: its
-//! inputs, nothing else of the host folder) are copied into a fresh temporary
-//! directory `R`, the few things the daemon needs but we do not render are written into that
+//! inputs, nothing else of the host folder) are copied into a fresh temporary directory `R`,
+//! the few things the daemon needs but we do not render are written into that
 //! copy (a throwaway self-signed certificate at each `crt` path, the Apache and Icinga2 wrapper
 //! files under `/.svcintent-check/`, runtime directories), and the daemon runs as
 //!
@@ -54,8 +54,9 @@
 //! # Findings
 //!
 //! [`Finding::file`] is tree-relative (`lb1/etc/haproxy/haproxy.cfg`) when the daemon blamed a
-//! rendered file. When it blamed a file that is not in the tree (a harness wrapper under
-//! `/.svcintent-check/`, an ITL file) the path stays absolute, as the daemon saw it. When the
+//! rendered file (one of the check's inputs). When it blamed a file that is not (a harness
+//! wrapper under `/.svcintent-check/`, an ITL file) the path stays absolute, as the daemon saw
+//! it. When the
 //! daemon named no file, it is the file the check started from. Warnings count as failures
 //! unless [`Options::warnings_are_failures`] is off (HAProxy then runs without `-dW`).
 //!
