@@ -105,8 +105,7 @@ pub struct Global {
     pub max_stack: u64,
 
     /// Do not use the compiled-module cache ($SVCINTENT_CACHE_DIR, $XDG_CACHE_HOME/svcintent or
-    /// ~/.cache/svcintent): compile the module on every run. `validate`: ignore --cache and
-    /// $SVCINTENT_VALIDATE_CACHE.
+    /// ~/.cache/svcintent): compile the module on every run.
     #[arg(long, global = true, help_heading = "Sandbox")]
     pub no_cache: bool,
 
@@ -349,7 +348,8 @@ pub struct ValidateArgs {
     pub keep_sandboxes: bool,
 
     /// Keep each check's result in DIR, keyed by everything the check reads, and reuse it when
-    /// nothing of that changed (default: $SVCINTENT_VALIDATE_CACHE; none when unset).
+    /// nothing of that changed (default: $SVCINTENT_VALIDATE_CACHE; none when unset or with
+    /// --no-cache).
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
 
