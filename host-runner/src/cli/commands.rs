@@ -324,8 +324,13 @@ pub(super) fn validate(ctx: &Ctx<'_>, args: &ValidateArgs) -> Result<u8, CliErro
     let report = daemons::check_tree(&args.dir, &options).map_err(CliError::Harness)?;
     if ctx.global.stats {
         let work = report.work;
+        let cpu = cpu_seconds()
+            .map(|(own, children)| {
+                format!(", CPU {own:.2}s in svcintent + {children:.2}s in the sandboxes")
+            })
+            .unwrap_or_default();
         ctx.out.err(&format!(
-            "stats: validate: {} check(s), {} distinct, {} from the cache, {} run ({} in a sandbox of their own), {:.1}ms\n",
+            "stats: validate: {} check(s), {} distinct, {} from the cache, {} run ({} in a sandbox of their own), {:.1}ms{cpu}\n",
             report.checked.len(),
             work.distinct,
             work.cached,
@@ -360,6 +365,26 @@ pub(super) fn validate(ctx: &Ctx<'_>, args: &ValidateArgs) -> Result<u8, CliErro
     } else {
         exit::ERRORS
     })
+}
+
+/// CPU seconds (user + system) used so far by this process and by its waited-for children,
+/// from `/proc/self/stat` (Linux; in clock ticks of 1/100 s there).
+fn cpu_seconds() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces), from field 3 (state) on.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let fields: Vec<f64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(4)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    match fields.as_slice() {
+        [utime, stime, cutime, cstime] => {
+            Some(((utime + stime) / 100.0, (cutime + cstime) / 100.0))
+        }
+        _ => None,
+    }
 }
 
 /// The result cache `validate` uses: `--cache DIR`, else `$SVCINTENT_VALIDATE_CACHE`; none

@@ -1144,12 +1144,13 @@ fn private_script(tools: &Tools, binds: &[Bind], marker: &Path, root: &Path) -> 
 }
 
 /// A prepared namespace: mount once, say `ready`, then run each job script named on standard
-/// input and answer `done STATUS`. It ends when its standard input closes.
+/// input in a subshell (a fork, no new `sh`: the script ends by `exec`ing the daemon) and
+/// answer `done STATUS`. It ends when its standard input closes.
 fn runner_script(tools: &Tools, binds: &[Bind]) -> OsString {
     let mut s = mount_lines(tools, binds);
-    s.extend_from_slice(b"set +e\necho ready\nwhile IFS= read -r job; do\n  ");
-    s.extend_from_slice(&quote(tools.sh.as_os_str()));
-    s.extend_from_slice(b" \"$job\"\n  echo \"done $?\"\ndone\n");
+    s.extend_from_slice(
+        b"set +e\necho ready\nwhile IFS= read -r job; do\n  ( . \"$job\" )\n  echo \"done $?\"\ndone\n",
+    );
     OsString::from_vec(s)
 }
 
