@@ -337,13 +337,17 @@ fn a_file_where_the_prepared_root_mounts_the_machines_runs_privately() {
         "crt /etc/haproxy/certs/api.example.org.pem",
         "crt /etc/ssl/private/svcintent-test.pem",
     );
+    // One worker: the HAProxy check (the bigger) runs first, privately; the nftables check
+    // after it still fits the prepared root, so nothing of the private run stayed behind in
+    // the worker's staging folder.
     let opts = Options {
-        daemons: vec![Daemon::Haproxy],
+        daemons: vec![Daemon::Haproxy, Daemon::Nftables],
+        jobs: 1,
         ..Options::default()
     };
     let report = check(tree.path(), &opts);
     assert!(report.is_ok(), "{}", listing(&report));
-    assert_eq!((report.work.ran, report.work.private), (1, 1));
+    assert_eq!((report.work.ran, report.work.private), (2, 1));
 
     let pem = tree.path().join("lb1/etc/ssl/private/svcintent-test.pem");
     std::fs::create_dir_all(pem.parent().unwrap()).unwrap();

@@ -145,6 +145,13 @@ impl Inputs {
         }
     }
 
+    /// Whether `test(path, is_dir)` holds for any input.
+    pub(crate) fn any(&self, test: impl Fn(&Path, bool) -> bool) -> bool {
+        self.entries
+            .iter()
+            .any(|(p, e)| test(p, matches!(e, Entry::Dir)))
+    }
+
     /// Host-relative paths of the input files.
     pub(crate) fn files(&self) -> impl Iterator<Item = &Path> {
         self.entries

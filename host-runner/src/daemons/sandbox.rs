@@ -264,8 +264,12 @@ enum Place {
 /// One check's root. See the module docs.
 #[derive(Debug)]
 pub struct Sandbox<'w> {
-    dir: TempDir,
-    /// `dir/root`: where the check's files are staged (and stay, for a private run).
+    /// The folder holding `root` (and a private run's `ready` marker): the worker's shared
+    /// staging folder, or `own`.
+    home: PathBuf,
+    /// A staging folder of this check's own (removed on drop unless kept).
+    own: Option<TempDir>,
+    /// `home/root`: where the check's files are staged (and stay, for a private run).
     staged: PathBuf,
     /// Where the check's files are now: `staged`, or the prepared root they moved into.
     root: PathBuf,
@@ -281,23 +285,42 @@ pub struct Sandbox<'w> {
 }
 
 impl<'w> Sandbox<'w> {
-    /// Stages the job's input files in a fresh root and adds the usual runtime folders. With
-    /// `runners`, the first [`Sandbox::run`] moves the root into the worker's prepared
-    /// namespace when it fits there (see [`Runners`]).
+    /// Stages the job's input files in a root with the usual runtime folders. With `runners`,
+    /// the root is the worker's staging folder (its runtime folders made once, emptied again
+    /// after each check), and the first [`Sandbox::run`] moves the files into the worker's
+    /// prepared namespace when they fit there (see [`Runners`]).
     pub(crate) fn new(
         ctx: &Ctx,
         job: &Job,
         extra_binds: &[PathBuf],
-        runners: Option<&'w mut Runners>,
+        mut runners: Option<&'w mut Runners>,
     ) -> Result<Self, HarnessError> {
-        let mut dir = TempDir::new()?;
-        dir.keep = ctx.opts.keep_sandboxes;
-        let staged = dir.path.join("root");
-        std::fs::create_dir(&staged).map_err(io_err(&staged))?;
-        job.inputs.copy_to(&staged)?;
-        add_runtime_dirs(&staged)?;
-        Ok(Sandbox {
-            dir,
+        // Inputs at a runtime path that only a root of their own gets as a private sandbox
+        // would have it (a rendered `/tmp/x` makes `/tmp` 0755 there, not 1777).
+        let shared = match runners.as_deref_mut() {
+            Some(runners)
+                if !job
+                    .inputs
+                    .any(|path, is_dir| runtime_conflict(path, is_dir)) =>
+            {
+                Some(runners.staging()?)
+            }
+            _ => None,
+        };
+        let (home, own) = match shared {
+            Some(home) => (home, None),
+            None => {
+                let mut dir = TempDir::new()?;
+                dir.keep = ctx.opts.keep_sandboxes;
+                let staged = dir.path.join("root");
+                std::fs::create_dir(&staged).map_err(io_err(&staged))?;
+                (dir.path.clone(), Some(dir))
+            }
+        };
+        let staged = home.join("root");
+        let sb = Sandbox {
+            home,
+            own,
             root: staged.clone(),
             staged,
             tools: ctx.tools.clone(),
@@ -309,7 +332,11 @@ impl<'w> Sandbox<'w> {
             place: Place::Staged,
             timed_out: false,
             notes: Vec::new(),
-        })
+        };
+        // From here a failure leaves the shared staging folder to `Drop`, which empties it.
+        job.inputs.copy_to(&sb.staged)?;
+        add_runtime_dirs(&sb.staged)?;
+        Ok(sb)
     }
 
     /// The root folder (outside view).
@@ -447,7 +474,7 @@ impl<'w> Sandbox<'w> {
         argv: &[OsString],
         env: &[(&str, &str)],
     ) -> Result<RunOutput, HarnessError> {
-        let marker = self.dir.path.join("ready");
+        let marker = self.home.join("ready");
         let _ = std::fs::remove_file(&marker);
         let script = private_script(&self.tools, binds, &marker, &self.staged);
 
@@ -467,7 +494,7 @@ impl<'w> Sandbox<'w> {
             .env_clear()
             .envs(BASE_ENV.iter().copied())
             .envs(env.iter().copied())
-            .current_dir(&self.dir.path)
+            .current_dir(&self.home)
             .stdin(Stdio::null());
         let out = cmd.output().map_err(|e| {
             self.sandbox_err(format!("cannot run {}: {e}", self.tools.timeout.display()))
@@ -488,10 +515,9 @@ impl<'w> Sandbox<'w> {
     }
 
     pub(crate) fn sandbox_err(&self, detail: String) -> HarnessError {
-        let detail = if self.dir.keep {
-            format!("{detail} (sandbox kept at {})", self.dir.path.display())
-        } else {
-            detail
+        let detail = match &self.own {
+            Some(dir) if dir.keep => format!("{detail} (sandbox kept at {})", dir.path.display()),
+            _ => detail,
         };
         HarnessError::Sandbox {
             daemon: self.daemon,
@@ -503,12 +529,41 @@ impl<'w> Sandbox<'w> {
 
 impl Drop for Sandbox<'_> {
     fn drop(&mut self) {
-        if let Place::Prepared { index } = self.place
-            && let Some(runners) = self.runners.as_deref_mut()
-        {
-            runners.reset(index);
+        if let Some(runners) = self.runners.as_deref_mut() {
+            if let Place::Prepared { index } = self.place {
+                runners.reset(index);
+            }
+            if self.own.is_none() {
+                runners.reset_staging();
+            }
         }
     }
+}
+
+/// The runtime folders and symlinks every root gets ([`add_runtime_dirs`]).
+const RUNTIME: &[&str] = &[
+    "tmp",
+    "var",
+    "var/tmp",
+    "run",
+    "run/lock",
+    "var/log",
+    "var/lib",
+    "var/cache",
+    ".svcintent-check",
+    "var/run",
+    "var/lock",
+];
+
+/// Whether an input at `path` (a folder when `is_dir`) needs a staging folder of its own: it
+/// is at or under a runtime path whose mode or kind a private root takes from the tree
+/// (`tmp`, `var/tmp`, the `var/run` and `var/lock` symlinks), or it is a runtime path but not
+/// a folder.
+fn runtime_conflict(path: &Path, is_dir: bool) -> bool {
+    ["tmp", "var/tmp", "var/run", "var/lock"]
+        .iter()
+        .any(|p| path.starts_with(p))
+        || (!is_dir && RUNTIME.iter().any(|p| path == Path::new(p)))
 }
 
 /// `unshare` flags of every sandbox: a user namespace mapping us to root (so mounts and
@@ -568,9 +623,35 @@ impl RunOutput {
 #[derive(Debug, Default)]
 pub(crate) struct Runners {
     list: Vec<Runner>,
+    /// The staging folder of this worker's checks: `root/` holds only the runtime folders
+    /// between checks.
+    staging: Option<TempDir>,
 }
 
 impl Runners {
+    /// The staging folder (made on first use), whose `root/` holds only the runtime folders.
+    fn staging(&mut self) -> Result<PathBuf, HarnessError> {
+        if let Some(dir) = &self.staging {
+            return Ok(dir.path.clone());
+        }
+        let dir = TempDir::new()?;
+        let root = dir.path.join("root");
+        std::fs::create_dir(&root).map_err(io_err(&root))?;
+        add_runtime_dirs(&root)?;
+        let home = dir.path.clone();
+        self.staging = Some(dir);
+        Ok(home)
+    }
+
+    /// Empties the staging root down to its runtime folders, or drops it (a fresh one is made
+    /// for the next check) when that fails or they changed.
+    fn reset_staging(&mut self) {
+        let Some(dir) = &self.staging else { return };
+        if empty_to_runtime(&dir.path.join("root"), Path::new("")).is_err() {
+            self.staging = None;
+        }
+    }
+
     /// The index of the prepared namespace for `extra_binds`, started on first use.
     fn index_for(&mut self, tools: &Tools, extra_binds: &[PathBuf]) -> Result<usize, String> {
         if let Some(i) = self.list.iter().position(|r| r.extra_binds == extra_binds) {
@@ -933,6 +1014,51 @@ impl Skeleton {
         }
         Ok(())
     }
+}
+
+/// Removes from `root/rel` everything but the runtime folders and symlinks, and errs when one
+/// of those is missing or changed.
+fn empty_to_runtime(root: &Path, rel: &Path) -> Result<(), HarnessError> {
+    let dir = root.join(rel);
+    for entry in std::fs::read_dir(&dir).map_err(io_err(&dir))? {
+        let entry = entry.map_err(io_err(&dir))?;
+        let path = rel.join(entry.file_name());
+        let full = entry.path();
+        let kind = entry.file_type().map_err(io_err(&full))?;
+        let runtime = RUNTIME.iter().any(|p| path == Path::new(p));
+        if runtime && kind.is_dir() {
+            empty_to_runtime(root, &path)?;
+        } else if !runtime || !kind.is_symlink() {
+            if kind.is_dir() {
+                let _ = make_writable(&full);
+                std::fs::remove_dir_all(&full).map_err(io_err(&full))?;
+            } else {
+                std::fs::remove_file(&full).map_err(io_err(&full))?;
+            }
+        }
+    }
+    if rel.as_os_str().is_empty() {
+        for path in ["tmp", "var/tmp"] {
+            let full = root.join(path);
+            let meta = std::fs::symlink_metadata(&full).map_err(io_err(&full))?;
+            if !meta.is_dir() || meta.permissions().mode() & 0o7777 != 0o1777 {
+                return Err(HarnessError::BadTree {
+                    path: full,
+                    reason: "a check changed a runtime folder of the staging root".into(),
+                });
+            }
+        }
+        for (link, target) in [("var/run", "/run"), ("var/lock", "/run/lock")] {
+            let full = root.join(link);
+            if std::fs::read_link(&full).ok().as_deref() != Some(Path::new(target)) {
+                return Err(HarnessError::BadTree {
+                    path: full,
+                    reason: "a check changed a runtime symlink of the staging root".into(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The outside path of `inside` under `root`, refusing to pass through a symlink, so a write
