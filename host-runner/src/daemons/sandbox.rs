@@ -298,13 +298,7 @@ impl<'w> Sandbox<'w> {
         // Inputs at a runtime path that only a root of their own gets as a private sandbox
         // would have it (a rendered `/tmp/x` makes `/tmp` 0755 there, not 1777).
         let shared = match runners.as_deref_mut() {
-            Some(runners)
-                if !job
-                    .inputs
-                    .any(|path, is_dir| runtime_conflict(path, is_dir)) =>
-            {
-                Some(runners.staging()?)
-            }
+            Some(runners) if !job.inputs.any(runtime_conflict) => Some(runners.staging()?),
             _ => None,
         };
         let (home, own) = match shared {
