@@ -409,9 +409,10 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> HarnessError
 /// Returns the checks that ran and the findings; `Err` only when the harness itself cannot
 /// work (a needed daemon or tool is missing, the sandbox does not come up).
 pub fn check_tree(tree: &Path, opts: &Options) -> Result<Report, HarnessError> {
-    // One generation of a `render --out` tree, even if a render swaps the link meanwhile.
+    let hosts = list_hosts(tree, opts)?;
+    // Files are read from one generation of a `render --out` tree, even if a render swaps the
+    // link meanwhile (messages about the tree itself keep the path as given).
     let tree = std::fs::canonicalize(tree).map_err(io_err(tree))?;
-    let hosts = list_hosts(&tree, opts)?;
     let mut jobs = Vec::new();
     for host in &hosts {
         let host_dir = tree.join(host);
