@@ -318,9 +318,31 @@ pub(super) fn validate(ctx: &Ctx<'_>, args: &ValidateArgs) -> Result<u8, CliErro
         warnings_are_failures: !args.allow_warnings,
         jobs: args.jobs,
         keep_sandboxes: args.keep_sandboxes,
+        cache: validate_cache(args, ctx.global.no_cache),
         ..Options::default()
     };
+    let started = std::time::Instant::now();
     let report = daemons::check_tree(&args.dir, &options).map_err(CliError::Harness)?;
+    if ctx.global.stats {
+        let work = report.work;
+        let cpu = cpu_seconds()
+            .map(|(own, children)| {
+                format!(", CPU {own:.2}s in svcintent + {children:.2}s in the sandboxes")
+            })
+            .unwrap_or_default();
+        ctx.out.err(&format!(
+            "stats: validate: {} check(s), {} distinct, {} from the cache, {} run ({} in a sandbox of their own), {:.1}ms{cpu}\n",
+            report.checked.len(),
+            work.distinct,
+            work.cached,
+            work.ran,
+            work.private,
+            started.elapsed().as_secs_f64() * 1000.0
+        ));
+    }
+    for note in &report.notes {
+        ctx.out.note(&note.to_string());
+    }
     match args.format {
         ValidateFormat::Json => {
             ctx.out
@@ -366,6 +388,39 @@ fn validate_summary(report: &crate::daemons::Report) -> String {
         failed.len()
     ));
     text
+}
+
+/// CPU seconds (user + system) used so far by this process and by its waited-for children,
+/// from `/proc/self/stat` (Linux; in clock ticks of 1/100 s there).
+fn cpu_seconds() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces), from field 3 (state) on.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let fields: Vec<f64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(4)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    match fields.as_slice() {
+        [utime, stime, cutime, cstime] => {
+            Some(((utime + stime) / 100.0, (cutime + cstime) / 100.0))
+        }
+        _ => None,
+    }
+}
+
+/// The result cache `validate` uses: `--cache DIR`, else `$SVCINTENT_VALIDATE_CACHE`; none
+/// with `--no-cache`.
+fn validate_cache(args: &ValidateArgs, no_cache: bool) -> Option<std::path::PathBuf> {
+    if no_cache {
+        return None;
+    }
+    args.cache.clone().or_else(|| {
+        std::env::var_os("SVCINTENT_VALIDATE_CACHE")
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+    })
 }
 
 /// A `diff` operand: a directory, `REV:DIR`, or (for OLD) a bare revision of `other`'s

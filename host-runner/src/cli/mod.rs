@@ -226,11 +226,14 @@ Examples:
     #[command(long_about = "\
 Run each daemon's own configuration check on every host of a rendered tree (haproxy -c,
 bird -p, nft -c, icinga2 daemon -C, apache2 -t, anycast-healthchecker), each in a throwaway
-sandbox. Exits 1 when a daemon rejects a file, 6 when a needed daemon or tool is missing
-(.ci/install-daemons.sh installs them).
+sandbox. Hosts whose files for a daemon are identical share one check; every host is still
+reported. With --cache DIR (or $SVCINTENT_VALIDATE_CACHE) results are kept by the checked
+files' contents, so a re-run checks only what changed. Exits 1 when a daemon rejects a file,
+6 when a needed daemon or tool is missing (.ci/install-daemons.sh installs them).
 
-Example:
-  svcintent render sites/campus --out out && svcintent validate out")]
+Examples:
+  svcintent render sites/campus --out out && svcintent validate out
+  svcintent validate out --cache ~/.cache/svcintent-validate")]
     Validate(ValidateArgs),
 
     /// Order the hosts a change touches into batches, or refuse an unsafe change.
@@ -460,9 +463,16 @@ pub struct ValidateArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub jobs: usize,
 
-    /// Keep each check's sandbox directory, for debugging.
+    /// Keep each check's sandbox directory, for debugging (each check then runs in a sandbox
+    /// of its own, which is slower).
     #[arg(long)]
     pub keep_sandboxes: bool,
+
+    /// Keep each check's result in DIR, keyed by everything the check reads, and reuse it when
+    /// nothing of that changed (default: $SVCINTENT_VALIDATE_CACHE; none when unset or with
+    /// --no-cache).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
 
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = ValidateFormat::Human)]

@@ -22,8 +22,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::inputs::identity;
 use super::sandbox::{HARNESS_DIR, Sandbox};
-use super::{Ctx, Finding, HarnessError, Job, args, conclude};
+use super::{Ctx, Finding, HarnessError, Job, args, conclude, literal_root, read_text};
 
 const MODULE_DIR: &str = "/usr/lib/apache2/modules";
 
@@ -81,6 +82,41 @@ fn rendered(host_dir: &Path) -> Vec<String> {
 
 pub(crate) fn applies(host_dir: &Path) -> Option<PathBuf> {
     (!rendered(host_dir).is_empty()).then(|| PathBuf::from("etc/apache2"))
+}
+
+/// `etc/apache2/`, and what its files name by absolute path: `Include`d files, `DocumentRoot`
+/// folders and TLS files (the rendered ones are checked where the tree has them; elsewhere
+/// the harness makes a folder or writes its throwaway certificate).
+pub(crate) fn input_roots(host_dir: &Path) -> Vec<PathBuf> {
+    let mut roots = vec![PathBuf::from("etc/apache2")];
+    for file in rendered(host_dir) {
+        let text = read_text(&host_dir.join(file.trim_start_matches('/')));
+        for (directive, value) in directives(&text) {
+            let named = matches!(
+                directive.as_str(),
+                "include"
+                    | "includeoptional"
+                    | "documentroot"
+                    | "sslcertificatefile"
+                    | "sslcertificatechainfile"
+                    | "sslcacertificatefile"
+                    | "sslcertificatekeyfile"
+            );
+            if named && value.starts_with('/') && !value.contains('$') {
+                roots.push(literal_root(&value));
+            }
+        }
+    }
+    roots
+}
+
+/// The identities of the modules the wrapper loads, for the checks' key (a module installed
+/// or removed changes what the wrapper loads).
+pub(crate) fn module_identities() -> Vec<String> {
+    MODULES
+        .iter()
+        .map(|m| identity(&Path::new(MODULE_DIR).join(format!("mod_{m}.so"))))
+        .collect()
 }
 
 /// The wrapper config including `files` (absolute paths inside the host root).

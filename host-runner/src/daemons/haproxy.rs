@@ -15,13 +15,22 @@
 
 use std::path::{Path, PathBuf};
 
-use super::sandbox::Sandbox;
-use super::{Ctx, Finding, HarnessError, Job, args, conclude, output, rendered_file};
+use super::sandbox::{Sandbox, normalize};
+use super::{Ctx, Finding, HarnessError, Job, args, conclude, output, read_text, rendered_file};
 
 const CONFIG: &str = "/etc/haproxy/haproxy.cfg";
 
 pub(crate) fn applies(host_dir: &Path) -> Option<PathBuf> {
     rendered_file(host_dir, CONFIG)
+}
+
+/// `etc/haproxy/`, and each certificate the config names (the rendered one is checked where
+/// the tree has it; elsewhere the harness writes its throwaway certificate).
+pub(crate) fn input_roots(host_dir: &Path) -> Vec<PathBuf> {
+    let mut roots = vec![PathBuf::from("etc/haproxy")];
+    let config = read_text(&host_dir.join(CONFIG.trim_start_matches('/')));
+    roots.extend(cert_paths(&config).iter().map(|p| normalize(p)));
+    roots
 }
 
 pub(crate) fn check(ctx: &Ctx, job: &Job, sb: &mut Sandbox) -> Result<Vec<Finding>, HarnessError> {

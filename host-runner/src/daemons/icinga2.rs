@@ -24,7 +24,7 @@
 use std::path::{Path, PathBuf};
 
 use super::sandbox::{HARNESS_DIR, Sandbox};
-use super::{Ctx, Finding, HarnessError, Job, args, conclude};
+use super::{Ctx, Finding, HarnessError, Job, args, conclude, include_roots, read_text};
 
 const CONF_DIR: &str = "etc/icinga2/conf.d/svcintent";
 
@@ -36,6 +36,19 @@ pub(crate) fn applies(host_dir: &Path) -> Option<PathBuf> {
         })
     });
     has_conf.then(|| PathBuf::from(CONF_DIR))
+}
+
+/// `etc/icinga2/`, and any other file the rendered objects include.
+pub(crate) fn input_roots(host_dir: &Path) -> Vec<PathBuf> {
+    let mut roots = vec![PathBuf::from("etc/icinga2")];
+    let mut names: Vec<PathBuf> = std::fs::read_dir(host_dir.join(CONF_DIR))
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    names.sort();
+    for file in names {
+        roots.extend(include_roots(&read_text(&file)));
+    }
+    roots
 }
 
 fn icinga_string(s: &str) -> String {

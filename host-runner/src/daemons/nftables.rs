@@ -8,12 +8,28 @@
 use std::path::{Path, PathBuf};
 
 use super::sandbox::Sandbox;
-use super::{Ctx, Finding, HarnessError, Job, output, rendered_file, run_config_check};
+use super::{
+    Ctx, Finding, HarnessError, Job, include_roots, output, read_text, rendered_file,
+    run_config_check,
+};
 
 const CONFIG: &str = "/etc/nftables.conf";
 
 pub(crate) fn applies(host_dir: &Path) -> Option<PathBuf> {
     rendered_file(host_dir, CONFIG)
+}
+
+/// `etc/nftables.conf`, Debian's `etc/nftables{,.d}/` folders, and any other file it includes.
+pub(crate) fn input_roots(host_dir: &Path) -> Vec<PathBuf> {
+    let mut roots = vec![
+        PathBuf::from("etc/nftables.conf"),
+        PathBuf::from("etc/nftables"),
+        PathBuf::from("etc/nftables.d"),
+    ];
+    roots.extend(include_roots(&read_text(
+        &host_dir.join(CONFIG.trim_start_matches('/')),
+    )));
+    roots
 }
 
 pub(crate) fn check(ctx: &Ctx, job: &Job, sb: &mut Sandbox) -> Result<Vec<Finding>, HarnessError> {
