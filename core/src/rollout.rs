@@ -34,9 +34,10 @@
 //! Batches are built greedily. Each takes, in this order of preference, every host that keeps
 //! the guard and whose predecessors are done: announcers that withdraw something (withdrawals
 //! go first), route reflectors, backends and other hosts, announcers that only add or change,
-//! monitoring hosts last (they wait for every other host). Predecessors: a backend that starts serving a port goes before the
-//! balancers that start sending to it; a balancer that stops sending to a port goes before the
-//! backend that stops serving it. A VIP that moves from one set of announcers to another is
+//! monitoring hosts last (they wait for every other host). Predecessors, where a balancer carries
+//! the service's traffic before the change: a backend that starts serving a port goes before
+//! the balancers that start sending to it; a balancer that stops sending to a port goes before
+//! the backend that stops serving it. A VIP that moves from one set of announcers to another is
 //! announced by the new ones before the old ones withdraw it, because the guard allows nothing
 //! else.
 
@@ -689,6 +690,17 @@ impl<'a> Order<'a> {
                     .any(|s| s.service == service && s.port == port)
             })
         };
+        // Whether a balancer carries a service's traffic before the change: only then can the
+        // order of it and a backend drop a request (a service new on a balancer is announced
+        // only once HAProxy finds a usable server).
+        let live = |balancer: &str, service: &str| {
+            old.hosts.get(balancer).is_some_and(|v| {
+                v.facts
+                    .announces
+                    .iter()
+                    .any(|a| !a.withdrawn && a.service == service)
+            })
+        };
         let mut waits_for: BTreeMap<&str, BTreeMap<&str, String>> = BTreeMap::new();
         for balancer in changed {
             let sends = |fleet: &'a Fleet| {
@@ -703,6 +715,7 @@ impl<'a> Order<'a> {
             for s in is.difference(&was) {
                 let backend = s.backend.as_str();
                 if changed.contains(backend)
+                    && live(balancer, &s.service)
                     && serves(new, backend, &s.service, s.port)
                     && !serves(old, backend, &s.service, s.port)
                 {
@@ -716,6 +729,7 @@ impl<'a> Order<'a> {
             for s in was.difference(&is) {
                 let backend = s.backend.as_str();
                 if changed.contains(backend)
+                    && live(balancer, &s.service)
                     && serves(old, backend, &s.service, s.port)
                     && !serves(new, backend, &s.service, s.port)
                 {

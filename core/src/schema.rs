@@ -273,6 +273,12 @@ pub const DEPLOY: &[Field] = &[
         "How long `svcintent apply` waits for BIRD to stop exporting a VIP it withdraws.",
     ),
     f(
+        "withdraw_settle",
+        Ty::Duration,
+        "1s",
+        "Once BIRD no longer exports what `svcintent apply` withdraws, how long it waits for the withdrawal to reach the routers before it changes anything else.",
+    ),
+    f(
         "bird_undo_timeout",
         Ty::Duration,
         "2m",

@@ -19,8 +19,10 @@ mount --bind "$d/run" /run
 mkdir -p /run/bird /run/haproxy /run/apache2 /run/lock /run/anycast-healthchecker
 mount --bind "$d/varlib" /var/lib
 mkdir -p /var/lib/haproxy
-if [ -d "$T/$h/var/lib/anycast-healthchecker" ]; then
-  cp -r "$T/$h/var/lib/anycast-healthchecker" /var/lib/
+# The rendered state files (anycast-healthchecker's prefix lists, svcintent apply's BIRD hold
+# list), installed as a first deployment installs them.
+if [ -d "$T/$h/var/lib" ]; then
+  cp -r "$T/$h/var/lib/." /var/lib/
 fi
 mount --bind "$d/log" /var/log
 mkdir -p /var/log/apache2 /var/log/anycast-healthchecker

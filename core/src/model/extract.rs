@@ -1092,6 +1092,10 @@ fn deploy_settings(cx: &mut Cx<'_>, node: Option<&Node>) -> Deploy {
         .get("withdraw_timeout")
         .and_then(|n| cx.duration_ms(n, "withdraw_timeout"))
         .unwrap_or(defaults.withdraw_timeout_ms);
+    let withdraw_settle_ms = obj
+        .get("withdraw_settle")
+        .and_then(|n| cx.duration_ms(n, "withdraw_settle"))
+        .unwrap_or(defaults.withdraw_settle_ms);
     let bird_undo_timeout_ms = match obj.get("bird_undo_timeout") {
         Some(n) => match cx.duration_ms(n, "bird_undo_timeout") {
             // BIRD takes whole seconds.
@@ -1163,6 +1167,7 @@ fn deploy_settings(cx: &mut Cx<'_>, node: Option<&Node>) -> Deploy {
         min_announcers,
         max_in_flight,
         withdraw_timeout_ms,
+        withdraw_settle_ms,
         bird_undo_timeout_ms,
         bird_socket,
         haproxy_master_socket,

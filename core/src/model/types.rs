@@ -55,6 +55,9 @@ pub struct Deploy {
     pub max_in_flight: u16,
     /// How long `apply` waits for BIRD to stop exporting a VIP it withdraws (ms).
     pub withdraw_timeout_ms: u32,
+    /// Once BIRD no longer exports what `apply` withdraws, how long it waits for the withdrawal
+    /// to reach the routers before it changes anything else (ms).
+    pub withdraw_settle_ms: u32,
     /// `birdc configure ... timeout`: BIRD goes back to the previous configuration by itself
     /// unless `apply` confirms the new one within this time (ms, whole seconds).
     pub bird_undo_timeout_ms: u32,
@@ -79,6 +82,7 @@ impl Default for Deploy {
             min_announcers: 1,
             max_in_flight: 1,
             withdraw_timeout_ms: 30_000,
+            withdraw_settle_ms: 1_000,
             bird_undo_timeout_ms: 120_000,
             bird_socket: "/run/bird/bird.ctl".to_owned(),
             haproxy_master_socket: "/run/haproxy-master.sock".to_owned(),

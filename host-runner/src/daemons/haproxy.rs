@@ -313,6 +313,41 @@ pub mod live {
         Some(Reloads { total, failed })
     }
 
+    /// Reloads HAProxy (`command`, or `reload` on the master CLI when it is empty) after
+    /// checking `config` with `haproxy -c` (the daemon's own words on an error), and waits
+    /// until the master counts the reload; a reload counted as failed is an error (the old
+    /// worker keeps serving). Returns the master's counters after it.
+    pub fn reload(socket: &Path, command: &[String], config: &Path) -> Result<Reloads, String> {
+        use crate::deploy::exec;
+        let check = exec::run(
+            &exec::argv(["haproxy", "-c", "-f", &config.to_string_lossy()]),
+            Duration::from_secs(60),
+        );
+        if !check.ok() {
+            return Err(check.failure());
+        }
+        let before = reloads(socket)?;
+        if command.is_empty() {
+            master_command(socket, "reload", Duration::from_secs(2))?;
+        } else {
+            let ran = exec::run(command, Duration::from_secs(60));
+            if !ran.ok() {
+                return Err(ran.failure());
+            }
+        }
+        let after = exec::wait_for(Duration::from_secs(30), || {
+            reloads(socket).ok().filter(|r| r.total > before.total)
+        })
+        .ok_or_else(|| "HAProxy's master did not count a reload within 30 s".to_owned())?;
+        if after.failed > before.failed {
+            return Err(format!(
+                "HAProxy's reload failed (master: {} reloads, {} failed); the old worker keeps serving",
+                after.total, after.failed
+            ));
+        }
+        Ok(after)
+    }
+
     /// The master's counters now.
     pub fn reloads(socket: &Path) -> Result<Reloads, String> {
         let text = master_command(socket, "show proc", Duration::from_secs(5))?;

@@ -544,8 +544,11 @@ fn prepare(sb: &Sandbox, ini: &Ini) -> Result<(), HarnessError> {
         let Some(parent) = Path::new(&file).parent() else {
             continue;
         };
-        if parent.is_absolute() && !sb.exists(parent) {
-            // `/var/run` is a symlink to `/run` in the sandbox as on Debian: make the target.
+        if parent.is_absolute() {
+            // `/var/run` is a symlink to `/run` in the sandbox as on Debian: look at (and make)
+            // the target. Asking about `/var/run/...` itself would follow that absolute link out
+            // of the root to the machine's `/run`, where a running health checker's folder
+            // exists (found in the deploy lab: the check then failed inside the sandbox).
             let parent = match parent.strip_prefix("/var/run") {
                 Ok(rest) => Path::new("/run").join(rest),
                 Err(_) => parent.to_path_buf(),

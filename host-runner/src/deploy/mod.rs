@@ -106,10 +106,6 @@ impl Step {
         }
     }
 
-    fn from_name(name: &str) -> Option<Step> {
-        Step::ORDER.into_iter().find(|s| s.name() == name)
-    }
-
     /// The target whose files this step installs.
     fn target(self) -> Option<Target> {
         match self {
@@ -198,6 +194,8 @@ pub struct StepReport {
     pub step: Step,
     /// `done`, `failed`, `rolled-back`.
     pub status: &'static str,
+    /// When it began (seconds since the Unix epoch), to line it up with other observations.
+    pub started_at: f64,
     /// How long it took.
     pub ms: u64,
     /// What it did, in a few words.
@@ -293,9 +291,10 @@ impl Report {
         for s in &self.steps {
             let _ = writeln!(
                 out,
-                "{host}: {:<15} {:<11} {:>6} ms  {}",
+                "{host}: {:<15} {:<11} {:.3} {:>6} ms  {}",
                 s.step.name(),
                 s.status,
+                s.started_at,
                 s.ms,
                 s.detail
             );
@@ -946,6 +945,14 @@ fn execute(
         links,
         vips_added: plan.vips_add.clone(),
         vips_removed: plan.vips_remove.clone(),
+        held: {
+            // What differs: the withdrawals and the new announcements.
+            let (was, is) = (
+                announced_prefixes(state.map(|s| &s.facts)),
+                announced_prefixes(input.manifest.hosts.get(&opts.host)),
+            );
+            was.symmetric_difference(&is).copied().collect()
+        },
         deploy: settings.clone(),
         planned: plan.steps.iter().map(|s| s.name().to_owned()).collect(),
         commit: Some(new_state(opts, input)),
@@ -964,6 +971,9 @@ fn execute(
             return roll_back_after(state_dir, &journal, report, step, e);
         }
         let started = Instant::now();
+        let started_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
         let result = run_step(step, opts, input, state, &plan, settings);
         let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         match result {
@@ -971,6 +981,7 @@ fn execute(
                 report.steps.push(StepReport {
                     step,
                     status: "done",
+                    started_at,
                     ms,
                     detail,
                 });
@@ -986,6 +997,7 @@ fn execute(
                 report.steps.push(StepReport {
                     step,
                     status: "failed",
+                    started_at,
                     ms,
                     detail: message.clone(),
                 });
@@ -1120,15 +1132,20 @@ fn run_step(
                     .filter(BTreeSet::is_empty)
             });
             match gone {
-                Some(_) => Ok(format!(
-                    "held {}; no BGP session exports it after {:.2} s",
-                    plan.withdraw
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    started.elapsed().as_secs_f64()
-                )),
+                Some(_) => {
+                    let unexported = started.elapsed().as_secs_f64();
+                    // BIRD's export table is this host's view: the routers need a moment more.
+                    std::thread::sleep(secs(settings.withdraw_settle_ms));
+                    Ok(format!(
+                        "held {}; no BGP session exports it after {unexported:.2} s, then {} ms for the routers",
+                        plan.withdraw
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        settings.withdraw_settle_ms
+                    ))
+                }
                 None => Err(format!(
                     "BIRD still exports {:?} after {} ms",
                     birdc.exported(&plan.withdraw).unwrap_or_default(),
@@ -1141,36 +1158,11 @@ fn run_step(
             Ok(format!("{installed} file(s); table inet svcintent loaded"))
         }
         Step::Haproxy => {
-            let config = on_root(root, "/etc/haproxy/haproxy.cfg");
-            let check = exec::run(
-                &exec::argv(["haproxy", "-c", "-f", &config.to_string_lossy()]),
-                Duration::from_secs(60),
-            );
-            if !check.ok() {
-                return Err(check.failure());
-            }
-            let socket = Path::new(&settings.haproxy_master_socket);
-            let before = haproxy::live::reloads(socket)?;
-            if settings.haproxy_reload.is_empty() {
-                haproxy::live::master_command(socket, "reload", Duration::from_secs(2))?;
-            } else {
-                let ran = exec::run(&settings.haproxy_reload, Duration::from_secs(60));
-                if !ran.ok() {
-                    return Err(ran.failure());
-                }
-            }
-            let after = exec::wait_for(Duration::from_secs(30), || {
-                haproxy::live::reloads(socket)
-                    .ok()
-                    .filter(|r| r.total > before.total)
-            })
-            .ok_or_else(|| "HAProxy's master did not reload within 30 s".to_owned())?;
-            if after.failed > before.failed {
-                return Err(format!(
-                    "HAProxy's reload failed (master: {} reloads, {} failed); the old worker keeps serving",
-                    after.total, after.failed
-                ));
-            }
+            let after = haproxy::live::reload(
+                Path::new(&settings.haproxy_master_socket),
+                &settings.haproxy_reload,
+                &on_root(root, "/etc/haproxy/haproxy.cfg"),
+            )?;
             Ok(format!(
                 "{installed} file(s); reload {} done, old workers finish their connections",
                 after.total
@@ -1315,16 +1307,23 @@ fn recover(state_dir: &StateDir, journal: &Journal) -> Result<String, String> {
 }
 
 /// Puts back every journaled file and link, then re-activates what the run had begun to
-/// change, last step first. `Ok` with notes, or every error.
+/// change, in the same safe order as a forward run (putting the old state back is itself a
+/// change that must not send a flow where nobody serves it): first BIRD stops exporting
+/// everything that differs between the two states (the hold list lists the run's withdrawals
+/// and its new announcements), then the daemons serve the old files again (each verified), the
+/// VIPs the run removed come back onto `lo`, the health checker restarts, and only then BIRD
+/// exports the old announcements again (the hold list's backup), and the VIPs the run added
+/// leave `lo`. `Ok` with notes, or every error.
 fn roll_back(state_dir: &StateDir, journal: &Journal) -> Result<Vec<String>, Vec<String>> {
     use crate::daemons::{apache, bird, haproxy, healthchecker, icinga2, nftables};
+    use svcintent_core::render::bird::{HOLD_PATH, hold_list};
     let root = Path::new("/");
     let txn = state_dir.txn(&journal.txid);
     let mut errors = Vec::new();
     let mut notes = Vec::new();
-    for f in &journal.files {
+    let restore = |f: &JournalFile| -> Result<(), String> {
         let on = on_root(root, &f.path);
-        let result = match &f.backup {
+        match &f.backup {
             Some(name) => std::fs::read(txn.join(name))
                 .map_err(|e| format!("backup of {}: {e}", f.path))
                 .and_then(|bytes| {
@@ -1336,8 +1335,11 @@ fn roll_back(state_dir: &StateDir, journal: &Journal) -> Result<Vec<String>, Vec
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
                 Err(e) => Err(format!("removing {}: {e}", f.path)),
             },
-        };
-        if let Err(e) = result {
+        }
+    };
+    // Every file but the hold list now; the hold list last, below.
+    for f in journal.files.iter().filter(|f| f.path != HOLD_PATH) {
+        if let Err(e) = restore(f) {
             errors.push(e);
         }
     }
@@ -1352,67 +1354,99 @@ fn roll_back(state_dir: &StateDir, journal: &Journal) -> Result<Vec<String>, Vec
     }
     let settings = &journal.deploy;
     let bird_socket = Path::new(&settings.bird_socket);
-    let existed = |path: &str| {
-        journal
-            .files
-            .iter()
-            .any(|f| f.path == path && f.backup.is_some())
-    };
-    for (name, _) in journal.steps.iter().rev() {
-        let Some(step) = Step::from_name(name) else {
-            errors.push(format!("unknown step {name} in the journal"));
-            continue;
-        };
-        let result: Result<(), String> = match step {
-            Step::Withdraw | Step::Bird => {
-                if bird_socket.exists() {
-                    bird::live::Birdc::connect(bird_socket, Duration::from_secs(30))
-                        .and_then(|mut b| b.configure(None, None).map(|_| ()))
-                } else {
-                    notes.push("BIRD is not running: nothing to reconfigure".to_owned());
-                    Ok(())
-                }
-            }
-            Step::Nftables => {
-                if on_root(root, "/etc/nftables.conf").exists() {
-                    nftables::live::load(&on_root(root, "/etc/nftables.conf"))
-                } else {
-                    nftables::live::remove()
-                }
-            }
-            Step::Haproxy => {
-                let socket = Path::new(&settings.haproxy_master_socket);
-                if settings.haproxy_reload.is_empty() {
-                    haproxy::live::master_command(socket, "reload", Duration::from_secs(2))
-                        .map(|_| ())
-                } else {
-                    let ran = exec::run(&settings.haproxy_reload, Duration::from_secs(60));
-                    if ran.ok() { Ok(()) } else { Err(ran.failure()) }
-                }
-            }
-            Step::Apache => {
-                let conf = std::fs::read_to_string(on_root(
-                    root,
-                    "/etc/apache2/conf-available/svcintent.conf",
-                ))
-                .unwrap_or_default();
-                apache::live::reload(&settings.apache_reload, &apache::live::listen_ports(&conf))
-            }
-            Step::Icinga2 => icinga2::live::reload(&settings.icinga2_reload),
-            Step::LoopbackAdd => loopback::remove(&journal.vips_added),
-            Step::Healthchecker => {
-                if existed("/etc/anycast-healthchecker.conf") {
-                    healthchecker::live::restart(&settings.healthchecker_restart)
-                } else {
-                    notes.push("anycast-healthchecker had no configuration before this apply: it was not restarted".to_owned());
-                    Ok(())
-                }
-            }
-            Step::LoopbackRemove => loopback::add(&journal.vips_removed),
-        };
-        if let Err(e) = result {
-            errors.push(format!("re-activating {name}: {e}"));
+    let begun = |step: Step| journal.steps.iter().any(|(n, _)| n == step.name());
+    let touches_bird = begun(Step::Withdraw) || begun(Step::Bird);
+    let hold_entry = journal.files.iter().find(|f| f.path == HOLD_PATH);
+    let holds = hold_entry.is_some_and(|f| f.backup.is_some())
+        && bird::live::includes(
+            &std::fs::read_to_string(on_root(root, svcintent_core::render::bird::PATH))
+                .unwrap_or_default(),
+            HOLD_PATH,
+        );
+    let configure = |what: &str, notes: &mut Vec<String>| -> Result<(), String> {
+        if !bird_socket.exists() {
+            notes.push(format!(
+                "BIRD is not running: nothing to reconfigure ({what})"
+            ));
+            return Ok(());
         }
+        bird::live::Birdc::connect(bird_socket, Duration::from_secs(30))
+            .and_then(|mut b| b.configure(None, None).map(|_| ()))
+    };
+    let step = |result: Result<(), String>, what: &str, errors: &mut Vec<String>| {
+        if let Err(e) = result {
+            errors.push(format!("re-activating {what}: {e}"));
+        }
+    };
+    // 1. BIRD exports nothing that differs between the two states.
+    if touches_bird {
+        if holds {
+            let r = state::write_atomic(
+                &on_root(root, HOLD_PATH),
+                hold_list(&journal.held).as_bytes(),
+                Some(0o644),
+            )
+            .map_err(|e| format!("writing the hold list: {e}"));
+            step(r, "the hold list", &mut errors);
+        }
+        let r = configure("hold", &mut notes);
+        step(r, "bird", &mut errors);
+    }
+    // 2. The daemons serve the old files again.
+    if begun(Step::Nftables) {
+        let conf = on_root(root, "/etc/nftables.conf");
+        let r = if conf.exists() {
+            nftables::live::load(&conf)
+        } else {
+            nftables::live::remove()
+        };
+        step(r, "nftables", &mut errors);
+    }
+    if begun(Step::Haproxy) {
+        let r = haproxy::live::reload(
+            Path::new(&settings.haproxy_master_socket),
+            &settings.haproxy_reload,
+            &on_root(root, "/etc/haproxy/haproxy.cfg"),
+        )
+        .map(|_| ());
+        step(r, "haproxy", &mut errors);
+    }
+    if begun(Step::Apache) {
+        let conf =
+            std::fs::read_to_string(on_root(root, "/etc/apache2/conf-available/svcintent.conf"))
+                .unwrap_or_default();
+        let r = apache::live::reload(&settings.apache_reload, &apache::live::listen_ports(&conf));
+        step(r, "apache", &mut errors);
+    }
+    if begun(Step::Icinga2) {
+        let r = icinga2::live::reload(&settings.icinga2_reload);
+        step(r, "icinga2", &mut errors);
+    }
+    if begun(Step::LoopbackRemove) {
+        let r = loopback::add(&journal.vips_removed);
+        step(r, "the loopback's removed VIPs", &mut errors);
+    }
+    if begun(Step::Healthchecker) {
+        // Its configuration as restored: none means the host had none before this run.
+        if on_root(root, "/etc/anycast-healthchecker.conf").exists() {
+            let r = healthchecker::live::restart(&settings.healthchecker_restart);
+            step(r, "healthchecker", &mut errors);
+        } else {
+            notes.push("anycast-healthchecker had no configuration before this apply: it was not restarted".to_owned());
+        }
+    }
+    // 3. The old announcements again, now that their services serve.
+    if let Some(f) = hold_entry {
+        let r = restore(f);
+        step(r, "the hold list", &mut errors);
+    }
+    if touches_bird {
+        let r = configure("old configuration", &mut notes);
+        step(r, "bird", &mut errors);
+    }
+    if begun(Step::LoopbackAdd) {
+        let r = loopback::remove(&journal.vips_added);
+        step(r, "the loopback's added VIPs", &mut errors);
     }
     if errors.is_empty() {
         if let Err(e) = state_dir.finish(&journal.txid) {

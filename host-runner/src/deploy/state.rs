@@ -109,6 +109,10 @@ pub struct Journal {
     pub vips_added: Vec<IpAddr>,
     /// Loopback VIPs the run removes.
     pub vips_removed: Vec<IpAddr>,
+    /// Prefixes announced before or after but not both: BIRD holds them while a rollback puts
+    /// the old state back.
+    #[serde(default)]
+    pub held: Vec<ipnet::IpNet>,
     /// The site's deployment settings (the commands that put the old state back too).
     pub deploy: svcintent_core::model::Deploy,
     /// The steps the run planned, in order.

@@ -147,6 +147,7 @@ export interface DeploySettings {
   min_announcers: number;
   max_in_flight: number;
   withdraw_timeout_ms: number;
+  withdraw_settle_ms: number;
   bird_undo_timeout_ms: number;
   bird_socket: string;
   haproxy_master_socket: string;
