@@ -267,7 +267,16 @@ pub mod live {
         /// Which of `prefixes` some BGP protocol exports right now.
         pub fn exported(&mut self, prefixes: &BTreeSet<IpNet>) -> Result<BTreeSet<IpNet>, String> {
             let mut out = BTreeSet::new();
-            for (protocol, _) in self.bgp_protocols()? {
+            if prefixes.is_empty() {
+                return Ok(out);
+            }
+            // A session that is not up exports nothing (and BIRD answers `show route export`
+            // for it with an error: no table is attached yet).
+            for (protocol, _) in self
+                .bgp_protocols()?
+                .into_iter()
+                .filter(|(_, state)| state == "up")
+            {
                 let reply = self.command(&format!("show route export {protocol}"))?;
                 if let Some(e) = reply.error() {
                     return Err(format!("BIRD refused `show route export {protocol}`: {e}"));

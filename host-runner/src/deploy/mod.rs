@@ -915,12 +915,14 @@ fn execute(
                     path: (*path).to_owned(),
                     backup: Some(name),
                     mode,
+                    ours: state.is_some_and(|s| s.files.iter().any(|f| f.path == *path)),
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => JournalFile {
                 path: (*path).to_owned(),
                 backup: None,
                 mode: None,
+                ours: false,
             },
             Err(e) => return report.refuse("backup", format!("cannot read {path}: {e}")),
         };
@@ -1395,7 +1397,13 @@ fn roll_back(state_dir: &StateDir, journal: &Journal) -> Result<Vec<String>, Vec
     // 2. The daemons serve the old files again.
     if begun(Step::Nftables) {
         let conf = on_root(root, "/etc/nftables.conf");
-        let r = if conf.exists() {
+        let ours = journal
+            .files
+            .iter()
+            .any(|f| f.path == "/etc/nftables.conf" && f.ours);
+        // Only svcintent's own file is loaded again; before the first apply the host had no
+        // table of ours, so it goes, and the rest of the ruleset is left as it is.
+        let r = if ours && conf.exists() {
             nftables::live::load(&conf)
         } else {
             nftables::live::remove()

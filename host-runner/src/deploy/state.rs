@@ -79,6 +79,11 @@ pub struct JournalFile {
     /// The previous file's mode.
     #[serde(default)]
     pub mode: Option<u32>,
+    /// The previous file was installed by svcintent (the host's state lists it): putting it
+    /// back may activate it. A file of other origin is only put back in place (Debian's
+    /// `/etc/nftables.conf` starts with `flush ruleset`: loading it would drop every table).
+    #[serde(default)]
+    pub ours: bool,
 }
 
 /// A symbolic link the run may change (Apache's enabled sites), and what it was.
