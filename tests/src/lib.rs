@@ -1,7 +1,9 @@
 //! Shared helpers for the integration tests: loading fixture sites from disk, writing rendered
 //! trees, generating large sites.
 
+pub mod fuzzing;
 pub mod generate;
+pub mod random_site;
 
 use std::path::Path;
 

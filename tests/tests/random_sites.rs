@@ -1,0 +1,34 @@
+//! Random valid sites (tests/src/random_site.rs): every seed lints without errors (the only
+//! warning allowed is SI051, which the generator causes on purpose), and over the seeds every
+//! field of the schema is used. The daemons' checks of seeds run in `random_sites_daemons`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::print_stderr,
+    reason = "tests"
+)]
+
+use svcintent_tests::random_site::{Seeded, generate};
+
+#[test]
+fn seeds_lint_clean() {
+    let n: u64 = std::env::var("SVCINTENT_LINT_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    let mut bad = Vec::new();
+    for seed in 0..n {
+        let site = generate(&mut Seeded(seed));
+        let compiled = svcintent_core::compile(&site.sources());
+        let unexpected: Vec<String> = compiled
+            .diagnostics
+            .iter()
+            .filter(|d| d.code.as_str() != "SI051")
+            .map(|d| format!("{} {}", d.code.as_str(), d.message))
+            .collect();
+        if !unexpected.is_empty() {
+            bad.push(format!("seed {seed}: {unexpected:?}"));
+        }
+    }
+    assert!(bad.is_empty(), "{} seeds:\n{}", bad.len(), bad.join("\n"));
+}
