@@ -4,6 +4,7 @@
 pub mod fuzzing;
 pub mod generate;
 pub mod random_site;
+pub mod tree_checks;
 
 use std::path::Path;
 

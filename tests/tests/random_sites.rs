@@ -32,3 +32,20 @@ fn seeds_lint_clean() {
     }
     assert!(bad.is_empty(), "{} seeds:\n{}", bad.len(), bad.join("\n"));
 }
+
+/// `SVCINTENT_WRITE_SEED=N SVCINTENT_WRITE_DIR=DIR`: writes seed N's site into DIR (for
+/// reproducing a failure by hand with `svcintent lint/render/validate`). Does nothing otherwise.
+#[test]
+fn write_seed_on_request() {
+    let (Some(seed), Some(dir)) = (
+        std::env::var("SVCINTENT_WRITE_SEED")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok()),
+        std::env::var_os("SVCINTENT_WRITE_DIR"),
+    ) else {
+        return;
+    };
+    let site = generate(&mut Seeded(seed));
+    site.write(std::path::Path::new(&dir)).unwrap();
+    eprintln!("seed {seed}: {}", site.summary);
+}

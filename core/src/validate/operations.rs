@@ -14,7 +14,8 @@ pub(super) fn check(
     at: &Locator<'_>,
     diags: &mut Diagnostics,
 ) {
-    let has_monitor = !monitors(intent).is_empty();
+    let monitoring_hosts = monitors(intent);
+    let has_monitor = !monitoring_hosts.is_empty();
     let mut clashes: BTreeMap<(&str, u16), &str> = BTreeMap::new();
     for svc in intent.services.values() {
         let name = svc.name.as_str();
@@ -98,6 +99,23 @@ pub(super) fn check(
                     format!("service `{name}` is not monitored: no host has the role monitoring"),
                 )
                 .help("add a host with `roles: [monitoring]`"),
+            );
+        } else if let Some(vip) = svc.vips.iter().find(|vip| {
+            monitoring_hosts.iter().all(|m| m.address_for(**vip).is_none())
+                // A VIP its announcers cannot carry is already an error (SI034).
+                && announcers.iter().all(|h| h.address_for(**vip).is_some())
+        }) {
+            // Icinga2 checks a VIP only from a monitoring host of its family.
+            let family = if vip.is_ipv4() { "IPv4" } else { "IPv6" };
+            diags.push(
+                Diagnostic::new(
+                    Code::Unmonitored,
+                    at.service_field(name, "vips"),
+                    format!(
+                        "the {family} VIPs of `{name}` are not monitored: no monitoring host has an {family} address"
+                    ),
+                )
+                .help(format!("give a monitoring host an {family} address")),
             );
         }
     }
