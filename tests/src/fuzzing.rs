@@ -7,7 +7,8 @@
 //!
 //! - `compile`: bytes split into one to three site files ([`split_files`]); lint, and render
 //!   when there are no errors. No panic; every diagnostic span inside its file and on char
-//!   boundaries; a clean render holds no control character but `\n`, nothing
+//!   boundaries; a clean render holds no control character but `\n` (and tabs as a line's
+//!   leading indentation, the nftables and Icinga2 style), nothing
 //!   [`forbidden_char`] refuses, and only ASCII in the targets that have no escaping for
 //!   anything else (nftables, BIRD, systemd-networkd); the same input gives the same bytes twice.
 //! - `site`: a valid-shaped site from [`crate::random_site`] driven by the bytes, optionally
@@ -90,13 +91,19 @@ fn target_carries_unicode(target: Target) -> bool {
     !matches!(target, Target::Nftables | Target::Bird | Target::Loopback)
 }
 
-/// Every rendered file holds no control character except `\n`, no character that validation
+/// Every rendered file holds no control character except `\n` and indenting tabs, no character
+/// that validation
 /// refuses in strings, and only ASCII where its target can carry nothing else.
 pub fn check_output(output: &svcintent_core::render::Output) {
     for f in &output.files {
+        let mut indentation = true;
         for (i, c) in f.contents.char_indices() {
+            // Tabs indent the nftables and Icinga2 templates (their tools' own style): allowed
+            // only in a line's leading whitespace, where no value is ever written.
+            let indent = indentation && c == '\t';
+            indentation = c == '\n' || indent;
             assert!(
-                c == '\n' || !forbidden_char(c),
+                c == '\n' || indent || !forbidden_char(c),
                 "oracle clean-output: {} ({}) has U+{:04X} at byte {i}",
                 f.tree_path(),
                 f.target.as_str(),
@@ -174,6 +181,11 @@ pub fn check_site(data: &[u8]) {
             generated.edited(kind, usize::from(at))
         }
     };
+    check_generated(&site);
+}
+
+/// The `site` oracles on one generated (maybe edited) site.
+pub fn check_generated(site: &crate::random_site::GeneratedSite) {
     let sources = site.sources();
     let rendered = check_sources(&sources);
     if !site.edited_line {

@@ -1,6 +1,7 @@
 //! Random valid sites (tests/src/random_site.rs): every seed lints without errors (the only
 //! warning allowed is SI051, which the generator causes on purpose), and over the seeds every
-//! field of the schema is used. The daemons' checks of seeds run in `random_sites_daemons`.
+//! field of the schema is used; the first 40 also pass the `site` fuzz target's oracles. The
+//! daemons' checks of seeds run in `random_sites_daemons`.
 #![allow(
     clippy::unwrap_used,
     clippy::panic,
@@ -19,6 +20,10 @@ fn seeds_lint_clean() {
     let mut bad = Vec::new();
     for seed in 0..n {
         let site = generate(&mut Seeded(seed));
+        // The `site` fuzz target's oracles (spans, clean output, determinism, self-diff).
+        if seed < 40 {
+            svcintent_tests::fuzzing::check_generated(&site);
+        }
         let compiled = svcintent_core::compile(&site.sources());
         let unexpected: Vec<String> = compiled
             .diagnostics
@@ -48,4 +53,22 @@ fn write_seed_on_request() {
     let site = generate(&mut Seeded(seed));
     site.write(std::path::Path::new(&dir)).unwrap();
     eprintln!("seed {seed}: {}", site.summary);
+}
+
+/// Over the seeds the generator uses every field of the schema table (`core/src/schema.rs`)
+/// and every word of every enum field of hosts and services.
+#[test]
+fn seeds_cover_every_schema_field() {
+    let mut used = std::collections::BTreeSet::new();
+    for seed in 0..200 {
+        used.extend(generate(&mut Seeded(seed)).fields);
+    }
+    let fields = svcintent_tests::random_site::schema_fields();
+    assert!(
+        fields.len() > 150,
+        "the schema table has {} fields",
+        fields.len()
+    );
+    let missing: Vec<String> = fields.into_iter().filter(|f| !used.contains(f)).collect();
+    assert!(missing.is_empty(), "fields no seed uses: {missing:?}");
 }
