@@ -53,3 +53,12 @@ bash scripts/test-playground.sh --skip-js  # test-js.sh just built wasm/js/pkg-w
 
 step "pre-commit hook (language: rust, through pre-commit)"
 bash scripts/test-pre-commit.sh
+
+# Reliability (docs/reliability.md): each fuzz target for a short, fixed time after the tests
+# (scripts/fuzz.sh installs the pinned nightly and cargo-fuzz), then 20 random valid sites
+# through `svcintent render` and every daemon. The seeds change with each commit (20 new ones
+# per commit count, reproducible from the commit) so that CI keeps exploring.
+step "fuzzing: compile, site, module, 60 s each (scripts/fuzz.sh)"
+bash scripts/fuzz.sh 60
+step "random valid sites through the daemons: 20 seeds (scripts/random-sites.sh)"
+bash scripts/random-sites.sh 20 "$(( $(git rev-list --count HEAD 2>/dev/null || echo 0) * 20 ))"

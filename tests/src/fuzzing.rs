@@ -10,7 +10,8 @@
 //!   boundaries; a clean render holds no control character but `\n` (and tabs as a line's
 //!   leading indentation, the nftables and Icinga2 style), nothing
 //!   [`forbidden_char`] refuses, and only ASCII in the targets that have no escaping for
-//!   anything else (nftables, BIRD, systemd-networkd); the same input gives the same bytes twice.
+//!   anything else (nftables, BIRD, systemd-networkd); the same input gives the same bytes twice
+//!   (it is built twice: what `render` does, without the topology).
 //! - `site`: a valid-shaped site from [`crate::random_site`] driven by the bytes, optionally
 //!   with one line removed or repeated: the same oracles, plus: lint-clean implies the render
 //!   succeeds, and `diff(site, site)` is empty.
@@ -120,45 +121,45 @@ pub fn check_output(output: &svcintent_core::render::Output) {
     }
 }
 
-/// The observable result of rendering, as one comparable string: diagnostics (code, severity,
-/// spans, messages, help) and every file's path, target, contents and origins.
-fn fingerprint(rendered: &svcintent_core::Rendered) -> String {
+/// The observable result of building, as one comparable string: diagnostics (code, severity,
+/// spans, messages, help) and every file's path, target, contents and origins, and the manifest.
+fn fingerprint(built: Option<&svcintent_core::Built>, diagnostics: &[Diagnostic]) -> String {
     format!(
-        "{:?}\n{:?}\n{:?}",
-        rendered.diagnostics,
-        rendered
-            .output
-            .as_ref()
-            .map(|o| (&o.files, o.manifest_json())),
-        rendered.topology
+        "{diagnostics:?}\n{:?}",
+        built.map(|b| (&b.output.files, b.output.manifest_json()))
     )
 }
 
-/// The `compile` oracles on one site; returns the first render's result.
-pub fn check_sources(sources: &Sources) -> svcintent_core::Rendered {
-    let compiled = svcintent_core::compile(sources);
-    check_diagnostics(sources, &compiled.diagnostics);
-    let rendered = svcintent_core::render(sources);
-    check_diagnostics(sources, &rendered.diagnostics);
-    if !compiled.has_errors() {
-        let Some(output) = &rendered.output else {
-            panic!(
-                "oracle clean-renders: lint found no error but render failed: {:?}",
-                rendered
-                    .diagnostics
-                    .iter()
-                    .map(|d| (d.code.as_str(), &d.message))
-                    .collect::<Vec<_>>()
-            );
-        };
-        check_output(output);
+/// The `compile` oracles on one site. Builds it twice (what `render` does, without the
+/// topology); returns both builds and the diagnostics.
+pub fn check_sources(
+    sources: &Sources,
+) -> (
+    Option<svcintent_core::Built>,
+    Option<svcintent_core::Built>,
+    Vec<Diagnostic>,
+) {
+    let (built, diagnostics) = svcintent_core::build(sources);
+    check_diagnostics(sources, &diagnostics);
+    let has_errors = diagnostics.iter().any(Diagnostic::is_error);
+    match &built {
+        Some(b) => check_output(&b.output),
+        None if !has_errors => panic!(
+            "oracle clean-renders: lint found no error but render failed: {:?}",
+            diagnostics
+                .iter()
+                .map(|d| (d.code.as_str(), &d.message))
+                .collect::<Vec<_>>()
+        ),
+        None => {}
     }
-    let again = svcintent_core::render(sources);
+    let (again, again_diagnostics) = svcintent_core::build(sources);
     assert!(
-        fingerprint(&rendered) == fingerprint(&again),
+        fingerprint(built.as_ref(), &diagnostics)
+            == fingerprint(again.as_ref(), &again_diagnostics),
         "oracle deterministic: the same input rendered to different bytes"
     );
-    rendered
+    (built, again, diagnostics)
 }
 
 /// The `compile` fuzz target: arbitrary bytes as one to three site files.
@@ -187,10 +188,9 @@ pub fn check_site(data: &[u8]) {
 /// The `site` oracles on one generated (maybe edited) site.
 pub fn check_generated(site: &crate::random_site::GeneratedSite) {
     let sources = site.sources();
-    let rendered = check_sources(&sources);
+    let (built, again, diagnostics) = check_sources(&sources);
     if !site.edited_line {
-        let errors: Vec<_> = rendered
-            .diagnostics
+        let errors: Vec<_> = diagnostics
             .iter()
             .filter(|d| d.is_error())
             .map(|d| format!("{} {}", d.code.as_str(), d.message))
@@ -201,14 +201,8 @@ pub fn check_generated(site: &crate::random_site::GeneratedSite) {
             site.yaml()
         );
     }
-    if rendered.output.is_some() {
-        let (Some(a), _) = svcintent_core::build(&sources) else {
-            panic!("oracle clean-renders: render succeeded but build failed");
-        };
-        let (Some(b), _) = svcintent_core::build(&sources) else {
-            panic!("oracle clean-renders: render succeeded but build failed");
-        };
-        let d = svcintent_core::diff::diff(&a, &b);
+    if let (Some(a), Some(b)) = (&built, &again) {
+        let d = svcintent_core::diff::diff(a, b);
         assert!(
             d.is_empty(),
             "oracle self-diff: diff(site, site) is not empty: {:?}",
