@@ -784,8 +784,8 @@ pub fn generate(c: &mut impl Choices) -> GeneratedSite {
             .map(Tpl::name)
             .collect(),
         http_port: 8080,
-        http_client_ip: *g.c.pick(&["none", "proxy-protocol", "x-forwarded-for"]),
-        http_path: *g.c.pick(HTTP_PATHS),
+        http_client_ip: Clone::clone(g.c.pick(&["none", "proxy-protocol", "x-forwarded-for"])),
+        http_path: Clone::clone(g.c.pick(HTTP_PATHS)),
         https_redirect: g.c.chance(60),
         l4_passthrough: g.c.chance(50),
     };
