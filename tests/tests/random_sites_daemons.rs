@@ -32,10 +32,6 @@ const REGRESSION_SEEDS: &[u64] = &[
     43,
 ];
 
-/// Seeds that fail because of a bug another change is fixing: skipped by the random runs (and
-/// reported as skipped), run by `known_cases_still_fail` so that the fix is noticed.
-const KNOWN_CASES: &[(u64, &str)] = &[];
-
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
@@ -143,14 +139,9 @@ fn run_seed(seed: u64, bin: Option<&Path>) -> Result<String, String> {
 
 fn run_seeds(seeds: impl Iterator<Item = u64>, bin: Option<&Path>) {
     let mut failed = Vec::new();
-    let (mut passed, mut skipped) = (0, 0);
+    let mut passed = 0;
     let start = Instant::now();
     for seed in seeds {
-        if let Some((_, why)) = KNOWN_CASES.iter().find(|(s, _)| *s == seed) {
-            eprintln!("seed {seed}: skipped, known case: {why}");
-            skipped += 1;
-            continue;
-        }
         let t = Instant::now();
         match run_seed(seed, bin) {
             Ok(summary) => {
@@ -167,7 +158,7 @@ fn run_seeds(seeds: impl Iterator<Item = u64>, bin: Option<&Path>) {
         }
     }
     eprintln!(
-        "random sites: {passed} passed, {} failed, {skipped} skipped (known cases) in {:.0}s; failed seeds: {failed:?}",
+        "random sites: {passed} passed, {} failed in {:.0}s; failed seeds: {failed:?}",
         failed.len(),
         start.elapsed().as_secs_f64()
     );
@@ -186,16 +177,5 @@ fn random_sites_pass_every_daemon() {
             REGRESSION_SEEDS.iter().copied().chain([1, 2, 3]),
             bin.as_deref(),
         ),
-    }
-}
-
-#[test]
-#[ignore = "known cases: bugs being fixed in another change (see KNOWN_CASES)"]
-fn known_cases_still_fail() {
-    for (seed, why) in KNOWN_CASES {
-        assert!(
-            run_seed(*seed, None).is_err(),
-            "seed {seed} passes now ({why}): move it to REGRESSION_SEEDS"
-        );
     }
 }
