@@ -56,3 +56,18 @@ bash scripts/test-playground.sh --skip-js  # test-js.sh just built wasm/js/pkg-w
 
 step "pre-commit hook (language: rust, through pre-commit)"
 bash scripts/test-pre-commit.sh
+
+# Reliability (docs/reliability.md). The committed crash inputs are replayed by `cargo test`
+# (tests/tests/fuzz_regressions.rs) on every run. Coverage-guided fuzzing itself needs a release
+# build of the whole runner (wasmtime, cranelift) with the pinned nightly: about 10 minutes of
+# the 2 CI cores before the first execution, so it runs only when asked for
+# (FUZZ_SECONDS=60 scripts/test-all.sh); the long runs are made by hand and recorded in
+# docs/reliability.md.
+if [ "${FUZZ_SECONDS:-0}" -gt 0 ]; then
+  step "fuzzing: compile, site, module, $FUZZ_SECONDS s each (scripts/fuzz.sh)"
+  bash scripts/fuzz.sh "$FUZZ_SECONDS"
+else
+  step "fuzzing not run (FUZZ_SECONDS unset; committed crash inputs were replayed by cargo test)"
+fi
+step "random valid sites through the daemons: 20 seeds (scripts/random-sites.sh)"
+bash scripts/random-sites.sh 20 "$(( $(git rev-list --count HEAD 2>/dev/null || echo 0) * 20 ))"

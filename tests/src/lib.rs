@@ -1,7 +1,10 @@
 //! Shared helpers for the integration tests: loading fixture sites from disk, writing rendered
 //! trees, generating large sites.
 
+pub mod fuzzing;
 pub mod generate;
+pub mod random_site;
+pub mod tree_checks;
 
 use std::path::Path;
 

@@ -18,8 +18,9 @@
 //!   `<service>_<port>`, service names have no `_`). Note: the firewall plan has no allowance for
 //!   this port, so the monitoring hosts reach it only once the plan opens it.
 //! - `frontend svcintent_health` on `127.0.0.1:`[`HEALTH_PORT`]: `GET /<service>` answers 200
-//!   while every backend (listener) of the service has a usable server (`nbsrv(<backend>) ge
-//!   1`), 503 otherwise, 404 for anything else. anycast-healthchecker announces the service's
+//!   while every backend (listener) of the service has a usable server, 503 otherwise (one
+//!   `nbsrv(<backend>) lt 1` rule per backend: HAProxy reads at most 64 words per line, and a
+//!   service with many ports has a backend per port), 404 for anything else. anycast-healthchecker announces the service's
 //!   VIPs on this answer (`render::healthchecker`), so one failing backend server never
 //!   withdraws a VIP and a dead HAProxy withdraws them all. Loopback only: nftables accepts
 //!   `lo` and nothing else can reach it. Same naming rule as the statistics listener.

@@ -16,7 +16,8 @@ pub(super) fn check(
     at: &Locator<'_>,
     diags: &mut Diagnostics,
 ) {
-    let has_monitor = !monitors(intent).is_empty();
+    let monitoring_hosts = monitors(intent);
+    let has_monitor = !monitoring_hosts.is_empty();
     // Whether some host's roles (or drain) are unknown, or hosts may be missing.
     let roles_unknown = unknown.any_host_field("roles");
     let mut clashes: BTreeMap<(&str, u16), &str> = BTreeMap::new();
@@ -109,6 +110,28 @@ pub(super) fn check(
                     format!("service `{name}` is not monitored: no host has the role monitoring"),
                 )
                 .help("add a host with `roles: [monitoring]`"),
+            );
+        } else if has_monitor
+            && !roles_unknown
+            && !unknown.any_host_field("ipv4")
+            && !unknown.any_host_field("ipv6")
+            && let Some(vip) = svc.vips.iter().find(|vip| {
+                monitoring_hosts.iter().all(|m| m.address_for(**vip).is_none())
+                // A VIP its announcers cannot carry is already an error (SI034).
+                && announcers.iter().all(|h| h.address_for(**vip).is_some())
+            })
+        {
+            // Icinga2 checks a VIP only from a monitoring host of its family.
+            let family = if vip.is_ipv4() { "IPv4" } else { "IPv6" };
+            diags.push(
+                Diagnostic::new(
+                    Code::Unmonitored,
+                    at.service_field(name, "vips"),
+                    format!(
+                        "the {family} VIPs of `{name}` are not monitored: no monitoring host has an {family} address"
+                    ),
+                )
+                .help(format!("give a monitoring host an {family} address")),
             );
         }
     }
