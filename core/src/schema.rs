@@ -126,6 +126,15 @@ const fn any(name: &'static str, ty: Ty, default: &'static str, doc: &'static st
     }
 }
 
+/// `client_ip` methods. `proxy-protocol` and `proxy-protocol-v2` are the same (version 2).
+pub const CLIENT_IP: &[&str] = &[
+    "none",
+    "proxy-protocol",
+    "proxy-protocol-v1",
+    "proxy-protocol-v2",
+    "x-forwarded-for",
+];
+
 /// Host roles.
 pub const ROLES: &[&str] = &[
     "balancer",
@@ -625,9 +634,9 @@ pub const SERVICE: &[Field] = &[
     hap("tls", Ty::Object(TLS), "", "TLS handling."),
     hap(
         "client_ip",
-        Ty::Enum(&["none", "proxy-protocol", "x-forwarded-for"]),
+        Ty::Enum(CLIENT_IP),
         "none",
-        "How backends learn the client address.",
+        "How backends learn the client address: the PROXY protocol (`proxy-protocol` is version 2, also written `proxy-protocol-v2`; `proxy-protocol-v1` the text version for backends that read only that), or an X-Forwarded-For header (http mode).",
     ),
     hap(
         "backend_port",

@@ -79,6 +79,11 @@ struct Icinga {
 impl Icinga {
     /// Writes `host`'s rendered files and a wrapper that includes them (plus `extra`).
     fn new(out: &Output, host: &str, extra: &str) -> Icinga {
+        Icinga::with_plugins(out, host, extra, "/usr/lib/nagios/plugins")
+    }
+
+    /// [`Icinga::new`] with the ITL's `PluginDir` somewhere else.
+    fn with_plugins(out: &Output, host: &str, extra: &str, plugin_dir: &str) -> Icinga {
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("conf");
         std::fs::create_dir_all(&conf).unwrap();
@@ -89,7 +94,7 @@ impl Icinga {
             std::fs::create_dir_all(dir.path().join("state").join(d)).unwrap();
         }
         let main = format!(
-            r#"const PluginDir = "/usr/lib/nagios/plugins"
+            r#"const PluginDir = "{plugin_dir}"
 const ManubulonPluginDir = "/usr/lib/nagios/plugins"
 const PluginContribDir = "/usr/lib/nagios/plugins"
 const NodeName = "{host}"
@@ -393,7 +398,8 @@ fn features_fixture_snapshots_and_checks() {
         get("vip_plain!tcp_80_192.0.2.11", "vars.http_uri"),
         shown("/")
     );
-    // TLS passthrough: handshake with SNI; the PROXY-protocol backend only gets a TCP connect.
+    // TLS passthrough: handshake with SNI; the PROXY-protocol backend gets a PROXY header
+    // (version 1, UNKNOWN) and nothing else: the plugin cannot send one before a handshake.
     assert_eq!(
         get("vip_imaps!tcp_993_192.0.2.25", "check_command"),
         shown("ssl")
@@ -402,11 +408,24 @@ fn features_fixture_snapshots_and_checks() {
         get("vip_imaps!tcp_993_192.0.2.25", "vars.ssl_sni"),
         shown("imap.example.edu")
     );
+    for backend in ["mail1!backend_imaps_993", "mail1!backend_smtp_25"] {
+        assert_eq!(get(backend, "check_command"), shown("tcp"));
+        assert_eq!(get(backend, "vars.tcp_escape_send"), "true");
+        assert_eq!(get(backend, "vars.tcp_send"), shown(r"PROXY UNKNOWN\r\n"));
+    }
+    // A PROXY-protocol application server with an http check: the header, then the request.
     assert_eq!(
-        get("mail1!backend_imaps_993", "check_command"),
-        shown("tcp")
+        get("mail1!backend_api_8000", "vars.tcp_send"),
+        shown(r"PROXY UNKNOWN\r\nGET /status HTTP/1.0\r\nHost: api.example.edu\r\n\r\n")
     );
-    assert_eq!(get("mail1!backend_smtp_25", "check_command"), shown("tcp"));
+    assert_eq!(
+        get("mail1!backend_api_8000", "vars.tcp_expect"),
+        "[ \"HTTP/1.0 200\", \"HTTP/1.1 200\" ]"
+    );
+    assert_eq!(
+        get("mail1!backend_api_8000", "vars.tcp_mismatch"),
+        shown("crit")
+    );
     // The http backend check is the balancers' check; web2 (IPv4 only) is drained.
     assert_eq!(
         get("web1!backend_site_8080", "check_command"),
@@ -685,4 +704,138 @@ fn hostile_strings_reach_the_plugin_exactly() {
         );
     }
     let _ = std::fs::remove_dir_all(PROBE_DIR);
+}
+
+/// Where the PROXY-header test keeps its plugin wrapper and the checks' results.
+const PROXY_PROBE_DIR: &str = "/tmp/svcintent-icinga2-proxy-probe";
+
+/// A receiver standing in for PROXY-protocol backends (an MTA, an IMAP server, an application
+/// server): HAProxy with `accept-proxy` on mail1's ports of the features fixture, logging every
+/// connection, and refusing (with a log line) every connection that does not start with a
+/// PROXY header, as Postfix and Dovecot do.
+const PROXY_RECEIVER: &str = "global
+    log stderr format raw local0 info
+defaults
+    log global
+    timeout connect 1s
+    timeout client 2s
+    timeout server 2s
+frontend smtp
+    mode tcp
+    option tcplog
+    bind 198.18.4.1:25 accept-proxy
+    tcp-request content reject
+frontend imaps
+    mode tcp
+    option tcplog
+    bind 198.18.4.1:993 accept-proxy
+    tcp-request content reject
+frontend api
+    mode http
+    option httplog
+    bind 198.18.4.1:8000 accept-proxy
+    http-request return status 200 content-type text/plain string ok if { path /status }
+    http-request return status 404
+";
+
+/// The backend checks of PROXY-protocol backends without a rendered vhost, run by a real
+/// Icinga2 with the ITL's `tcp` command, send the PROXY header (and the http check's request)
+/// first: every check is OK and the receiver logs no connection without a header. A plain
+/// `check_tcp` (the old check) against the same receiver is logged as an error, so the log
+/// assertion can fail.
+#[test]
+fn proxy_protocol_backend_checks_send_the_header() {
+    let out = fixture("icinga2_features");
+    let probe = Path::new(PROXY_PROBE_DIR);
+    let _ = std::fs::remove_dir_all(probe);
+    std::fs::create_dir_all(probe.join("out")).unwrap();
+    // check_tcp as the ITL runs it, its exit code and output recorded per address and port
+    // (`-H`, `-p`) in out/ADDRESS-PORT.
+    std::fs::write(
+        probe.join("check_tcp"),
+        "#!/bin/sh\nkey=\nprev=\nfor a in \"$@\"; do case $prev in -H) key=$a$key;; -p) key=$key-$a;; esac; prev=$a; done\n\
+         out=$(/usr/lib/nagios/plugins/check_tcp \"$@\"); rc=$?\n\
+         d=\"$(dirname \"$0\")/out\"; printf '%s\\n%s\\n' \"$rc\" \"$out\" > \"$d/$key.$$\" && mv \"$d/$key.$$\" \"$d/$key\"\n\
+         echo \"$out\"; exit $rc\n",
+    )
+    .unwrap();
+    Command::new("chmod")
+        .args(["755", probe.join("check_tcp").to_str().unwrap()])
+        .status()
+        .unwrap();
+    std::fs::write(probe.join("receiver.cfg"), PROXY_RECEIVER).unwrap();
+
+    let extra = "object CheckerComponent \"checker\" { }\n";
+    let ic = Icinga::with_plugins(&out, "mon1", extra, PROXY_PROBE_DIR);
+    ic.validate();
+    // Checks every second, on mail1's services only.
+    let services = ic.conf_dir().join("services.conf");
+    let text = std::fs::read_to_string(&services).unwrap();
+    let fast = text.replacen("check_interval = 1m", "check_interval = 1s", 1);
+    assert_ne!(text, fast);
+    std::fs::write(&services, fast).unwrap();
+
+    // In a private network namespace: mail1's address on lo, the receiver, one plain connect
+    // without a header (the control), then the daemon until the three checks have run.
+    let main = ic.dir.path().join("main.conf");
+    let daemon = ic.command(&["daemon", "-c", main.to_str().unwrap()]);
+    let mut argv: Vec<String> = vec![daemon.get_program().to_string_lossy().into_owned()];
+    argv.extend(daemon.get_args().map(|a| a.to_string_lossy().into_owned()));
+    let script = format!(
+        "set -e\nip link set lo up\nip addr add 198.18.4.1/32 dev lo\n\
+         haproxy -db -f {dir}/receiver.cfg > {dir}/receiver.log 2>&1 &\n\
+         for i in $(seq 1 50); do /usr/lib/nagios/plugins/check_tcp -H 198.18.4.1 -p 8000 -E -s 'PROXY UNKNOWN\\r\\n' >/dev/null 2>&1 && break; sleep 0.1; done\n\
+         /usr/lib/nagios/plugins/check_tcp -H 198.18.4.1 -p 25 > {dir}/control.out 2>&1 || true\n\
+         \"$@\" > {dir}/daemon.log 2>&1 &\n\
+         for i in $(seq 1 300); do [ -e {dir}/out/198.18.4.1-25 ] && [ -e {dir}/out/198.18.4.1-993 ] && [ -e {dir}/out/198.18.4.1-8000 ] && break; sleep 0.2; done\n\
+         sleep 0.5\n",
+        dir = PROXY_PROBE_DIR
+    );
+    let status = Command::new("unshare")
+        .args([
+            "--net",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "sh",
+            "-c",
+            &script,
+            "sh",
+        ])
+        .args(&argv)
+        .envs(
+            daemon
+                .get_envs()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+        )
+        .status()
+        .expect("unshare (util-linux) is needed; the test needs root");
+    let read = |n: &str| std::fs::read_to_string(probe.join(n)).unwrap_or_default();
+    let context = format!(
+        "receiver log:\n{}\ndaemon log (tail):\n{}",
+        read("receiver.log"),
+        read("daemon.log")
+            .lines()
+            .rev()
+            .take(20)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(status.success(), "{status}\n{context}");
+    for port in ["25", "993", "8000"] {
+        let result = read(&format!("out/198.18.4.1-{port}"));
+        assert!(
+            result.starts_with("0\nTCP OK"),
+            "backend check of port {port}: {result}\n{context}"
+        );
+    }
+    // The control (a bare connect) is the only connection the receiver calls headerless.
+    let log = read("receiver.log");
+    let headerless: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("PROXY protocol"))
+        .collect();
+    assert_eq!(headerless.len(), 1, "{context}");
+    assert!(log.contains("\"GET /status HTTP/1.0\""), "{context}");
+    let _ = std::fs::remove_dir_all(probe);
 }

@@ -1537,15 +1537,11 @@ fn haproxy_fields(cx: &mut Cx<'_>, obj: Obj<'_>, drain: &[String]) -> HaproxySer
     });
     let tls = cx.track("tls", |cx| tls(cx, obj));
     let client_ip = match cx.track("client_ip", |cx| {
-        obj.get("client_ip").and_then(|n| {
-            cx.word(
-                n,
-                &["none", "proxy-protocol", "x-forwarded-for"],
-                "client_ip method",
-            )
-        })
+        obj.get("client_ip")
+            .and_then(|n| cx.word(n, schema::CLIENT_IP, "client_ip method"))
     }) {
-        Some("proxy-protocol") => ClientIp::ProxyProtocol,
+        Some("proxy-protocol" | "proxy-protocol-v2") => ClientIp::ProxyProtocol,
+        Some("proxy-protocol-v1") => ClientIp::ProxyProtocolV1,
         Some("x-forwarded-for") => ClientIp::XForwardedFor,
         _ => ClientIp::None,
     };

@@ -353,10 +353,24 @@ pub enum Tls {
 pub enum ClientIp {
     /// They do not.
     None,
-    /// PROXY protocol v2 to the backend.
+    /// PROXY protocol version 2 to the backend (`proxy-protocol`, or `proxy-protocol-v2`).
     ProxyProtocol,
+    /// PROXY protocol version 1 (the text header) to the backend, for backends that read
+    /// only that version.
+    ProxyProtocolV1,
     /// `X-Forwarded-For` header (http mode only).
     XForwardedFor,
+}
+
+impl ClientIp {
+    /// The PROXY protocol version the balancers send (on traffic and health checks), if any.
+    pub fn proxy_protocol(self) -> Option<u8> {
+        match self {
+            ClientIp::ProxyProtocol => Some(2),
+            ClientIp::ProxyProtocolV1 => Some(1),
+            ClientIp::None | ClientIp::XForwardedFor => None,
+        }
+    }
 }
 
 /// A health check.

@@ -33,9 +33,12 @@
 //!   - `health_<vip>` for a `check.command` service: CheckCommand `svcintent-check-<service>`,
 //!     the service's own health check run from the monitoring host.
 //! - **Backends** (haproxy services): `backend_<service>_<port>` on the backend's Host, with the
-//!   address HAProxy uses: `http` for an http check, `ssl` for a tls check, `tcp` otherwise, and
-//!   always `tcp` when the backends expect the PROXY protocol (no plugin speaks it). Drained
-//!   backends get `vars.svcintent_drain = true` and a downtime.
+//!   address HAProxy uses: `http` for an http check, `ssl` for a tls check, `tcp` otherwise.
+//!   A PROXY-protocol backend with a rendered Apache vhost gets the same (the vhost excepts the
+//!   monitoring hosts from the PROXY protocol); any other PROXY-protocol backend is checked with
+//!   `tcp` sending a version 1 PROXY header first ([`PROXY_V1_LOCAL`], then the http check's
+//!   request and its expected status line), so that it never logs a connection without a header.
+//!   Drained backends get `vars.svcintent_drain = true` and a downtime.
 //! - **BGP sessions**: `bgp_<peer>_<peer address>` on each speaker's Host, per session of its
 //!   plan, checked with `svcintent-bird-protocol`: `check_by_ssh` to the speaker running
 //!   `birdc -r show protocols <protocol>` and going CRITICAL unless it says `Established`.
@@ -79,7 +82,7 @@ use minijinja::{Environment, Error, ErrorKind, Value};
 use serde::Serialize;
 
 use super::{Context, RenderError, RenderedFile, Target};
-use crate::model::{Balancing, CheckKind, ClientIp, Host, Intent, Mode, Proto, Role, Service, Tls};
+use crate::model::{Balancing, CheckKind, Host, Intent, Mode, Proto, Role, Service, Tls};
 use crate::plan::{BgpPeer, HostPlan, PeerKind};
 
 const DIR: &str = "/etc/icinga2/conf.d/svcintent";
@@ -561,48 +564,56 @@ impl Builder<'_> {
                 }
             };
             let mut vars = BTreeMap::new();
-            let proxied = h.client_ip == ClientIp::ProxyProtocol;
-            let command = match &svc.check.kind {
-                CheckKind::Http {
-                    path,
-                    expect,
-                    host,
-                    method,
-                    port,
-                } if !proxied => {
-                    let port = port.unwrap_or(server.port);
-                    vars.insert("http_address", s(address.to_string()));
-                    vars.insert("http_port", Value::from(port));
-                    vars.insert("http_uri", s(path));
-                    vars.insert("http_expect", s(expect.to_string()));
-                    if let Some(vhost) = host
-                        .as_ref()
-                        .or(h.web.as_ref().and_then(|w| w.server_names.first()))
-                    {
-                        vars.insert("http_vhost", s(vhost));
+            // A PROXY-protocol backend without a rendered vhost (Postfix, Dovecot, ...) reads a
+            // PROXY header first and logs every connection without one as an error: its check
+            // sends one. Apache vhosts rendered here except the monitoring hosts from the
+            // PROXY protocol, so they are checked like any other backend.
+            let header_first = h.client_ip.proxy_protocol().is_some() && h.web.is_none();
+            let command = if header_first {
+                proxy_header_check(svc, address, server.port, &mut vars)
+            } else {
+                match &svc.check.kind {
+                    CheckKind::Http {
+                        path,
+                        expect,
+                        host,
+                        method,
+                        port,
+                    } => {
+                        let port = port.unwrap_or(server.port);
+                        vars.insert("http_address", s(address.to_string()));
+                        vars.insert("http_port", Value::from(port));
+                        vars.insert("http_uri", s(path));
+                        vars.insert("http_expect", s(expect.to_string()));
+                        if let Some(vhost) = host
+                            .as_ref()
+                            .or(h.web.as_ref().and_then(|w| w.server_names.first()))
+                        {
+                            vars.insert("http_vhost", s(vhost));
+                        }
+                        if method != "GET" {
+                            vars.insert("http_method", s(method));
+                        }
+                        "http"
                     }
-                    if method != "GET" {
-                        vars.insert("http_method", s(method));
+                    CheckKind::Tls { sni, port } => {
+                        vars.insert("ssl_address", s(address.to_string()));
+                        vars.insert("ssl_port", Value::from(port.unwrap_or(server.port)));
+                        if let Some(sni) = sni {
+                            vars.insert("ssl_sni", s(sni));
+                        }
+                        "ssl"
                     }
-                    "http"
-                }
-                CheckKind::Tls { sni, port } if !proxied => {
-                    vars.insert("ssl_address", s(address.to_string()));
-                    vars.insert("ssl_port", Value::from(port.unwrap_or(server.port)));
-                    if let Some(sni) = sni {
-                        vars.insert("ssl_sni", s(sni));
+                    CheckKind::Tcp { port } => {
+                        vars.insert("tcp_address", s(address.to_string()));
+                        vars.insert("tcp_port", Value::from(port.unwrap_or(server.port)));
+                        "tcp"
                     }
-                    "ssl"
-                }
-                CheckKind::Tcp { port } => {
-                    vars.insert("tcp_address", s(address.to_string()));
-                    vars.insert("tcp_port", Value::from(port.unwrap_or(server.port)));
-                    "tcp"
-                }
-                _ => {
-                    vars.insert("tcp_address", s(address.to_string()));
-                    vars.insert("tcp_port", Value::from(server.port));
-                    "tcp"
+                    CheckKind::Command { .. } => {
+                        vars.insert("tcp_address", s(address.to_string()));
+                        vars.insert("tcp_port", Value::from(server.port));
+                        "tcp"
+                    }
                 }
             };
             vars.insert("svcintent_port", Value::from(server.port));
@@ -610,8 +621,11 @@ impl Builder<'_> {
                 &server.host,
                 format!("backend_{}_{}", svc.name, server.port),
                 format!(
-                    "{} backend {}:{} ({command})",
-                    svc.name, server.host, server.port
+                    "{} backend {}:{} ({command}{})",
+                    svc.name,
+                    server.host,
+                    server.port,
+                    if header_first { ", PROXY header" } else { "" }
                 ),
                 command,
                 Some(svc),
@@ -700,6 +714,58 @@ pub fn vip_host_name(service: &str) -> String {
 /// The CheckCommand of a service's `check.command`.
 pub fn command_name(service: &str) -> String {
     format!("svcintent-check-{service}")
+}
+
+/// The PROXY protocol version 1 header a backend check sends first: `UNKNOWN`, as a proxy does
+/// for a connection of its own ("use the real connection endpoints"). Every PROXY receiver
+/// reads version 1, and a plugin cannot send version 2's binary header. Written for
+/// `check_tcp -E` (`\r\n` escapes).
+pub const PROXY_V1_LOCAL: &str = "PROXY UNKNOWN\\r\\n";
+
+/// The check of a backend that reads a PROXY header first: ITL `tcp` (`check_tcp -E -s`)
+/// sending [`PROXY_V1_LOCAL`], then for an http check the request, expecting its status line
+/// (a mismatch is CRITICAL). A tls or command check becomes the header alone: the plugin cannot
+/// send a header before a TLS handshake. Fills the command's variables.
+fn proxy_header_check(
+    svc: &Service,
+    address: IpAddr,
+    server_port: u16,
+    vars: &mut BTreeMap<&'static str, Value>,
+) -> &'static str {
+    let mut send = PROXY_V1_LOCAL.to_owned();
+    let port = match &svc.check.kind {
+        CheckKind::Http {
+            path,
+            expect,
+            host,
+            method,
+            port,
+        } => {
+            // `-E` reads `\\` as a backslash: a validated path has none, escaped all the same.
+            let escape = |t: &str| t.replace('\\', "\\\\");
+            send.push_str(&format!("{method} {} HTTP/1.0\\r\\n", escape(path)));
+            if let Some(host) = host {
+                send.push_str(&format!("Host: {}\\r\\n", escape(host)));
+            }
+            send.push_str("\\r\\n");
+            vars.insert(
+                "tcp_expect",
+                Value::from(vec![
+                    format!("HTTP/1.0 {expect}"),
+                    format!("HTTP/1.1 {expect}"),
+                ]),
+            );
+            vars.insert("tcp_mismatch", s("crit"));
+            *port
+        }
+        CheckKind::Tcp { port } | CheckKind::Tls { port, .. } => *port,
+        CheckKind::Command { .. } => None,
+    };
+    vars.insert("tcp_address", s(address.to_string()));
+    vars.insert("tcp_port", Value::from(port.unwrap_or(server_port)));
+    vars.insert("tcp_escape_send", Value::from(true));
+    vars.insert("tcp_send", s(send));
+    "tcp"
 }
 
 /// The check of a TCP frontend port; fills the command's variables.
