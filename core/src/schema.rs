@@ -135,6 +135,9 @@ pub const CLIENT_IP: &[&str] = &[
     "x-forwarded-for",
 ];
 
+/// `announce` scopes of a service.
+pub const ANNOUNCE: &[&str] = &["site", "upstream"];
+
 /// Host roles.
 pub const ROLES: &[&str] = &[
     "balancer",
@@ -170,6 +173,12 @@ pub const UPSTREAM: &[Field] = &[
         "asn",
         Ty::Int(1, 4_294_967_294),
         "Its AS number (the site's own: iBGP).",
+    ),
+    f(
+        "internal",
+        Ty::Bool,
+        "true when its asn is the site's (iBGP)",
+        "Whether the router is inside the site: it also gets the VIPs of `announce: site` services, tagged NO_EXPORT.",
     ),
 ];
 const UPSTREAM_TY: Ty = Ty::Object(UPSTREAM);
@@ -586,6 +595,12 @@ pub const SERVICE: &[Field] = &[
         Ty::List(&NET),
         "anywhere",
         "Sources allowed to reach the VIPs.",
+    ),
+    f(
+        "announce",
+        Ty::Enum(ANNOUNCE),
+        "upstream",
+        "How far the VIPs are announced: to every upstream, or only inside the site (upstreams with `internal: true`, tagged NO_EXPORT).",
     ),
     f(
         "check",
