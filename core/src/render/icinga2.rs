@@ -86,6 +86,20 @@ use crate::model::{Balancing, CheckKind, Host, Intent, Mode, Proto, Role, Servic
 use crate::plan::{BgpPeer, HostPlan, PeerKind};
 
 const DIR: &str = "/etc/icinga2/conf.d/svcintent";
+
+/// The HA zone of two monitoring hosts (`zones.conf`), named as Icinga2's documentation names
+/// the top zone, so that satellites and agents can be added below it.
+pub const ZONE: &str = "master";
+
+/// Where the zone's endpoints and the API listener go (two monitoring hosts only). The first
+/// replaces the package's `zones.conf`; the second replaces the `features-enabled/api.conf`
+/// symlink that `icinga2 feature enable api` makes.
+pub const ZONES_PATH: &str = "/etc/icinga2/zones.conf";
+/// See [`ZONES_PATH`].
+pub const API_PATH: &str = "/etc/icinga2/features-enabled/api.conf";
+
+/// The API port the endpoints of the zone connect to (Icinga2's default).
+pub const API_PORT: u16 = crate::plan::ICINGA2_API_PORT;
 const FILES: &[&str] = &[
     "hosts.conf",
     "services.conf",
@@ -120,6 +134,14 @@ pub fn register(env: &mut Environment<'static>) {
         (
             "icinga2/downtime-body.j2",
             include_str!("../../templates/icinga2/downtime-body.j2"),
+        ),
+        (
+            "icinga2/zones.conf.j2",
+            include_str!("../../templates/icinga2/zones.conf.j2"),
+        ),
+        (
+            "icinga2/api.conf.j2",
+            include_str!("../../templates/icinga2/api.conf.j2"),
         ),
     ];
     for (name, source) in templates {
@@ -213,8 +235,27 @@ fn key(k: &str) -> Result<String, Error> {
 }
 
 /// A custom variable's value: booleans and integers bare, strings with [`macro_string`],
-/// lists of those in brackets.
+/// lists of those in brackets. A map holds a value per endpoint of the HA zone (endpoint name
+/// to string): it becomes a function that returns the running endpoint's own
+/// (`{{ return { "mon1" = "...", "mon2" = "..." }[NodeName] }}`), which Icinga2 calls when it
+/// resolves the variable for a check, on the endpoint that runs the check.
 fn value(v: &Value) -> Result<String, Error> {
+    if v.kind() == ValueKind::Map {
+        let mut entries = Vec::new();
+        for k in v.try_iter()? {
+            let name = k.as_str().unwrap_or_default().to_owned();
+            let item = v.get_item(&k)?;
+            entries.push(format!(
+                "{} = {}",
+                string(&name),
+                macro_string(item.as_str().unwrap_or_default())
+            ));
+        }
+        return Ok(format!(
+            "{{{{ return {{ {} }}[NodeName] }}}}",
+            entries.join(", ")
+        ));
+    }
     let scalar = |v: &Value| -> Result<String, Error> {
         match v.kind() {
             ValueKind::Bool => Ok(if v.is_true() { "true" } else { "false" }.to_owned()),
@@ -337,17 +378,39 @@ fn list(v: &[String]) -> Value {
     Value::from(v.to_vec())
 }
 
-/// The view of the site from one monitoring host.
+/// The view of the site from the monitoring zone: one monitoring host, or the two endpoints
+/// of an HA zone. Both endpoints of a zone get the same objects (Icinga2 gives each object's
+/// checks and notifications to one endpoint), so only what every member can check is rendered.
 struct Builder<'a> {
     intent: &'a Intent,
     cx: &'a Context<'a>,
-    me: &'a Host,
+    zone: &'a [&'a Host],
     services: Vec<IcingaService>,
 }
 
 impl Builder<'_> {
-    fn can_reach(&self, addr: IpAddr) -> Option<IpAddr> {
-        self.me.address_for(addr)
+    /// Whether every monitoring host of the zone has an address of `addr`'s family.
+    fn can_reach(&self, addr: IpAddr) -> bool {
+        !self.zone.is_empty() && self.zone.iter().all(|m| m.address_for(addr).is_some())
+    }
+
+    /// The monitoring host's own address of `addr`'s family: a string for one monitoring host,
+    /// per endpoint (a map by endpoint name, rendered as a choice by `NodeName`) in an HA zone.
+    fn own_address(&self, addr: IpAddr) -> Value {
+        match self.zone {
+            [me] => s(me
+                .address_for(addr)
+                .map(|a| a.to_string())
+                .unwrap_or_default()),
+            zone => Value::from_iter(zone.iter().map(|m| {
+                (
+                    m.name.clone(),
+                    m.address_for(addr)
+                        .map(|a| a.to_string())
+                        .unwrap_or_default(),
+                )
+            })),
+        }
     }
 
     fn site_host(&self, h: &Host) -> IcingaHost {
@@ -364,8 +427,8 @@ impl Builder<'_> {
                 list(&self.intent.site.monitoring.notify),
             );
         }
-        let v4 = h.ipv4.is_some() && self.me.ipv4.is_some();
-        let v6 = h.ipv6.is_some() && self.me.ipv6.is_some();
+        let v4 = h.ipv4.is_some() && self.zone.iter().all(|m| m.ipv4.is_some());
+        let v6 = h.ipv6.is_some() && self.zone.iter().all(|m| m.ipv6.is_some());
         IcingaHost {
             name: h.name.clone(),
             display_name: h.name.clone(),
@@ -387,7 +450,7 @@ impl Builder<'_> {
             .vips
             .iter()
             .copied()
-            .filter(|v| self.can_reach(*v).is_some())
+            .filter(|v| self.can_reach(*v))
             .collect();
         let address = reachable.iter().copied().find(IpAddr::is_ipv4);
         let address6 = reachable.iter().copied().find(IpAddr::is_ipv6);
@@ -457,9 +520,9 @@ impl Builder<'_> {
 
     /// ping, per-port and command checks of one VIP.
     fn frontends(&mut self, svc: &Service, vip: IpAddr) {
-        let Some(me) = self.can_reach(vip) else {
+        if !self.can_reach(vip) {
             return;
-        };
+        }
         let host = vip_host_name(&svc.name);
         let family = if vip.is_ipv4() { "4" } else { "6" };
         let mut vars = BTreeMap::new();
@@ -514,7 +577,7 @@ impl Builder<'_> {
                 .find(|p| p.proto == Proto::Tcp)
                 .or(svc.ports.first());
             vars.insert("svcintent_port", Value::from(port.map_or(0, |p| p.port)));
-            vars.insert("svcintent_address", s(me.to_string()));
+            vars.insert("svcintent_address", self.own_address(vip));
             self.push(
                 &host,
                 format!("health_{vip}"),
@@ -551,14 +614,10 @@ impl Builder<'_> {
             let Some(backend) = self.intent.hosts.get(&server.host) else {
                 continue;
             };
-            let address = if self.can_reach(server.address).is_some() {
+            let address = if self.can_reach(server.address) {
                 server.address
             } else {
-                match backend
-                    .addresses()
-                    .into_iter()
-                    .find(|a| self.can_reach(*a).is_some())
-                {
+                match backend.addresses().into_iter().find(|a| self.can_reach(*a)) {
                     Some(a) => a,
                     None => continue,
                 }
@@ -638,11 +697,7 @@ impl Builder<'_> {
     /// HAProxy itself on a balancer: its statistics page answers the monitoring hosts. The VIP
     /// checks cannot see one dead HAProxy (the other balancers keep the VIPs up).
     fn haproxy(&mut self, host: &Host) {
-        let Some(address) = host
-            .addresses()
-            .into_iter()
-            .find(|a| self.can_reach(*a).is_some())
-        else {
+        let Some(address) = host.addresses().into_iter().find(|a| self.can_reach(*a)) else {
             return;
         };
         let mut vars = BTreeMap::new();
@@ -664,12 +719,23 @@ impl Builder<'_> {
         );
     }
 
+    /// The HA zone itself, on each of its monitoring hosts: the ITL `cluster` check goes
+    /// CRITICAL while an endpoint of the zone is not connected (the zone then runs every check
+    /// on the endpoint that is left, and nothing else tells).
+    fn cluster(&mut self, host: &Host) {
+        self.push(
+            &host.name,
+            "icinga2_cluster".to_owned(),
+            format!("Icinga2 HA zone {ZONE}: every endpoint connected"),
+            "cluster",
+            None,
+            BTreeMap::new(),
+            false,
+        );
+    }
+
     fn bgp(&mut self, host: &Host, plan: &HostPlan) {
-        let Some(ssh) = host
-            .addresses()
-            .into_iter()
-            .find(|a| self.can_reach(*a).is_some())
-        else {
+        let Some(ssh) = host.addresses().into_iter().find(|a| self.can_reach(*a)) else {
             return;
         };
         for peer in &plan.peers {
@@ -854,13 +920,14 @@ fn tcp_frontend(
     "tcp"
 }
 
-/// Builds the monitoring view of one monitoring host.
-pub fn monitoring(cx: &Context<'_>, me: &Host) -> Monitoring {
+/// Builds the monitoring view of the monitoring zone (`zone`: the monitoring hosts, sorted by
+/// name; every one of them gets this same view).
+pub fn monitoring(cx: &Context<'_>, zone: &[&Host]) -> Monitoring {
     let intent = cx.intent;
     let mut b = Builder {
         intent,
         cx,
-        me,
+        zone,
         services: Vec::new(),
     };
     let mut hosts: Vec<IcingaHost> = intent.hosts.values().map(|h| b.site_host(h)).collect();
@@ -903,6 +970,9 @@ pub fn monitoring(cx: &Context<'_>, me: &Host) -> Monitoring {
             b.bgp(h, plan);
             if h.has(Role::Balancer) {
                 b.haproxy(h);
+            }
+            if zone.len() > 1 && h.has(Role::Monitoring) {
+                b.cluster(h);
             }
         }
     }
@@ -950,15 +1020,48 @@ struct FileCtx {
     m: minijinja::Value,
 }
 
+/// One endpoint of the HA zone, for `zones.conf`.
+#[derive(Serialize)]
+struct Endpoint {
+    name: String,
+    /// The address the first endpoint connects to (every other endpoint has one).
+    host: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ZoneCtx {
+    header: String,
+    zone: &'static str,
+    endpoints: Vec<Endpoint>,
+    port: u16,
+}
+
+/// The endpoints of the HA zone: the first (by name) connects to every other one, at its
+/// address of the first family both have (IPv4 first), as Icinga2's documentation sets up an
+/// HA master pair; the same `zones.conf` serves both hosts.
+fn endpoints(zone: &[&Host]) -> Vec<Endpoint> {
+    let first = zone.first();
+    zone.iter()
+        .enumerate()
+        .map(|(i, m)| Endpoint {
+            name: m.name.clone(),
+            host: first.filter(|_| i > 0).and_then(|f| {
+                m.addresses()
+                    .into_iter()
+                    .find(|a| f.address_for(*a).is_some())
+                    .map(|a| a.to_string())
+            }),
+        })
+        .collect()
+}
+
 /// Files this host gets from this target (monitoring hosts only).
 pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, RenderError> {
-    if !host.roles.contains(&Role::Monitoring) {
+    if !host.roles.contains(&Role::Monitoring) || cx.host(host).is_none() {
         return Ok(Vec::new());
     }
-    let Some(me) = cx.host(host) else {
-        return Ok(Vec::new());
-    };
-    let m = monitoring(cx, me);
+    let zone = crate::plan::monitors(cx.intent);
+    let m = monitoring(cx, &zone);
     let m_value = minijinja::Value::from_serialize(&m);
     let mut files = Vec::new();
     for file in FILES {
@@ -994,6 +1097,28 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
             services,
             origins: Vec::new(),
         });
+    }
+    if zone.len() > 1 {
+        let zone_ctx = ZoneCtx {
+            header: cx.header("//", &host.name, &[]),
+            zone: ZONE,
+            endpoints: endpoints(&zone),
+            port: API_PORT,
+        };
+        for (path, template) in [
+            (ZONES_PATH, "icinga2/zones.conf.j2"),
+            (API_PATH, "icinga2/api.conf.j2"),
+        ] {
+            let contents = cx.render_template(Target::Icinga2, &host.name, template, &zone_ctx)?;
+            files.push(RenderedFile {
+                host: host.name.clone(),
+                path: path.to_owned(),
+                target: Target::Icinga2,
+                contents,
+                services: Vec::new(),
+                origins: Vec::new(),
+            });
+        }
     }
     Ok(files)
 }
