@@ -12,6 +12,18 @@
 //! The files are self-contained: they import nothing from Debian's sample `conf.d`
 //! (`generic-host`, `mail-service-notification`), only the ITL and its plugin commands.
 //!
+//! # Two monitoring hosts: one HA zone
+//!
+//! With two monitoring hosts ([`crate::plan::monitors`]; validation refuses more) both get the
+//! same objects, built for the zone as a whole ([`monitoring`]): only addresses of a family
+//! every member has are checked, and `{address}` is a function of `NodeName` (see [`value`]).
+//! Icinga2 then gives each object's checks and notifications to one connected endpoint of the
+//! zone. Each also gets [`ZONES_PATH`] (an `Endpoint` per monitoring host, the first by name
+//! connecting to the others; `Zone` [`ZONE`] with both; the package's global zones) and
+//! [`API_PATH`] (the `ApiListener`, accepting neither config nor commands), and each
+//! monitoring host's Host gets a Service `icinga2_cluster` (ITL `cluster`). The objects files
+//! are byte-identical on both hosts; zones.conf and api.conf too.
+//!
 //! # Objects
 //!
 //! - **Site hosts**: `object Host "<name>"` with `address`/`address6`, `hostalive4` (or
