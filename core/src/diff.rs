@@ -15,9 +15,9 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::Built;
-use crate::model::{Balancing, Intent, Service};
+use crate::model::{AnnounceScope, Balancing, Intent, Service};
 use crate::plan::facts::{HostFacts, announced, facts};
-use crate::plan::topology::sessions;
+use crate::plan::topology::{exported_to, sessions};
 
 /// What a statement is about, in the order statements are listed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -108,6 +108,7 @@ pub fn diff(old: &Built, new: &Built) -> SiteDiff {
             format!("removes BGP session {} - {}", session.a, session.b),
         );
     }
+    upstreams(&old.intent, &new.intent, &mut say);
     firewall(old, new, &mut say);
     SiteDiff {
         changes: changes.into_iter().collect(),
@@ -200,6 +201,56 @@ fn balancing(svc: &Service) -> &'static str {
     }
 }
 
+/// What a service's scope means for the upstreams: which of them get its VIPs, and which not.
+fn scope_effect(intent: &Intent, svc: &Service) -> String {
+    let to: Vec<&str> = exported_to(intent, svc).map(|u| u.name.as_str()).collect();
+    let not: Vec<&str> = intent
+        .site
+        .bgp
+        .upstreams
+        .iter()
+        .filter(|u| svc.vips.iter().any(|v| v.is_ipv4() == u.address.is_ipv4()))
+        .map(|u| u.name.as_str())
+        .filter(|n| !to.contains(n))
+        .collect();
+    let list = |names: &[&str]| {
+        if names.is_empty() {
+            "no upstream".to_owned()
+        } else {
+            names.join(", ")
+        }
+    };
+    format!("exported to {}; kept from {}", list(&to), list(&not))
+}
+
+/// Statements about the upstream routers: added or removed (their sessions say the rest), and
+/// moved into or out of the site.
+fn upstreams(old: &Intent, new: &Intent, say: &mut Say<'_>) {
+    for u in &new.site.bgp.upstreams {
+        if let Some(before) = old.site.bgp.upstreams.iter().find(|b| b.name == u.name)
+            && before.internal != u.internal
+        {
+            say(
+                ChangeKind::Session,
+                format!(
+                    "upstream {} {} the site: {} `announce: site` services",
+                    u.name,
+                    if u.internal {
+                        "is now inside"
+                    } else {
+                        "is now outside"
+                    },
+                    if u.internal {
+                        "it gets the VIPs of"
+                    } else {
+                        "it no longer gets the VIPs of"
+                    }
+                ),
+            );
+        }
+    }
+}
+
 /// Members of a service's path: backends (with weight) or anycast nodes, and which are drained.
 fn members(svc: &Service) -> BTreeMap<&str, (Option<u16>, bool)> {
     let mut out = BTreeMap::new();
@@ -219,10 +270,14 @@ fn members(svc: &Service) -> BTreeMap<&str, (Option<u16>, bool)> {
 fn services(old: &Intent, new: &Intent, say: &mut Say<'_>) {
     for (name, svc) in &new.services {
         let Some(before) = old.services.get(name) else {
+            let scope = match svc.announce {
+                AnnounceScope::Site => "; announced only inside the site",
+                AnnounceScope::Upstream => "",
+            };
             say(
                 ChangeKind::Service,
                 format!(
-                    "adds service {name} ({}; {}; {})",
+                    "adds service {name} ({}; {}; {}{scope})",
                     balancing(svc),
                     vips(&svc.vips),
                     ports(svc)
@@ -245,6 +300,17 @@ fn services(old: &Intent, new: &Intent, say: &mut Say<'_>) {
         }
         for vip in before.vips.iter().filter(|v| !svc.vips.contains(v)) {
             say(ChangeKind::Service, format!("{name} loses VIP {vip}"));
+        }
+        if before.announce != svc.announce {
+            say(
+                ChangeKind::Service,
+                format!(
+                    "{name} announce: {} -> {} ({})",
+                    before.announce.as_str(),
+                    svc.announce.as_str(),
+                    scope_effect(new, svc)
+                ),
+            );
         }
         if ports(before) != ports(svc) {
             say(

@@ -126,6 +126,18 @@ const fn any(name: &'static str, ty: Ty, default: &'static str, doc: &'static st
     }
 }
 
+/// `client_ip` methods. `proxy-protocol` and `proxy-protocol-v2` are the same (version 2).
+pub const CLIENT_IP: &[&str] = &[
+    "none",
+    "proxy-protocol",
+    "proxy-protocol-v1",
+    "proxy-protocol-v2",
+    "x-forwarded-for",
+];
+
+/// `announce` scopes of a service.
+pub const ANNOUNCE: &[&str] = &["site", "upstream"];
+
 /// Host roles.
 pub const ROLES: &[&str] = &[
     "balancer",
@@ -161,6 +173,12 @@ pub const UPSTREAM: &[Field] = &[
         "asn",
         Ty::Int(1, 4_294_967_294),
         "Its AS number (the site's own: iBGP).",
+    ),
+    f(
+        "internal",
+        Ty::Bool,
+        "true when its asn is the site's (iBGP)",
+        "Whether the router is inside the site: it also gets the VIPs of `announce: site` services, tagged NO_EXPORT.",
     ),
 ];
 const UPSTREAM_TY: Ty = Ty::Object(UPSTREAM);
@@ -585,6 +603,12 @@ pub const SERVICE: &[Field] = &[
         "Sources allowed to reach the VIPs.",
     ),
     f(
+        "announce",
+        Ty::Enum(ANNOUNCE),
+        "upstream",
+        "How far the VIPs are announced: to every upstream, or only inside the site (upstreams with `internal: true`, tagged NO_EXPORT).",
+    ),
+    f(
         "check",
         Ty::Object(CHECK),
         "tcp",
@@ -631,9 +655,9 @@ pub const SERVICE: &[Field] = &[
     hap("tls", Ty::Object(TLS), "", "TLS handling."),
     hap(
         "client_ip",
-        Ty::Enum(&["none", "proxy-protocol", "x-forwarded-for"]),
+        Ty::Enum(CLIENT_IP),
         "none",
-        "How backends learn the client address.",
+        "How backends learn the client address: the PROXY protocol (`proxy-protocol` is version 2, also written `proxy-protocol-v2`; `proxy-protocol-v1` the text version for backends that read only that), or an X-Forwarded-For header (http mode).",
     ),
     hap(
         "backend_port",

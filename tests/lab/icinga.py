@@ -5,8 +5,9 @@ would run them, and prints one line per check: `HOST/SERVICE RC OUTPUT`.
 It reads the rendered `services.conf` and `commands.conf` of the monitoring host and turns each
 service into the plugin command line its check command makes:
 
-- the ITL commands `http`, `tcp`, `ping4`, `ping6` (the ITL's argument mapping for the
-  variables the files set, and the ITL defaults for the ping thresholds);
+- the ITL commands `http`, `tcp` (with the PROXY header a PROXY-protocol backend's check
+  sends: `-E -s`, `-e`, `-M`), `ping4`, `ping6` (the ITL's argument mapping for the variables
+  the files set, and the ITL defaults for the ping thresholds);
 - the rendered `svcintent-check-*` commands: their `command` array with `$var$` macros
   replaced by the service's variables;
 - the rendered `svcintent-bird-protocol` command: its `by_ssh_command` shell snippet (macros
@@ -89,7 +90,17 @@ def command(svc: dict[str, object], commands: dict[str, dict[str, object]]):
                 argv += [flag, v(var)]
         return "mon", argv
     if cmd == "tcp":
-        return "mon", [f"{PLUGINS}/check_tcp", "-H", v("tcp_address"), "-p", v("tcp_port")]
+        argv = [f"{PLUGINS}/check_tcp", "-H", v("tcp_address"), "-p", v("tcp_port")]
+        expect = svc.get("vars.tcp_expect", [])
+        for e in expect if isinstance(expect, list) else [expect]:
+            argv += ["-e", str(e)]
+        if has("tcp_mismatch"):
+            argv += ["-M", v("tcp_mismatch")]
+        if svc.get("vars.tcp_escape_send") == "true":
+            argv += ["-E"]
+        if has("tcp_send"):
+            argv += ["-s", v("tcp_send")]
+        return "mon", argv
     if cmd in ("ping4", "ping6"):
         fam = "-4" if cmd == "ping4" else "-6"
         return "mon", [f"{PLUGINS}/check_ping", "-H", v("ping_address"), "-w", "100,5%", "-c", "200,15%", fam]

@@ -29,9 +29,60 @@ apply() {
   case "$changed" in *apache2*) on "$h" apache2ctl graceful ;; esac
 }
 
+# ---------------------------------------------------------------------------- the core router
+# "core": the site's own router (iBGP with rr1, so inside the site for `announce: site`), on the
+# same bridge as every host. Like the client it merges every path into ECMP kernel routes and
+# forwards; mon1 reaches the site-only VIPs through it (the client never learns them).
+CORE4=198.18.0.253; CORE6=2001:db8:ff::fd
+SITE_VIPS="192.0.2.54"; SITE_VIPS6="2001:db8:100::54"
+ip netns add core
+ip -n sw link add vcore type veth peer name eth0 netns core
+ip -n sw link set vcore master br0 up
+ip -n core link set lo up
+ip -n core link set eth0 up
+ip -n core addr add "$CORE4/15" dev eth0
+ip -n core addr add "$CORE6/48" dev eth0 nodad
+ip netns exec core sh -c '
+  sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+  sysctl -qw net.ipv4.fib_multipath_hash_policy=1 net.ipv6.fib_multipath_hash_policy=1
+  sysctl -qw net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0'
+for v in $SITE_VIPS; do ip -n mon1 route add "$v/32" via "$CORE4"; done
+for v in $SITE_VIPS6; do ip -n mon1 -6 route add "$v/128" via "$CORE6"; done
+cat > "$W/core.conf" <<CORE
+router id $CORE4;
+protocol device { }
+protocol kernel { ipv4 { import none; export all; }; merge paths on; }
+protocol kernel { ipv6 { import none; export all; }; merge paths on; }
+protocol bgp rr1_v4 {
+  local $CORE4 as 65010; neighbor ${V4[rr1]} as 65010; connect delay time 1; direct;
+  ipv4 { import all; export none; add paths rx; gateway direct; };
+}
+protocol bgp rr1_v6 {
+  local $CORE6 as 65010; neighbor ${V6[rr1]} as 65010; connect delay time 1; direct;
+  ipv6 { import all; export none; add paths rx; gateway direct; };
+}
+CORE
+corebirdc() { birdc -s "$W/core.ctl" "$@"; }
+# core_routes FAMILY DEST: the sorted next hops of DEST in core's kernel table, one line.
+core_routes() {
+  ip -n core "$1" route show "$2" | grep -o 'via [0-9a-f:.]*' | sort | tr '\n' ' ' | sed 's/ $//' || true
+}
+wait_core_routes() {
+  local i=0
+  while [ "$(core_routes "$1" "$2")" != "$3" ]; do
+    i=$((i+1)); [ $i -lt 600 ] || fail "core: $2 via '$(core_routes "$1" "$2")', want '$3'"; sleep 0.05
+  done
+}
+
 # ---------------------------------------------------------------------------- bring-up
 T0=$(now)
 lab_hosts_up
+# State svcintent renders for installation where missing (BIRD's hold list, included by
+# bird.conf): host.sh gives each host a private /var/lib ($W/HOST/varlib) with only
+# anycast-healthchecker's files, so the rest is installed here.
+for h in $HOSTS; do
+  if [ -d "$T/$h/var/lib/svcintent" ]; then cp -r "$T/$h/var/lib/svcintent" "$W/$h/varlib/"; fi
+done
 
 # Firewall first, everywhere: the rendered rules must let BGP, the checks and the service in.
 for h in $HOSTS; do on "$h" nft -f /etc/nftables.conf || fail "nft rejects $h's rules"; done
@@ -58,6 +109,7 @@ done
 for h in lb1 lb2; do start_haproxy "$h" || fail "haproxy does not start on $h"; done
 for h in rr1 lb1 lb2 dns1 dns2; do start_bird "$h" || fail "bird does not start on $h"; done
 ip netns exec client bird -c "$W/client.conf" -s "$W/client.ctl" -P "$W/client.pid"
+ip netns exec core bird -c "$W/core.conf" -s "$W/core.ctl" -P "$W/core.pid"
 for h in lb1 lb2 dns1 dns2; do start_ahc "$h"; done
 
 # 1. Bring-up: ECMP routes to every VIP via both balancers / both nodes.
@@ -66,11 +118,41 @@ for v in $WEB_VIPS6; do wait_routes -6 "$v" "$LBS6" 30; done
 wait_routes -4 192.0.2.53 "$DNS4" 30
 wait_routes -6 2001:db8:100::53 "$DNS6" 30
 echo "measured: bring-up (namespaces, daemons, every VIP with ECMP at the client) $(since "$T0") s"
+for v in $SITE_VIPS; do wait_core_routes -4 "$v" "$DNS4"; done
+for v in $SITE_VIPS6; do wait_core_routes -6 "$v" "$DNS6"; done
+echo "measured: bring-up to the site-only VIPs with ECMP at the core router $(since "$T0") s"
 
 # Every session of the site is up.
 for p in rr1_v4 rr1_v6; do cbirdc show protocols "$p" | grep -q Established || fail "client $p not Established"; done
+for p in rr1_v4 rr1_v6; do corebirdc show protocols "$p" | grep -q Established || fail "core $p not Established"; done
 n=$(birdc_on rr1 show protocols | grep -c Established || true)
-[ "$n" -eq 10 ] || fail "rr1 has $n Established sessions, want 10 (4 clients x 2 families + 2 upstreams)"
+[ "$n" -eq 12 ] || fail "rr1 has $n Established sessions, want 12 (4 clients x 2 families + 4 upstreams)"
+
+# 1b. The announce scope: the site-only resolver (intdns, `announce: site`) is at rr1 and at
+# the core router (inside the site) with NO_EXPORT, never at the client's upstream session;
+# the public VIPs reach both routers, without a community.
+for v in $SITE_VIPS/32 $SITE_VIPS6/128; do
+  birdc_on rr1 show route "$v" | grep -q "via" || fail "rr1 has no route to $v"
+  corebirdc show route "$v" all | grep -q 'BGP.community:.*(65535,65281)' || fail "core: $v without NO_EXPORT"
+  if cbirdc show route "$v" | grep -q "${v%/*}"; then fail "the client's upstream session got the site-only $v"; fi
+done
+for p in up_client4 up_client6; do
+  out=$(birdc_on rr1 show route export "$p")
+  grep -qE '192\.0\.2\.10/32|2001:db8:100::10/128' <<<"$out" || fail "rr1 exports no public VIP to $p"
+  if grep -qE '192\.0\.2\.54/32|2001:db8:100::54/128' <<<"$out"; then fail "rr1 exports a site-only VIP to $p"; fi
+done
+[ -z "$(routes -4 192.0.2.54)" ] && [ -z "$(routes -6 2001:db8:100::54)" ] || fail "the client has a kernel route to a site-only VIP"
+wait_core_routes -4 192.0.2.10 "$LBS4"
+if corebirdc show route 192.0.2.10/32 all | grep -q 'BGP.community'; then fail "core: a public VIP carries a community"; fi
+# Reachable inside the site (mon1 routes through the core), unreachable from the client.
+for s in 192.0.2.54 2001:db8:100::54; do
+  a=$(ip netns exec mon1 dig +short +time=2 +tries=1 @"$s" www.lab.example A)
+  [ "$a" = 192.0.2.10 ] || fail "mon1: DNS at the site-only $s answered '$a'"
+  if ip netns exec client dig +short +time=1 +tries=1 @"$s" www.lab.example A >/dev/null 2>&1; then
+    fail "the client reached the site-only $s"
+  fi
+done
+echo "ok: intdns (announce: site) at rr1 and at the core with NO_EXPORT, not at the client's upstream sessions; answers mon1 through the core, not the client"
 
 # HTTP over each VIP, both families, answered by both backends.
 for t in $TARGETS; do
@@ -238,8 +320,8 @@ code=$(on lb1 curl -s -o /dev/null -w '%{http_code}' --max-time 2 -H 'Host: www.
 [ "$code" = 200 ] || fail "lb1 -> web2:8080: HTTP $code"
 echo "ok: web2:8080/8090 dropped from the client and dns1, open to lb1"
 n=$(birdc_on rr1 show protocols | grep -c Established || true)
-[ "$n" -eq 10 ] || fail "rr1 has $n Established sessions after the firewall tests, want 10"
-echo "ok: BGP stays up (10 sessions on rr1) with every host's rules loaded"
+[ "$n" -eq 12 ] || fail "rr1 has $n Established sessions after the firewall tests, want 12"
+echo "ok: BGP stays up (12 sessions on rr1) with every host's rules loaded"
 
 # ---------------------------------------------------------------------------- 6. RR filter
 # lb1 misbehaves: by hand, its BIRD exports a VIP of another service (the resolver's), a VIP

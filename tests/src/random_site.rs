@@ -1131,6 +1131,32 @@ pub fn generate(c: &mut impl Choices) -> GeneratedSite {
         }
         site.set("deploy", d.y());
     }
+    // Which upstreams are inside the site, and how far each service is announced. `announce:
+    // site` only where every upstream says it is inside, so that each family's VIPs reach a
+    // router (else SI058 warns, which a generated site must not).
+    let mut all_inside = true;
+    if let Some((_, Y::Map(bgp))) = site.0.iter_mut().find(|(k, _)| k == "bgp")
+        && let Some((_, Y::List(ups))) = bgp.iter_mut().find(|(k, _)| k == "upstreams")
+    {
+        for up in ups.iter_mut() {
+            let Y::Map(entries) = up else { continue };
+            let inside = g.c.chance(40).then(|| g.c.chance(70));
+            if let Some(inside) = inside {
+                entries.push(("internal".to_owned(), plain(inside)));
+            }
+            all_inside &= inside == Some(true);
+        }
+    }
+    for svc in services.iter_mut() {
+        if g.c.chance(15) {
+            let scope = if all_inside {
+                *g.c.pick(&["site", "upstream"])
+            } else {
+                "upstream"
+            };
+            svc.body.set("announce", plain(scope));
+        }
+    }
     for svc in services.iter_mut() {
         if g.c.chance(10) {
             let mut d = M::default();
@@ -1339,7 +1365,13 @@ fn haproxy_service<C: Choices>(
                     body.set("client_ip", Y::Null);
                     client_ip = "none";
                 } else {
-                    client_ip = *g.c.pick(&["none", "proxy-protocol", "x-forwarded-for"]);
+                    client_ip = *g.c.pick(&[
+                        "none",
+                        "proxy-protocol",
+                        "proxy-protocol-v1",
+                        "proxy-protocol-v2",
+                        "x-forwarded-for",
+                    ]);
                     body.set("client_ip", plain(client_ip));
                 }
             }
@@ -1402,9 +1434,20 @@ fn haproxy_service<C: Choices>(
                 }
             }
             client_ip = if http {
-                *g.c.pick(&["none", "proxy-protocol", "x-forwarded-for"])
+                *g.c.pick(&[
+                    "none",
+                    "proxy-protocol",
+                    "proxy-protocol-v1",
+                    "proxy-protocol-v2",
+                    "x-forwarded-for",
+                ])
             } else {
-                *g.c.pick(&["none", "proxy-protocol"])
+                *g.c.pick(&[
+                    "none",
+                    "proxy-protocol",
+                    "proxy-protocol-v1",
+                    "proxy-protocol-v2",
+                ])
             };
             if client_ip != "none" || g.c.chance(20) {
                 body.set("client_ip", plain(client_ip));

@@ -202,3 +202,60 @@ fn a_new_site_with_errors_comes_back_with_its_diagnostics_only() {
     let codes: Vec<&str> = r.diagnostics.iter().map(|d| d.code.as_str()).collect();
     assert_eq!(codes, ["SI020"]);
 }
+
+#[test]
+fn announcing_a_service_only_inside_the_site_says_which_upstreams_keep_it() {
+    let new = edited("services/web.yaml", |t| {
+        t.replace(
+            "    description: Main university website\n",
+            "    description: Main university website\n    announce: site\n",
+        )
+    });
+    let d = site_diff(&campus(), &new);
+    assert_eq!(
+        statements(&d, ChangeKind::Service),
+        ["www announce: upstream -> site (exported to core1, core1-v6; kept from no upstream)"]
+    );
+    // Nothing else changes on the network; the reflectors' export filters do.
+    assert!(statements(&d, ChangeKind::Announce).is_empty());
+    let paths: Vec<&str> = d.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["rr1/etc/bird/bird.conf", "rr2/etc/bird/bird.conf"]);
+
+    // The campus core moved outside the site: said once, and what it stops getting shows in
+    // the reflectors' filters (and in a warning: nothing inside the site is left for ldap).
+    let outside = edited("site.yaml", |t| t.replace(", internal: true }", " }"));
+    let d = site_diff(&campus(), &outside);
+    assert_eq!(
+        statements(&d, ChangeKind::Session),
+        [
+            "upstream core1 is now outside the site: it no longer gets the VIPs of `announce: site` services",
+            "upstream core1-v6 is now outside the site: it no longer gets the VIPs of `announce: site` services"
+        ]
+    );
+    let rr1 = d
+        .files
+        .iter()
+        .find(|f| f.path == "rr1/etc/bird/bird.conf")
+        .unwrap();
+    assert!(
+        rr1.unified.contains(
+            "+    export where source = RTS_BGP && net ~ SVCINTENT_SITE4 && net !~ SVCINTENT_SITE_ONLY4;\n"
+        ),
+        "{}",
+        rr1.unified
+    );
+}
+
+#[test]
+fn a_new_site_only_service_says_so() {
+    let new = edited("services/web.yaml", |t| {
+        format!(
+            "{t}\n  wiki:\n    extends: http-web\n    announce: site\n    vips: [192.0.2.15]\n    backend_port: 8091\n    backends: [web1]\n    web: {{ server_names: [wiki.example.edu], document_root: /srv/www/wiki }}\n"
+        )
+    });
+    let d = site_diff(&campus(), &new);
+    assert_eq!(
+        statements(&d, ChangeKind::Service),
+        ["adds service wiki (haproxy; 192.0.2.15; 80/tcp; announced only inside the site)"]
+    );
+}

@@ -34,5 +34,9 @@ fn lab_lints_clean() {
     let text = human::render_all(&ds, &sources, human::Color::Never);
     assert!(compiled.diagnostics.is_empty(), "lab is not clean:\n{text}");
     let intent = compiled.intent.expect("intent");
-    assert_eq!(intent.services.len(), 3);
+    assert_eq!(intent.services.len(), 4);
+    assert_eq!(
+        intent.services["intdns"].announce,
+        svcintent_core::model::AnnounceScope::Site
+    );
 }

@@ -250,4 +250,57 @@ fn topology_has_every_host_session_and_service_path() {
         .unwrap();
     assert_eq!(kerberos["backends"], serde_json::json!([]));
     assert!(!kerberos["announcers"].as_array().unwrap().is_empty());
+
+    // The announce scope: campus-only services reach the campus core (inside the site) only.
+    let service = |name: &str| {
+        t["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(www["announce"], "upstream");
+    assert_eq!(service("ldap")["announce"], "site");
+    assert_eq!(
+        service("ldap")["upstreams"],
+        serde_json::json!(["core1", "core1-v6"])
+    );
+    assert_eq!(t["upstreams"][0]["internal"], true);
+}
+
+/// The topology names the upstreams each service's VIPs reach: every upstream of a family it
+/// has VIPs of, and for `announce: site` only those inside the site (the BIRD fixture: core1
+/// is an eBGP router outside, core1-v6 an eBGP router inside, agg an iBGP router).
+#[test]
+fn topology_says_which_upstreams_get_each_service() {
+    let files = svcintent_tests::input_files(&load_site(
+        &repo_root().join("tests/fixtures/render/bird_sessions"),
+    ));
+    let response = handle(Request::Render { files });
+    assert!(response.ok);
+    let t = &serde_json::to_value(&response).unwrap()["topology"];
+    let upstreams_of = |name: &str| {
+        t["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()["upstreams"]
+            .clone()
+    };
+    assert_eq!(
+        upstreams_of("www"),
+        serde_json::json!(["core1", "core1-v6", "agg"])
+    );
+    assert_eq!(upstreams_of("dns"), serde_json::json!(["core1-v6", "agg"]));
+    assert_eq!(upstreams_of("ntp"), serde_json::json!(["core1", "agg"]));
+    let internal: Vec<bool> = t["upstreams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["internal"].as_bool().unwrap())
+        .collect();
+    assert_eq!(internal, [false, true, true]);
 }

@@ -409,7 +409,7 @@ fn haproxy_to_apache_end_to_end() {
         work.display(),
         web1.display()
     );
-    for s in ["app", "site"] {
+    for s in ["app", "legacy", "site"] {
         wrapper.push_str(&format!(
             "Include \"{}/sites-available/svcintent-{s}.conf\"\n",
             web1.display()
@@ -460,7 +460,7 @@ fn haproxy_to_apache_end_to_end() {
         .skip(1)
         .map(|l| l.split(',').collect())
         .collect();
-    for px in ["site", "app"] {
+    for px in ["site", "app", "legacy"] {
         let row = rows
             .iter()
             .find(|r| r[col("pxname")] == px && r[col("svname")] == "web1")
@@ -487,6 +487,22 @@ fn haproxy_to_apache_end_to_end() {
     );
     assert!(
         site_log
+            .lines()
+            .any(|l| l.starts_with("198.18.1.1 198.18.1.1 ") && l.contains("GET /healthz "))
+    );
+    // The same with PROXY protocol version 1 (`send-proxy`; mod_remoteip reads either version).
+    assert_eq!(read("legacy.code"), "200");
+    assert_eq!(read("legacy.body"), "legacy-index\n");
+    let legacy_log = read("svcintent-legacy-access.log");
+    assert!(
+        legacy_log
+            .lines()
+            .any(|l| l.starts_with("203.0.113.7 198.18.1.1 ")
+                && l.contains("\"GET /index.html HTTP/1.1\" 200")),
+        "{legacy_log}"
+    );
+    assert!(
+        legacy_log
             .lines()
             .any(|l| l.starts_with("198.18.1.1 198.18.1.1 ") && l.contains("GET /healthz "))
     );
@@ -560,8 +576,9 @@ mount -t tmpfs tmpfs /run
 mkdir -p /run/haproxy /run/apache2
 mount -t tmpfs tmpfs /var/log/apache2
 mount -t tmpfs tmpfs /srv
-mkdir -p /srv/www/site
+mkdir -p /srv/www/site /srv/www/legacy
 echo site-index > /srv/www/site/index.html
+echo legacy-index > /srv/www/legacy/index.html
 ip link set lo up
 # web1's network namespace, joined to this one (lb1) by a veth pair.
 unshare --net sleep 600 &
@@ -577,6 +594,7 @@ ip addr add 198.18.1.1/16 dev veth-lb
 ip link set veth-lb up
 ip addr add 192.0.2.1/32 dev lo
 ip addr add 192.0.2.2/32 dev lo
+ip addr add 192.0.2.3/32 dev lo
 ip addr add 203.0.113.7/32 dev lo
 $IN ip link set lo up
 $IN ip addr add 198.18.2.1/16 dev veth-web
@@ -589,11 +607,12 @@ haproxy -db -f "$W/haproxy.cfg" >"$W/haproxy.log" 2>&1 &
 # Until both servers passed their checks (or 10 s).
 for i in $(seq 1 100); do
     curl -sf -o "$W/stats.csv" 'http://198.18.1.1:8404/;csv' || true
-    if [ "$(grep -c ',web1,.*L7OK' "$W/stats.csv" 2>/dev/null || true)" = 2 ]; then break; fi
+    if [ "$(grep -c ',web1,.*L7OK' "$W/stats.csv" 2>/dev/null || true)" = 3 ]; then break; fi
     sleep 0.1
 done
 C="curl -s --interface 203.0.113.7 --max-time 5"
 $C -o "$W/site.body" -w '%{http_code}' -H 'Host: site.example' http://192.0.2.1/index.html >"$W/site.code"
+$C -o "$W/legacy.body" -w '%{http_code}' -H 'Host: legacy.example' http://192.0.2.3/index.html >"$W/legacy.code"
 $C -o "$W/app.body" -w '%{http_code}' -H 'Host: app.example' 'http://192.0.2.2/some/page?x=1' >"$W/app.code"
 $C -o "$W/health.body" -w '%{http_code}' -H 'Host: app.example' http://192.0.2.2/-/ready >"$W/health.code"
 $C -o /dev/null -w '%{http_code}' -H 'Host: app.example' -H 'X-Forwarded-For: 192.0.2.99' \

@@ -138,6 +138,18 @@ protocol bgp rr1_v6 {
 }
 "#;
 
+/// The iBGP upstream `agg` of the fixture (inside the site): all paths from rr1 (ADD-PATH
+/// receive), merged into ECMP kernel routes; the next hops are on its own network.
+const AGG_CONF: &str = r#"
+router id 198.18.0.253;
+protocol device { }
+protocol kernel { ipv4 { import none; export all; }; merge paths on; }
+protocol bgp rr1_v4 {
+  local 198.18.0.253 as 65010; neighbor 198.18.0.1 as 65010; connect delay time 1; direct;
+  ipv4 { import all; export none; add paths rx; gateway direct; };
+}
+"#;
+
 /// A hostile client of rr1: announces a VIP it is not entitled to and one outside any service.
 const ROGUE_CONF: &str = r#"
 router id 198.18.1.9;
@@ -193,6 +205,7 @@ start_host() {
 
 dump() {
   echo "--- core routes"; birdc -s $W/core.ctl show route all || true
+  echo "--- agg routes"; birdc -s $W/agg.ctl show route all || true
   echo "--- rr1"; birdc -s $W/rr1/run/bird/bird.ctl show protocols || true
   birdc -s $W/rr1/run/bird/bird.ctl show route all || true
   for h in lb1 lb2 lb3 n1 n2; do
@@ -201,17 +214,26 @@ dump() {
   done
 }
 
-# routes FAMILY DEST: the sorted next hops of DEST in core's kernel table, one line.
-routes() { ip -n core $1 route show $2 | grep -o 'via [0-9a-f:.]*' | sort | tr '\n' ' ' | sed 's/ $//'; }
+# routes FAMILY DEST [ROUTER]: the sorted next hops of DEST in ROUTER's (core's) kernel table.
+routes() { ip -n ${3:-core} $1 route show $2 | grep -o 'via [0-9a-f:.]*' | sort | tr '\n' ' ' | sed 's/ $//'; }
 
+# expect FAMILY DEST WANT [ROUTER]: waits until ROUTER (core) routes DEST via WANT.
 expect() {
   i=0
-  while [ "$(routes $1 $2)" != "$3" ]; do
+  while [ "$(routes $1 $2 ${4:-core})" != "$3" ]; do
     i=$((i+1))
-    if [ $i -gt 200 ]; then echo "FAIL: $2 via '$(routes $1 $2)', want '$3'"; dump; exit 1; fi
+    if [ $i -gt 200 ]; then echo "FAIL: ${4:-core}: $2 via '$(routes $1 $2 ${4:-core})', want '$3'"; dump; exit 1; fi
     sleep 0.1
   done
-  echo "ok: $2 -> '$3'"
+  echo "ok: ${4:-core}: $2 -> '$3'"
+}
+
+# no_export ROUTER PREFIX: ROUTER's BGP route to PREFIX carries NO_EXPORT (65535,65281).
+no_export() {
+  if ! birdc -s $W/$1.ctl show route $2 all | grep -q 'BGP.community:.*(65535,65281)'; then
+    echo "FAIL: $1: $2 without NO_EXPORT"; dump; exit 1
+  fi
+  echo "ok: $1: $2 tagged NO_EXPORT"
 }
 
 healthy() { touch $W/$1/run/healthy; }
@@ -225,14 +247,17 @@ add_host n1 198.18.3.1 2001:db8:ff:3::1
 add_host n2 198.18.3.2
 add_host spare1 198.18.1.9
 add_host core 198.18.0.254 2001:db8:ff::fe
+add_host agg 198.18.0.253
 for h in rr1 lb1 lb2 lb3 n1 n2; do start_host $h; done
 ip netns exec spare1 bird -c $W/rogue.conf -s $W/rogue.ctl -P $W/rogue.pid
 ip netns exec core bird -c $W/core.conf -s $W/core.ctl -P $W/core.pid
+ip netns exec agg bird -c $W/agg.conf -s $W/agg.ctl -P $W/agg.pid
 
 # The sessions come up; with every check failing nothing is announced.
 i=0
 until birdc -s $W/core.ctl show protocols | grep -q 'rr1_v4.*Established' && birdc -s $W/core.ctl show protocols | grep -q 'rr1_v6.*Established' \
-   && birdc -s $W/rr1/run/bird/bird.ctl show protocols | grep -q 'cl_spare1_v4.*Established'; do
+   && birdc -s $W/rr1/run/bird/bird.ctl show protocols | grep -q 'cl_spare1_v4.*Established' \
+   && birdc -s $W/agg.ctl show protocols | grep -q 'rr1_v4.*Established'; do
   i=$((i+1)); if [ $i -gt 300 ]; then echo "FAIL: sessions"; dump; exit 1; fi; sleep 0.1
 done
 sleep 3
@@ -246,9 +271,21 @@ expect -4 10.9.9.0/24 ''
 healthy lb1; healthy lb3; healthy n1; healthy n2
 expect -4 192.0.2.10 'via 198.18.1.1'
 expect -6 2001:db8:100::10 'via 2001:db8:ff:1::1'
-expect -4 192.0.2.53 'via 198.18.3.1'
-expect -6 2001:db8:100::53 'via 2001:db8:ff:3::1'
 expect -4 192.0.2.123 'via 198.18.3.1 via 198.18.3.2'
+# dns is announced only inside the site: agg (iBGP) and core1-v6 (eBGP, `internal: true`) get
+# it tagged NO_EXPORT; core1 (eBGP, outside) never does, though rr1 holds the route.
+expect -4 192.0.2.53 'via 198.18.3.1' agg
+expect -6 2001:db8:100::53 'via 2001:db8:ff:3::1'
+no_export agg 192.0.2.53/32
+no_export core 2001:db8:100::53/128
+birdc -s $W/rr1/run/bird/bird.ctl show route 192.0.2.53/32 | grep -q 198.18.3.1 || { echo "FAIL: rr1 has no route to 192.0.2.53"; dump; exit 1; }
+expect -4 192.0.2.10 'via 198.18.1.1' agg
+if birdc -s $W/core.ctl show route 192.0.2.53/32 | grep -q 192.0.2.53; then echo "FAIL: core (outside the site) got 192.0.2.53"; dump; exit 1; fi
+birdc -s $W/rr1/run/bird/bird.ctl show route export up_core1 | grep -q '192.0.2.10/32' || { echo "FAIL: rr1 exports nothing to core1"; dump; exit 1; }
+if birdc -s $W/rr1/run/bird/bird.ctl show route export up_core1 | grep -q '192.0.2.53/32'; then echo "FAIL: rr1 exports 192.0.2.53 to core1"; dump; exit 1; fi
+echo "ok: core: no route to 192.0.2.53 (announce: site), rr1 exports it only inside the site"
+if birdc -s $W/agg.ctl show route 192.0.2.10/32 all | grep -q 'BGP.community'; then echo "FAIL: agg: 192.0.2.10 has a community"; dump; exit 1; fi
+expect -4 192.0.2.53 ''
 expect -4 192.0.2.99 ''
 expect -4 10.9.9.0/24 ''
 
@@ -279,6 +316,7 @@ fn lab_announces_healthy_undrained_entitled_vips_only() {
     let (_out, tree) = render_tree(&fixture("bird_sessions"));
     let work = tempfile::tempdir().unwrap();
     std::fs::write(work.path().join("core.conf"), CORE_CONF).unwrap();
+    std::fs::write(work.path().join("agg.conf"), AGG_CONF).unwrap();
     std::fs::write(work.path().join("rogue.conf"), ROGUE_CONF).unwrap();
     let plugin = work.path().join("plugin");
     std::fs::write(&plugin, "#!/bin/sh\n[ -e /run/healthy ]\n").unwrap();

@@ -198,6 +198,10 @@ fn tcp_features() {
     assert!(lb1.contains(
         "    default-server check inter 2s rise 2 fall 3 check-ssl verify none check-sni imap.example.edu send-proxy-v2 check-send-proxy\n"
     ));
+    // PROXY protocol version 1: `send-proxy`, and the header on the checks to another port too.
+    assert!(lb1.contains(
+        "    default-server check inter 2s rise 2 fall 3 port 10025 send-proxy check-send-proxy\n"
+    ));
     // tcp check on another port, per-backend port, balance first, no description.
     assert!(lb1.contains("    default-server check inter 3s rise 2 fall 3 port 5433\n"));
     assert!(lb1.contains("    server db2 198.18.3.2:6432 weight 1\n"));

@@ -79,6 +79,11 @@ struct Icinga {
 impl Icinga {
     /// Writes `host`'s rendered files and a wrapper that includes them (plus `extra`).
     fn new(out: &Output, host: &str, extra: &str) -> Icinga {
+        Icinga::with_plugins(out, host, extra, "/usr/lib/nagios/plugins")
+    }
+
+    /// [`Icinga::new`] with the ITL's `PluginDir` somewhere else.
+    fn with_plugins(out: &Output, host: &str, extra: &str, plugin_dir: &str) -> Icinga {
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("conf");
         std::fs::create_dir_all(&conf).unwrap();
@@ -89,7 +94,7 @@ impl Icinga {
             std::fs::create_dir_all(dir.path().join("state").join(d)).unwrap();
         }
         let main = format!(
-            r#"const PluginDir = "/usr/lib/nagios/plugins"
+            r#"const PluginDir = "{plugin_dir}"
 const ManubulonPluginDir = "/usr/lib/nagios/plugins"
 const PluginContribDir = "/usr/lib/nagios/plugins"
 const NodeName = "{host}"
@@ -393,7 +398,8 @@ fn features_fixture_snapshots_and_checks() {
         get("vip_plain!tcp_80_192.0.2.11", "vars.http_uri"),
         shown("/")
     );
-    // TLS passthrough: handshake with SNI; the PROXY-protocol backend only gets a TCP connect.
+    // TLS passthrough: handshake with SNI; the PROXY-protocol backend gets a PROXY header
+    // (version 1, UNKNOWN) and nothing else: the plugin cannot send one before a handshake.
     assert_eq!(
         get("vip_imaps!tcp_993_192.0.2.25", "check_command"),
         shown("ssl")
@@ -402,11 +408,24 @@ fn features_fixture_snapshots_and_checks() {
         get("vip_imaps!tcp_993_192.0.2.25", "vars.ssl_sni"),
         shown("imap.example.edu")
     );
+    for backend in ["mail1!backend_imaps_993", "mail1!backend_smtp_25"] {
+        assert_eq!(get(backend, "check_command"), shown("tcp"));
+        assert_eq!(get(backend, "vars.tcp_escape_send"), "true");
+        assert_eq!(get(backend, "vars.tcp_send"), shown(r"PROXY UNKNOWN\r\n"));
+    }
+    // A PROXY-protocol application server with an http check: the header, then the request.
     assert_eq!(
-        get("mail1!backend_imaps_993", "check_command"),
-        shown("tcp")
+        get("mail1!backend_api_8000", "vars.tcp_send"),
+        shown(r"PROXY UNKNOWN\r\nGET /status HTTP/1.0\r\nHost: api.example.edu\r\n\r\n")
     );
-    assert_eq!(get("mail1!backend_smtp_25", "check_command"), shown("tcp"));
+    assert_eq!(
+        get("mail1!backend_api_8000", "vars.tcp_expect"),
+        "[ \"HTTP/1.0 200\", \"HTTP/1.1 200\" ]"
+    );
+    assert_eq!(
+        get("mail1!backend_api_8000", "vars.tcp_mismatch"),
+        shown("crit")
+    );
     // The http backend check is the balancers' check; web2 (IPv4 only) is drained.
     assert_eq!(
         get("web1!backend_site_8080", "check_command"),
@@ -685,4 +704,482 @@ fn hostile_strings_reach_the_plugin_exactly() {
         );
     }
     let _ = std::fs::remove_dir_all(PROBE_DIR);
+}
+
+/// Where the PROXY-header test keeps its plugin wrapper and the checks' results.
+const PROXY_PROBE_DIR: &str = "/tmp/svcintent-icinga2-proxy-probe";
+
+/// A receiver standing in for PROXY-protocol backends (an MTA, an IMAP server, an application
+/// server): HAProxy with `accept-proxy` on mail1's ports of the features fixture, logging every
+/// connection, and refusing (with a log line) every connection that does not start with a
+/// PROXY header, as Postfix and Dovecot do.
+const PROXY_RECEIVER: &str = "global
+    log stderr format raw local0 info
+defaults
+    log global
+    timeout connect 1s
+    timeout client 2s
+    timeout server 2s
+frontend smtp
+    mode tcp
+    option tcplog
+    bind 198.18.4.1:25 accept-proxy
+    tcp-request content reject
+frontend imaps
+    mode tcp
+    option tcplog
+    bind 198.18.4.1:993 accept-proxy
+    tcp-request content reject
+frontend api
+    mode http
+    option httplog
+    bind 198.18.4.1:8000 accept-proxy
+    http-request return status 200 content-type text/plain string ok if { path /status }
+    http-request return status 404
+";
+
+/// The backend checks of PROXY-protocol backends without a rendered vhost, run by a real
+/// Icinga2 with the ITL's `tcp` command, send the PROXY header (and the http check's request)
+/// first: every check is OK and the receiver logs no connection without a header. A plain
+/// `check_tcp` (the old check) against the same receiver is logged as an error, so the log
+/// assertion can fail.
+#[test]
+fn proxy_protocol_backend_checks_send_the_header() {
+    let out = fixture("icinga2_features");
+    let probe = Path::new(PROXY_PROBE_DIR);
+    let _ = std::fs::remove_dir_all(probe);
+    std::fs::create_dir_all(probe.join("out")).unwrap();
+    // check_tcp as the ITL runs it, its exit code and output recorded per address and port
+    // (`-H`, `-p`) in out/ADDRESS-PORT.
+    std::fs::write(
+        probe.join("check_tcp"),
+        "#!/bin/sh\nkey=\nprev=\nfor a in \"$@\"; do case $prev in -H) key=$a$key;; -p) key=$key-$a;; esac; prev=$a; done\n\
+         out=$(/usr/lib/nagios/plugins/check_tcp \"$@\"); rc=$?\n\
+         d=\"$(dirname \"$0\")/out\"; printf '%s\\n%s\\n' \"$rc\" \"$out\" > \"$d/$key.$$\" && mv \"$d/$key.$$\" \"$d/$key\"\n\
+         echo \"$out\"; exit $rc\n",
+    )
+    .unwrap();
+    Command::new("chmod")
+        .args(["755", probe.join("check_tcp").to_str().unwrap()])
+        .status()
+        .unwrap();
+    std::fs::write(probe.join("receiver.cfg"), PROXY_RECEIVER).unwrap();
+
+    let extra = "object CheckerComponent \"checker\" { }\n";
+    let ic = Icinga::with_plugins(&out, "mon1", extra, PROXY_PROBE_DIR);
+    ic.validate();
+    // Checks every second, on mail1's services only.
+    let services = ic.conf_dir().join("services.conf");
+    let text = std::fs::read_to_string(&services).unwrap();
+    let fast = text.replacen("check_interval = 1m", "check_interval = 1s", 1);
+    assert_ne!(text, fast);
+    std::fs::write(&services, fast).unwrap();
+
+    // In a private network namespace: mail1's address on lo, the receiver, one plain connect
+    // without a header (the control), then the daemon until the three checks have run.
+    let main = ic.dir.path().join("main.conf");
+    let daemon = ic.command(&["daemon", "-c", main.to_str().unwrap()]);
+    let mut argv: Vec<String> = vec![daemon.get_program().to_string_lossy().into_owned()];
+    argv.extend(daemon.get_args().map(|a| a.to_string_lossy().into_owned()));
+    let script = format!(
+        "set -e\nip link set lo up\nip addr add 198.18.4.1/32 dev lo\n\
+         haproxy -db -f {dir}/receiver.cfg > {dir}/receiver.log 2>&1 &\n\
+         for i in $(seq 1 50); do /usr/lib/nagios/plugins/check_tcp -H 198.18.4.1 -p 8000 -E -s 'PROXY UNKNOWN\\r\\n' >/dev/null 2>&1 && break; sleep 0.1; done\n\
+         /usr/lib/nagios/plugins/check_tcp -H 198.18.4.1 -p 25 > {dir}/control.out 2>&1 || true\n\
+         \"$@\" > {dir}/daemon.log 2>&1 &\n\
+         for i in $(seq 1 300); do [ -e {dir}/out/198.18.4.1-25 ] && [ -e {dir}/out/198.18.4.1-993 ] && [ -e {dir}/out/198.18.4.1-8000 ] && break; sleep 0.2; done\n\
+         sleep 0.5\n",
+        dir = PROXY_PROBE_DIR
+    );
+    let status = Command::new("unshare")
+        .args([
+            "--net",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "sh",
+            "-c",
+            &script,
+            "sh",
+        ])
+        .args(&argv)
+        .envs(
+            daemon
+                .get_envs()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+        )
+        .status()
+        .expect("unshare (util-linux) is needed; the test needs root");
+    let read = |n: &str| std::fs::read_to_string(probe.join(n)).unwrap_or_default();
+    let context = format!(
+        "receiver log:\n{}\ndaemon log (tail):\n{}",
+        read("receiver.log"),
+        read("daemon.log")
+            .lines()
+            .rev()
+            .take(20)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(status.success(), "{status}\n{context}");
+    for port in ["25", "993", "8000"] {
+        let result = read(&format!("out/198.18.4.1-{port}"));
+        assert!(
+            result.starts_with("0\nTCP OK"),
+            "backend check of port {port}: {result}\n{context}"
+        );
+    }
+    // The control (a bare connect) is the only connection the receiver calls headerless.
+    let log = read("receiver.log");
+    let headerless: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("PROXY protocol"))
+        .collect();
+    assert_eq!(headerless.len(), 1, "{context}");
+    assert!(log.contains("\"GET /status HTTP/1.0\""), "{context}");
+    let _ = std::fs::remove_dir_all(probe);
+}
+
+/// The rendered files of one host, by on-host path.
+fn files_of(out: &Output, host: &str) -> BTreeMap<String, String> {
+    out.files
+        .iter()
+        .filter(|f| f.host == host && f.target == Target::Icinga2)
+        .map(|f| (f.path.clone(), f.contents.clone()))
+        .collect()
+}
+
+/// A rendered file without its header comment (the first lines starting with `//`, which name
+/// the host).
+fn body(text: &str) -> String {
+    text.lines()
+        .skip_while(|l| l.starts_with("// Generated by") || l.starts_with("// Sources:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Two monitoring hosts: one HA zone. Both get the same objects, one zones.conf with both
+/// endpoints and the API listener; `icinga2 daemon -C` accepts both hosts' files through the
+/// shared harness; the firewall opens the API port between them only.
+#[test]
+fn two_monitoring_hosts_form_one_ha_zone() {
+    let out = fixture("icinga2_ha");
+    let (mon1, mon2) = (files_of(&out, "mon1"), files_of(&out, "mon2"));
+    let paths: Vec<&String> = mon1.keys().collect();
+    let mut expected: Vec<String> = FILES.iter().map(|f| format!("{DIR}/{f}")).collect();
+    expected.push("/etc/icinga2/features-enabled/api.conf".to_owned());
+    expected.push("/etc/icinga2/zones.conf".to_owned());
+    expected.sort();
+    assert_eq!(paths, expected.iter().collect::<Vec<_>>());
+    assert_eq!(
+        mon1.keys().collect::<Vec<_>>(),
+        mon2.keys().collect::<Vec<_>>()
+    );
+    for (path, text) in &mon1 {
+        assert_eq!(
+            body(text),
+            body(&mon2[path]),
+            "{path} differs between the endpoints"
+        );
+    }
+    insta::assert_snapshot!("icinga2_ha_zones.conf", mon1["/etc/icinga2/zones.conf"]);
+    insta::assert_snapshot!(
+        "icinga2_ha_api.conf",
+        mon1["/etc/icinga2/features-enabled/api.conf"]
+    );
+    assert_harness_accepts(&out);
+
+    // The objects Icinga2 builds from them (on mon1; mon2's are the same).
+    let ic = Icinga::new(&out, "mon1", "");
+    ic.validate();
+    let services = ic.objects("Service");
+    for m in ["mon1", "mon2"] {
+        assert_eq!(
+            services[&format!("{m}!icinga2_cluster")]["check_command"],
+            shown("cluster")
+        );
+    }
+    // {address}: a function of the endpoint that runs the check.
+    // (`object list` shows a function as a nested object: no value on the variable's line; the
+    // runtime test below shows what it returns.)
+    let health = &services["vip_resolver!health_2001:db8:100::53"];
+    assert_eq!(health["vars.svcintent_address"], "");
+    assert!(mon1[&format!("{DIR}/services.conf")].contains(
+        "\tvars.svcintent_address = {{ return { \"mon1\" = \"2001:db8:ff:9::1\", \"mon2\" = \"2001:db8:ff:9::2\" }[NodeName] }}\n"
+    ));
+    // One monitoring host: no zone, no API listener (as before).
+    assert!(
+        !files_of(&fixture("icinga2_features"), "mon1").contains_key("/etc/icinga2/zones.conf")
+    );
+
+    // The API port only between the two endpoints.
+    let nft = out
+        .files
+        .iter()
+        .find(|f| f.host == "mon2" && f.path == "/etc/nftables.conf")
+        .unwrap();
+    assert!(
+        nft.contents
+            .contains("198.18.9.2 . tcp . 5665 . 198.18.9.1"),
+        "{}",
+        nft.contents
+    );
+    assert!(
+        nft.contents
+            .contains("2001:db8:ff:9::2 . tcp . 5665 . 2001:db8:ff:9::1")
+    );
+}
+
+/// `site.paths.plugins` of the HA fixture, and the runtime test's `PluginDir`: every plugin
+/// there is a probe that answers OK with its own arguments.
+const HA_PROBE_DIR: &str = "/tmp/svcintent-icinga2-ha-probe";
+
+/// Two endpoints in their own network namespaces, each with its own rendered files, a
+/// certificate of a shared test CA and checks every second. The script starts both, lets
+/// them run, stops mon2 (mon1 then takes over every check within Icinga2's 10 s authority
+/// review), then stops mon1; each writes its state file on the way out. `$1`: the work folder.
+const HA_SCRIPT: &str = r#"
+set -eu
+W=$1
+export ICINGA2_USER=root ICINGA2_GROUP=root
+mount -t tmpfs tmpfs /run
+mkdir -p /run/netns
+ip netns add m1
+ip netns add m2
+ip link add e1 type veth peer name e2
+ip link set e1 netns m1
+ip link set e2 netns m2
+for n in 1 2; do
+  ip -n m$n link set lo up
+  ip -n m$n link set e$n up
+  ip -n m$n addr add 198.18.9.$n/24 dev e$n
+  ip -n m$n addr add 2001:db8:ff:9::$n/64 dev e$n nodad
+done
+# A test CA and a certificate per endpoint, named after it.
+C="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+openssl req -x509 $C -days 2 -subj /CN=svcintent-test-ca -keyout "$W/ca.key" -out "$W/ca.crt" 2>/dev/null
+for m in mon1 mon2; do
+  d=$W/$m/state/lib/certs
+  openssl req -new $C -subj /CN=$m -keyout "$d/$m.key" -out "$W/$m.csr" 2>/dev/null
+  openssl x509 -req -in "$W/$m.csr" -CA "$W/ca.crt" -CAkey "$W/ca.key" -CAcreateserial -days 2 -out "$d/$m.crt" 2>/dev/null
+  cp "$W/ca.crt" "$d/ca.crt"
+done
+start() {
+  ip netns exec m$1 sh "$W/mon$1/run.sh" > "$W/mon$1/daemon.log" 2>&1 &
+  echo $! > "$W/mon$1/pid"
+}
+stop() {
+  kill -TERM "$(cat "$W/mon$1/pid")"
+  i=0; while kill -0 "$(cat "$W/mon$1/pid")" 2>/dev/null; do i=$((i+1)); [ $i -lt 300 ] || exit 3; sleep 0.1; done
+}
+start 1
+start 2
+# Until both endpoints have run checks (each probe writes a marker named by its namespace).
+i=0
+until [ "$(ls "$W/ran" 2>/dev/null | wc -l)" -ge 2 ]; do i=$((i+1)); [ $i -lt 600 ] || exit 4; sleep 0.1; done
+# Icinga2 keeps the authority over objects as it is for the first 30 s after a start (to let
+# the other endpoint connect), then reviews it every 10 s: run past that, stop mon2, and give
+# mon1 one review (10 s) and a check interval to take over.
+sleep 30
+stop 2
+sleep 14
+stop 1
+"#;
+
+/// `icinga2.state` (netstrings of JSON objects): the last check result's `check_source` and
+/// output per checkable.
+fn last_results(path: &Path) -> BTreeMap<String, (String, String)> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut out = BTreeMap::new();
+    let mut rest = &bytes[..];
+    while let Some(colon) = rest.iter().position(|b| *b == b':') {
+        let len: usize = std::str::from_utf8(&rest[..colon])
+            .unwrap()
+            .parse()
+            .unwrap();
+        let json: serde_json::Value =
+            serde_json::from_slice(&rest[colon + 1..colon + 1 + len]).unwrap();
+        rest = &rest[colon + 1 + len + 1..];
+        if let Some(cr) = json["update"]["last_check_result"].as_object() {
+            out.insert(
+                json["name"].as_str().unwrap().to_owned(),
+                (
+                    cr["check_source"].as_str().unwrap_or_default().to_owned(),
+                    cr["output"].as_str().unwrap_or_default().to_owned(),
+                ),
+            );
+        }
+    }
+    out
+}
+
+/// The HA zone run for real: two Icinga2 daemons with the two hosts' rendered files connect,
+/// split the checks between them (each result names the endpoint that ran it), give `{address}`
+/// the address of the endpoint that runs the check, and when mon2 stops, mon1 runs every check.
+#[test]
+fn the_ha_zone_splits_the_checks_and_fails_over() {
+    let out = fixture("icinga2_ha");
+    let probe = Path::new(HA_PROBE_DIR);
+    let _ = std::fs::remove_dir_all(probe);
+    std::fs::create_dir_all(probe).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    // Every plugin a check may name: a probe that marks the namespace it ran in and answers OK
+    // with its arguments.
+    let script = format!(
+        "#!/bin/sh\nmkdir -p {w}/ran && : > \"{w}/ran/$(readlink /proc/self/ns/net | tr -dc 0-9)\"\necho \"OK - probe $(basename \"$0\") $*\"\n",
+        w = w.display()
+    );
+    std::fs::write(probe.join("probe"), script).unwrap();
+    Command::new("chmod")
+        .args(["755", probe.join("probe").to_str().unwrap()])
+        .status()
+        .unwrap();
+    for entry in std::fs::read_dir("/usr/lib/nagios/plugins").unwrap() {
+        let name = entry.unwrap().file_name();
+        std::os::unix::fs::symlink("probe", probe.join(&name)).unwrap();
+    }
+    for m in ["mon1", "mon2"] {
+        let dir = w.join(m);
+        let conf = dir.join("conf");
+        std::fs::create_dir_all(&conf).unwrap();
+        for d in [
+            "cache",
+            "lib/certs",
+            "log",
+            "zones.d",
+            "spool",
+            "run/icinga2",
+        ] {
+            std::fs::create_dir_all(dir.join("state").join(d)).unwrap();
+        }
+        for (path, text) in files_of(&out, m) {
+            let name = Path::new(&path).file_name().unwrap();
+            // Checks every second instead of every minute, so the test is quick.
+            let fast = text
+                .replace("check_interval = 1m", "check_interval = 1s")
+                .replace("retry_interval = 30s", "retry_interval = 1s");
+            std::fs::write(conf.join(name), fast).unwrap();
+        }
+        let main = format!(
+            "const PluginDir = \"{HA_PROBE_DIR}\"\nconst ManubulonPluginDir = PluginDir\nconst PluginContribDir = PluginDir\n\
+             const NodeName = \"{m}\"\nconst ZoneName = NodeName\nconst TicketSalt = \"\"\n\
+             include \"{c}/zones.conf\"\ninclude \"{c}/api.conf\"\ninclude <itl>\ninclude <plugins>\ninclude <plugins-contrib>\n\
+             object CheckerComponent \"checker\" {{ }}\n\
+             object FileLogger \"notice\" {{ path = \"{d}/notice.log\"; severity = \"notice\" }}\n\
+             include \"{c}/hosts.conf\"\ninclude \"{c}/services.conf\"\ninclude \"{c}/commands.conf\"\n\
+             include \"{c}/notifications.conf\"\ninclude \"{c}/downtimes.conf\"\n",
+            c = conf.display(),
+            d = dir.display()
+        );
+        std::fs::write(dir.join("main.conf"), main).unwrap();
+        let state = dir.join("state");
+        let run = format!(
+            "exec icinga2 daemon -c {d}/main.conf -DConfiguration.CacheDir={s}/cache -DConfiguration.DataDir={s}/lib \
+             -DConfiguration.LogDir={s}/log -DConfiguration.ZonesDir={s}/zones.d -DConfiguration.SpoolDir={s}/spool \
+             -DConfiguration.InitRunDir={s}/run\n",
+            d = dir.display(),
+            s = state.display()
+        );
+        std::fs::write(dir.join("run.sh"), run).unwrap();
+    }
+    let status = Command::new("timeout")
+        .args([
+            "-k",
+            "5",
+            "180",
+            "unshare",
+            "--mount",
+            "--net",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+        ])
+        .args(["sh", "-c", HA_SCRIPT, "ha"])
+        .arg(w)
+        .status()
+        .expect("timeout and unshare are needed; the test needs root");
+    let log = |m: &str| {
+        std::fs::read_to_string(w.join(m).join("daemon.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| {
+                l.contains("critical/")
+                    || l.contains("ApiListener")
+                    || l.contains("warning/ApiListener")
+            })
+            .take(40)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(
+        status.success(),
+        "the HA run failed ({status})\nmon1:\n{}\nmon2:\n{}",
+        log("mon1"),
+        log("mon2")
+    );
+    let state = |m: &str| last_results(&w.join(m).join("state/lib/icinga2.state"));
+    let context = || format!("mon1:\n{}\nmon2:\n{}", log("mon1"), log("mon2"));
+
+    // While both ran (mon2's state, written when it stopped): every checkable has a result,
+    // and the two endpoints split them.
+    let both = state("mon2");
+    let by = |m: &str| both.values().filter(|(src, _)| src == m).count();
+    eprintln!(
+        "checkables: {}, last run by mon1: {}, by mon2: {}",
+        both.len(),
+        by("mon1"),
+        by("mon2")
+    );
+    assert!(both.len() >= 30, "{both:?}\n{}", context());
+    assert_eq!(by("mon1") + by("mon2"), both.len(), "{both:?}");
+    assert!(
+        by("mon1") >= both.len() / 4 && by("mon2") >= both.len() / 4,
+        "{both:?}\n{}",
+        context()
+    );
+    // {address}: the address of the endpoint that ran the check.
+    for (name, (src, output)) in &both {
+        if name.contains("!health_") {
+            let n = src.trim_start_matches("mon");
+            let own = if name.contains("2001:") {
+                format!("-b 2001:db8:ff:9::{n}")
+            } else {
+                format!("-b 198.18.9.{n}")
+            };
+            assert!(output.ends_with(&own), "{name} run by {src}: {output}");
+        }
+    }
+    // After mon2 stopped, mon1 ran everything (its state, written when it stopped last).
+    let alone = state("mon1");
+    let not_mon1: Vec<&String> = alone
+        .iter()
+        .filter(|(_, (src, _))| src != "mon1")
+        .map(|(k, _)| k)
+        .collect();
+    if !not_mon1.is_empty() {
+        let notice = std::fs::read_to_string(w.join("mon1/notice.log")).unwrap_or_default();
+        let lines: Vec<&str> = notice
+            .lines()
+            .filter(|l| l.contains("authority") || l.contains("Removing API client"))
+            .collect();
+        panic!("still last run by mon2: {not_mon1:?}\n{}", lines.join("\n"));
+    }
+    assert!(alone.len() >= both.len());
+    // The zone's own check: fine while both ran, a problem naming mon2 once it stopped.
+    eprintln!(
+        "icinga2_cluster: {:?} -> {:?}",
+        both["mon1!icinga2_cluster"].1, alone["mon1!icinga2_cluster"].1
+    );
+    assert!(
+        both["mon1!icinga2_cluster"]
+            .1
+            .starts_with("Icinga 2 Cluster OK")
+    );
+    assert!(
+        alone["mon1!icinga2_cluster"]
+            .1
+            .starts_with("Icinga 2 Cluster Problem: 1 endpoints are not connected.\n(mon2)")
+    );
+    let _ = std::fs::remove_dir_all(probe);
 }

@@ -133,6 +133,15 @@ codes! {
     IdleDrain = "SI056", "idle-drain", Info;
     /// A backend port that is the same as a VIP listener on a host that is both.
     PortClash = "SI057", "port-clash", Warning;
+    /// A service announced only inside the site (`announce: site`) that no router inside the
+    /// site receives: every upstream of its VIPs' family is outside the site.
+    ScopeUnrouted = "SI058", "scope-unrouted", Warning;
+    /// Monitoring hosts that cannot form one Icinga2 zone: more than two, or two that share no
+    /// address family.
+    MonitoringZone = "SI059", "monitoring-zone", Error;
+    /// Two monitoring hosts of which only one has an address family: the HA zone checks
+    /// nothing of that family.
+    MonitoringFamilyGap = "SI060", "monitoring-family-gap", Warning;
     /// A failure inside svcintent itself (a bug, never the input's fault).
     InternalError = "SI099", "internal-error", Error;
 }

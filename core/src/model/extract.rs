@@ -961,29 +961,35 @@ fn site(cx: &mut Cx<'_>, def: &Def) -> Option<Site> {
         }
     }
     let cluster_id = get(bgp_obj, "cluster_id").and_then(|n| cx.ipv4(&n, "cluster_id"));
-    let upstreams = get(bgp_obj, "upstreams")
-        .map(|n| {
-            cx.list_of(&n, "upstreams", |cx, item| {
-                let o = cx.object(item, schema::UPSTREAM, "an upstream")?;
-                let at = cx.head(item);
-                let name = cx
-                    .require(o, at, "name", "upstream")
-                    .and_then(|n| cx.ident(n, "upstream name"));
-                let address = cx
-                    .require(o, at, "address", "upstream")
-                    .and_then(|n| cx.ip(n, "upstream address"));
-                let asn = cx
-                    .require(o, at, "asn", "upstream")
-                    .and_then(|n| cx.int(n, 1, 4_294_967_294, "AS number", Code::AsnOutOfRange))
-                    .and_then(|v| u32::try_from(v).ok());
-                Some(Upstream {
-                    name: name?,
-                    address: address?,
-                    asn: asn?,
+    let site_asn = asn;
+    let upstreams = cx.track("bgp.upstreams", |cx| {
+        get(bgp_obj, "upstreams")
+            .map(|n| {
+                cx.list_of(&n, "upstreams", |cx, item| {
+                    let o = cx.object(item, schema::UPSTREAM, "an upstream")?;
+                    let at = cx.head(item);
+                    let name = cx
+                        .require(o, at, "name", "upstream")
+                        .and_then(|n| cx.ident(n, "upstream name"));
+                    let address = cx
+                        .require(o, at, "address", "upstream")
+                        .and_then(|n| cx.ip(n, "upstream address"));
+                    let asn = cx
+                        .require(o, at, "asn", "upstream")
+                        .and_then(|n| cx.int(n, 1, 4_294_967_294, "AS number", Code::AsnOutOfRange))
+                        .and_then(|v| u32::try_from(v).ok());
+                    let internal = o.get("internal").and_then(|n| cx.boolean(n, "internal"));
+                    let asn = asn?;
+                    Some(Upstream {
+                        name: name?,
+                        address: address?,
+                        internal: internal.unwrap_or(Some(asn) == site_asn),
+                        asn,
+                    })
                 })
             })
-        })
-        .unwrap_or_default();
+            .unwrap_or_default()
+    });
 
     let versions_obj = obj
         .get("versions")
@@ -1423,6 +1429,13 @@ fn service_fields(
             .map(|n| cx.list_of(n, "allow", |cx, n| cx.net(n, "allowed source")))
             .unwrap_or_default()
     });
+    let announce = match cx.track("announce", |cx| {
+        obj.get("announce")
+            .and_then(|n| cx.word(n, schema::ANNOUNCE, "announce scope"))
+    }) {
+        Some("site") => AnnounceScope::Site,
+        _ => AnnounceScope::Upstream,
+    };
     let description = opt(obj.get("description"), |n| {
         cx.checked(n, "description", strings::text, Code::UnsafeString)
     });
@@ -1486,6 +1499,7 @@ fn service_fields(
         vips,
         ports,
         allow,
+        announce,
         check: check?,
         monitoring,
         deploy,
@@ -1542,15 +1556,11 @@ fn haproxy_fields(cx: &mut Cx<'_>, obj: Obj<'_>, drain: &[String]) -> HaproxySer
     });
     let tls = cx.track("tls", |cx| tls(cx, obj));
     let client_ip = match cx.track("client_ip", |cx| {
-        obj.get("client_ip").and_then(|n| {
-            cx.word(
-                n,
-                &["none", "proxy-protocol", "x-forwarded-for"],
-                "client_ip method",
-            )
-        })
+        obj.get("client_ip")
+            .and_then(|n| cx.word(n, schema::CLIENT_IP, "client_ip method"))
     }) {
-        Some("proxy-protocol") => ClientIp::ProxyProtocol,
+        Some("proxy-protocol" | "proxy-protocol-v2") => ClientIp::ProxyProtocol,
+        Some("proxy-protocol-v1") => ClientIp::ProxyProtocolV1,
         Some("x-forwarded-for") => ClientIp::XForwardedFor,
         _ => ClientIp::None,
     };

@@ -128,6 +128,9 @@ pub struct Upstream {
     pub address: IpAddr,
     /// Peer AS (the site's own AS means iBGP).
     pub asn: u32,
+    /// Inside the site: it also gets the VIPs of `announce: site` services (tagged NO_EXPORT).
+    /// Default: its AS is the site's.
+    pub internal: bool,
 }
 
 /// Target daemon versions (major.minor). Only the supported ones validate.
@@ -351,16 +354,51 @@ pub enum Tls {
     Passthrough,
 }
 
+/// How far a service's VIPs are announced (`announce:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnnounceScope {
+    /// Only inside the site: the route reflectors export the VIPs to the upstreams with
+    /// `internal: true` only, tagged NO_EXPORT (65535:65281) so that their AS keeps them.
+    Site,
+    /// To every upstream (the default).
+    Upstream,
+}
+
+impl AnnounceScope {
+    /// The YAML spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnnounceScope::Site => "site",
+            AnnounceScope::Upstream => "upstream",
+        }
+    }
+}
+
 /// How backends learn the client address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ClientIp {
     /// They do not.
     None,
-    /// PROXY protocol v2 to the backend.
+    /// PROXY protocol version 2 to the backend (`proxy-protocol`, or `proxy-protocol-v2`).
     ProxyProtocol,
+    /// PROXY protocol version 1 (the text header) to the backend, for backends that read
+    /// only that version.
+    ProxyProtocolV1,
     /// `X-Forwarded-For` header (http mode only).
     XForwardedFor,
+}
+
+impl ClientIp {
+    /// The PROXY protocol version the balancers send (on traffic and health checks), if any.
+    pub fn proxy_protocol(self) -> Option<u8> {
+        match self {
+            ClientIp::ProxyProtocol => Some(2),
+            ClientIp::ProxyProtocolV1 => Some(1),
+            ClientIp::None | ClientIp::XForwardedFor => None,
+        }
+    }
 }
 
 /// A health check.
@@ -480,6 +518,8 @@ pub struct Service {
     pub ports: Vec<Port>,
     /// Sources allowed to reach the VIPs (default: anywhere).
     pub allow: Vec<IpNet>,
+    /// How far the VIPs are announced.
+    pub announce: AnnounceScope,
     /// Health check.
     pub check: Check,
     /// Monitoring.

@@ -22,6 +22,10 @@ pub const HAPROXY_STATS_PORT: u16 = 8404;
 /// announcer asks it whether a service can be served before announcing the service's VIPs.
 pub const HAPROXY_HEALTH_PORT: u16 = 8405;
 
+/// Port of the Icinga2 API on the monitoring hosts: the endpoints of the HA zone connect to
+/// each other there (two monitoring hosts only).
+pub const ICINGA2_API_PORT: u16 = 5665;
+
 /// The plan for the whole site.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
@@ -561,6 +565,29 @@ fn allowances_of(
                     port: HAPROXY_STATS_PORT,
                     sources,
                     reason: "haproxy-stats".to_owned(),
+                });
+            }
+        }
+    }
+    // The Icinga2 API of the HA zone, from the other monitoring hosts only.
+    if host.has(Role::Monitoring) {
+        let others: Vec<&Host> = monitors(intent)
+            .into_iter()
+            .filter(|m| m.name != host.name)
+            .collect();
+        for daddr in host.addresses() {
+            let sources: Vec<IpNet> = others
+                .iter()
+                .filter_map(|m| m.address_for(daddr))
+                .map(host_prefix)
+                .collect();
+            if !sources.is_empty() {
+                out.insert(Allowance {
+                    daddr,
+                    proto: Proto::Tcp,
+                    port: ICINGA2_API_PORT,
+                    sources,
+                    reason: "icinga2-api".to_owned(),
                 });
             }
         }

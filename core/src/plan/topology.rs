@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::{Announcers, PeerKind, Plan};
-use crate::model::{Intent, Port};
+use crate::model::{AnnounceScope, Intent, Port, Service, Upstream};
 use crate::source::{Location, Sources};
 
 /// The whole picture.
@@ -57,6 +57,8 @@ pub struct TopologyUpstream {
     pub address: IpAddr,
     /// AS.
     pub asn: u32,
+    /// Inside the site: it also gets the VIPs of `announce: site` services.
+    pub internal: bool,
 }
 
 /// A BGP session between two speakers (`b` may be an upstream's name). `a < b` for sessions
@@ -89,6 +91,11 @@ pub struct TopologyService {
     pub balancing: &'static str,
     /// VIPs.
     pub vips: Vec<IpAddr>,
+    /// How far the VIPs are announced: `site` or `upstream`.
+    pub announce: &'static str,
+    /// The upstream routers that get the VIPs (all of them, or those inside the site for
+    /// `announce: site`), in `site.bgp.upstreams` order.
+    pub upstreams: Vec<String>,
     /// Ports, `443/tcp`.
     pub ports: Vec<String>,
     /// Balancers of its group, or its anycast nodes.
@@ -120,6 +127,18 @@ pub fn sessions(plan: &Plan) -> BTreeSet<Session> {
         }
     }
     sessions
+}
+
+/// The upstream routers a service's VIPs are exported to: those of a family it has VIPs of,
+/// and for `announce: site` only those inside the site.
+pub fn exported_to<'a>(
+    intent: &'a Intent,
+    svc: &'a Service,
+) -> impl Iterator<Item = &'a Upstream> + 'a {
+    intent.site.bgp.upstreams.iter().filter(move |u| {
+        svc.vips.iter().any(|v| v.is_ipv4() == u.address.is_ipv4())
+            && (svc.announce == AnnounceScope::Upstream || u.internal)
+    })
 }
 
 /// The topology of a validated intent and its plan.
@@ -171,6 +190,8 @@ pub fn topology(intent: &Intent, plan: &Plan, sources: &Sources) -> Topology {
                     crate::model::Balancing::Anycast => "anycast",
                 },
                 vips: svc.vips.clone(),
+                announce: svc.announce.as_str(),
+                upstreams: exported_to(intent, svc).map(|u| u.name.clone()).collect(),
                 ports: svc.ports.iter().map(port).collect(),
                 announcers,
                 backends,
@@ -191,6 +212,7 @@ pub fn topology(intent: &Intent, plan: &Plan, sources: &Sources) -> Topology {
                 name: u.name.clone(),
                 address: u.address,
                 asn: u.asn,
+                internal: u.internal,
             })
             .collect(),
         sessions: sessions(plan).into_iter().collect(),

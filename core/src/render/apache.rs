@@ -45,8 +45,10 @@
 //! # Client address
 //!
 //! `x-forwarded-for`: `RemoteIPHeader X-Forwarded-For` and `RemoteIPInternalProxy` with exactly
-//! the addresses of the service's balancers. `proxy-protocol`: `RemoteIPProxyProtocol On`
-//! (Apache 2.4.31+; HAProxy then also sends the PROXY header on its checks, `check-send-proxy`)
+//! the addresses of the service's balancers. `proxy-protocol` (version 2) and
+//! `proxy-protocol-v1`: `RemoteIPProxyProtocol On` for both, since mod_remoteip detects the
+//! version of each connection's header (Apache 2.4.31+; HAProxy then also sends the PROXY
+//! header, in the same version, on its checks, `check-send-proxy`)
 //! and `RemoteIPProxyProtocolExceptions` for the monitoring hosts, which check the backend
 //! directly without a PROXY header. The PROXY protocol is decided per listening address, so all
 //! services sharing a port on one web host must agree on `client_ip` (a validation rule).
@@ -200,7 +202,8 @@ struct Site {
     health: Option<String>,
     remoteip_header: bool,
     internal_proxies: Vec<String>,
-    proxy_protocol: bool,
+    /// The PROXY protocol version the balancers send (Apache reads either).
+    proxy_protocol: Option<u8>,
     proxy_protocol_exceptions: Vec<String>,
     log_dir: &'static str,
 }
@@ -312,7 +315,7 @@ fn site(cx: &Context<'_>, host: &HostPlan, svc: &Service) -> Option<Site> {
         health,
         remoteip_header: h.client_ip == ClientIp::XForwardedFor,
         internal_proxies: balancers.iter().map(ToString::to_string).collect(),
-        proxy_protocol: h.client_ip == ClientIp::ProxyProtocol,
+        proxy_protocol: h.client_ip.proxy_protocol(),
         proxy_protocol_exceptions: monitors.iter().map(ToString::to_string).collect(),
         log_dir: LOG_DIR,
     })
@@ -342,7 +345,7 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
         if site.document_root.is_some() {
             modules.insert((0, "authz_core"));
         }
-        if site.remoteip_header || site.proxy_protocol {
+        if site.remoteip_header || site.proxy_protocol.is_some() {
             modules.insert((0, "remoteip"));
         }
         if site.proxy_to.is_some() {

@@ -31,6 +31,11 @@
 //! - Per other reflector and family (`mesh_<host>_v4`, `_v6`): plain iBGP with the same cluster
 //!   id, VIP routes of the site both ways (routes one reflector reflects carry the shared
 //!   cluster id, so the other drops them: the mesh matters only if cluster ids ever differ).
+//! - `announce: site` services (`SVCINTENT_SITE_ONLY4/6`, rendered only when the site has
+//!   some): their VIP routes go only to the upstreams inside the site (`internal: true`, by
+//!   default those of the site's AS), tagged with the well-known community NO_EXPORT
+//!   (65535, 65281) so that the upstream's AS keeps them; every other upstream's export filter
+//!   leaves them out explicitly (`net !~ SVCINTENT_SITE_ONLY4`), whatever the community.
 //! - Per upstream (`up_<name>`; eBGP, or iBGP when its AS is the site's): `import none`,
 //!   export the BGP routes within the site's anycast prefixes, `next hop keep` (the reflector
 //!   is not in the forwarding path: traffic goes straight to the announcing host, so the
@@ -62,7 +67,7 @@ use serde::Serialize;
 
 use super::healthchecker;
 use super::{Context, RenderError, RenderedFile, Target};
-use crate::model::{Host, Intent, Role};
+use crate::model::{AnnounceScope, Host, Intent, Role};
 use crate::plan::{BgpPeer, HostPlan, PeerKind, route_reflectors};
 
 /// Where the file goes.
@@ -176,6 +181,10 @@ struct Session {
     accept: Vec<String>,
     /// iBGP (upstreams).
     internal: bool,
+    /// An upstream inside the site (`internal:`): it also gets the `announce: site` VIPs.
+    inside: bool,
+    /// The site has `announce: site` VIPs of this session's family (upstreams).
+    site_only: bool,
 }
 
 #[derive(Serialize)]
@@ -193,6 +202,8 @@ struct Family {
     announce: Vec<String>,
     /// Route reflector: the site's VIP routes (`P{32,32}`).
     site: Vec<String>,
+    /// Route reflector: the host routes of the `announce: site` VIPs.
+    site_only: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -215,7 +226,13 @@ fn family_of(ip: IpAddr) -> &'static str {
     if ip.is_ipv4() { "v4" } else { "v6" }
 }
 
-fn session(p: &BgpPeer, site_asn: u32) -> Session {
+fn session(p: &BgpPeer, intent: &Intent, site_only: &[IpNet]) -> Session {
+    let upstream = intent
+        .site
+        .bgp
+        .upstreams
+        .iter()
+        .find(|u| p.kind == PeerKind::Upstream && u.name == p.name);
     Session {
         name: p.name.clone(),
         family: family_of(p.address),
@@ -223,8 +240,24 @@ fn session(p: &BgpPeer, site_asn: u32) -> Session {
         address: p.address.to_string(),
         asn: p.asn,
         accept: p.accept.iter().map(IpNet::to_string).collect(),
-        internal: p.asn == site_asn,
+        internal: p.asn == intent.site.asn,
+        inside: upstream.is_some_and(|u| u.internal),
+        site_only: site_only
+            .iter()
+            .any(|n| n.addr().is_ipv4() == p.address.is_ipv4()),
     }
+}
+
+/// The host routes of every VIP of an `announce: site` service, sorted.
+fn site_only_prefixes(intent: &Intent) -> Vec<IpNet> {
+    let set = crate::collect::set(
+        intent
+            .services
+            .values()
+            .filter(|s| s.announce == AnnounceScope::Site)
+            .flat_map(|s| s.vips.iter().map(|v| IpNet::from(*v))),
+    );
+    set.into_iter().collect()
 }
 
 fn strings<'a>(nets: impl Iterator<Item = &'a IpNet>, v4: bool) -> Vec<String> {
@@ -249,6 +282,11 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
     let asn = intent.site.asn;
 
     let mut services: BTreeSet<String> = BTreeSet::new();
+    let site_only = if reflector {
+        site_only_prefixes(intent)
+    } else {
+        Vec::new()
+    };
     let families = if reflector {
         // Services whose VIPs some client may announce through this reflector.
         let accepted: BTreeSet<IpNet> =
@@ -280,6 +318,7 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
                 loopback: Vec::new(),
                 announce: Vec::new(),
                 site: site(true),
+                site_only: strings(site_only.iter(), true),
             },
             Family {
                 v: "6",
@@ -290,6 +329,7 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
                 loopback: Vec::new(),
                 announce: Vec::new(),
                 site: site(false),
+                site_only: strings(site_only.iter(), false),
             },
         ]
     } else {
@@ -322,6 +362,7 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
             loopback: strings(lo.iter(), v4),
             announce: strings(announce.iter(), v4),
             site: Vec::new(),
+            site_only: Vec::new(),
         };
         vec![fam(true), fam(false)]
     };
@@ -330,7 +371,7 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
         host.peers
             .iter()
             .filter(|p| p.kind == kind)
-            .map(|p| session(p, asn))
+            .map(|p| session(p, intent, &site_only))
             .collect::<Vec<_>>()
     };
     let services: Vec<String> = services.into_iter().collect();

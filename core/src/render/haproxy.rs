@@ -40,8 +40,10 @@
 //!   when `redirect_http`, and `X-Forwarded-Proto` set from `ssl_fc` in http mode.
 //!   `passthrough` is a tcp frontend without `ssl`.
 //! - Client address: `option forwardfor` (http mode, `x-forwarded-for`), or `send-proxy-v2`
-//!   plus `check-send-proxy` on every server (`proxy-protocol`; the backend then requires the
-//!   PROXY header on every connection, health checks included).
+//!   (`proxy-protocol`, `proxy-protocol-v2`) or `send-proxy` (`proxy-protocol-v1`) plus
+//!   `check-send-proxy` on every server: the backend then requires the PROXY header on every
+//!   connection, and HAProxy's health checks send it too, in the same version, even when the
+//!   check has its own `port`.
 //! - Health checks from the service's check: http → `option httpchk` + `http-check send` (Host
 //!   header: the check's `host`, else the first non-wildcard web server name, else HTTP/1.0
 //!   without Host) + `http-check expect status`; tls → `check-ssl verify none` (+`check-sni`):
@@ -253,7 +255,8 @@ struct Backend {
     inter: u32,
     rise: u8,
     fall: u8,
-    send_proxy: bool,
+    /// The PROXY protocol version sent to the servers (traffic and checks).
+    send_proxy: Option<u8>,
     servers: Vec<Server>,
 }
 
@@ -407,7 +410,7 @@ fn section(
             inter: svc.check.interval_ms,
             rise: svc.check.rise,
             fall: svc.check.fall,
-            send_proxy: h.client_ip == ClientIp::ProxyProtocol,
+            send_proxy: h.client_ip.proxy_protocol(),
             servers,
         },
     })

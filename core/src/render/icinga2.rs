@@ -12,6 +12,18 @@
 //! The files are self-contained: they import nothing from Debian's sample `conf.d`
 //! (`generic-host`, `mail-service-notification`), only the ITL and its plugin commands.
 //!
+//! # Two monitoring hosts: one HA zone
+//!
+//! With two monitoring hosts ([`crate::plan::monitors`]; validation refuses more) both get the
+//! same objects, built for the zone as a whole ([`monitoring`]): only addresses of a family
+//! every member has are checked, and `{address}` is a function of `NodeName` (see [`value`]).
+//! Icinga2 then gives each object's checks and notifications to one connected endpoint of the
+//! zone. Each also gets [`ZONES_PATH`] (an `Endpoint` per monitoring host, the first by name
+//! connecting to the others; `Zone` [`ZONE`] with both; the package's global zones) and
+//! [`API_PATH`] (the `ApiListener`, accepting neither config nor commands), and each
+//! monitoring host's Host gets a Service `icinga2_cluster` (ITL `cluster`). The objects files
+//! are byte-identical on both hosts; zones.conf and api.conf too.
+//!
 //! # Objects
 //!
 //! - **Site hosts**: `object Host "<name>"` with `address`/`address6`, `hostalive4` (or
@@ -33,9 +45,12 @@
 //!   - `health_<vip>` for a `check.command` service: CheckCommand `svcintent-check-<service>`,
 //!     the service's own health check run from the monitoring host.
 //! - **Backends** (haproxy services): `backend_<service>_<port>` on the backend's Host, with the
-//!   address HAProxy uses: `http` for an http check, `ssl` for a tls check, `tcp` otherwise, and
-//!   always `tcp` when the backends expect the PROXY protocol (no plugin speaks it). Drained
-//!   backends get `vars.svcintent_drain = true` and a downtime.
+//!   address HAProxy uses: `http` for an http check, `ssl` for a tls check, `tcp` otherwise.
+//!   A PROXY-protocol backend with a rendered Apache vhost gets the same (the vhost excepts the
+//!   monitoring hosts from the PROXY protocol); any other PROXY-protocol backend is checked with
+//!   `tcp` sending a version 1 PROXY header first ([`PROXY_V1_LOCAL`], then the http check's
+//!   request and its expected status line), so that it never logs a connection without a header.
+//!   Drained backends get `vars.svcintent_drain = true` and a downtime.
 //! - **BGP sessions**: `bgp_<peer>_<peer address>` on each speaker's Host, per session of its
 //!   plan, checked with `svcintent-bird-protocol`: `check_by_ssh` to the speaker running
 //!   `birdc -r show protocols <protocol>` and going CRITICAL unless it says `Established`.
@@ -79,10 +94,24 @@ use minijinja::{Environment, Error, ErrorKind, Value};
 use serde::Serialize;
 
 use super::{Context, RenderError, RenderedFile, Target};
-use crate::model::{Balancing, CheckKind, ClientIp, Host, Intent, Mode, Proto, Role, Service, Tls};
+use crate::model::{Balancing, CheckKind, Host, Intent, Mode, Proto, Role, Service, Tls};
 use crate::plan::{BgpPeer, HostPlan, PeerKind};
 
 const DIR: &str = "/etc/icinga2/conf.d/svcintent";
+
+/// The HA zone of two monitoring hosts (`zones.conf`), named as Icinga2's documentation names
+/// the top zone, so that satellites and agents can be added below it.
+pub const ZONE: &str = "master";
+
+/// Where the zone's endpoints and the API listener go (two monitoring hosts only). The first
+/// replaces the package's `zones.conf`; the second replaces the `features-enabled/api.conf`
+/// symlink that `icinga2 feature enable api` makes.
+pub const ZONES_PATH: &str = "/etc/icinga2/zones.conf";
+/// See [`ZONES_PATH`].
+pub const API_PATH: &str = "/etc/icinga2/features-enabled/api.conf";
+
+/// The API port the endpoints of the zone connect to (Icinga2's default).
+pub const API_PORT: u16 = crate::plan::ICINGA2_API_PORT;
 const FILES: &[&str] = &[
     "hosts.conf",
     "services.conf",
@@ -117,6 +146,14 @@ pub fn register(env: &mut Environment<'static>) {
         (
             "icinga2/downtime-body.j2",
             include_str!("../../templates/icinga2/downtime-body.j2"),
+        ),
+        (
+            "icinga2/zones.conf.j2",
+            include_str!("../../templates/icinga2/zones.conf.j2"),
+        ),
+        (
+            "icinga2/api.conf.j2",
+            include_str!("../../templates/icinga2/api.conf.j2"),
         ),
     ];
     for (name, source) in templates {
@@ -210,8 +247,27 @@ fn key(k: &str) -> Result<String, Error> {
 }
 
 /// A custom variable's value: booleans and integers bare, strings with [`macro_string`],
-/// lists of those in brackets.
+/// lists of those in brackets. A map holds a value per endpoint of the HA zone (endpoint name
+/// to string): it becomes a function that returns the running endpoint's own
+/// (`{{ return { "mon1" = "...", "mon2" = "..." }[NodeName] }}`), which Icinga2 calls when it
+/// resolves the variable for a check, on the endpoint that runs the check.
 fn value(v: &Value) -> Result<String, Error> {
+    if v.kind() == ValueKind::Map {
+        let mut entries = Vec::new();
+        for k in v.try_iter()? {
+            let name = k.as_str().unwrap_or_default().to_owned();
+            let item = v.get_item(&k)?;
+            entries.push(format!(
+                "{} = {}",
+                string(&name),
+                macro_string(item.as_str().unwrap_or_default())
+            ));
+        }
+        return Ok(format!(
+            "{{{{ return {{ {} }}[NodeName] }}}}",
+            entries.join(", ")
+        ));
+    }
     let scalar = |v: &Value| -> Result<String, Error> {
         match v.kind() {
             ValueKind::Bool => Ok(if v.is_true() { "true" } else { "false" }.to_owned()),
@@ -334,17 +390,39 @@ fn list(v: &[String]) -> Value {
     Value::from(v.to_vec())
 }
 
-/// The view of the site from one monitoring host.
+/// The view of the site from the monitoring zone: one monitoring host, or the two endpoints
+/// of an HA zone. Both endpoints of a zone get the same objects (Icinga2 gives each object's
+/// checks and notifications to one endpoint), so only what every member can check is rendered.
 struct Builder<'a> {
     intent: &'a Intent,
     cx: &'a Context<'a>,
-    me: &'a Host,
+    zone: &'a [&'a Host],
     services: Vec<IcingaService>,
 }
 
 impl Builder<'_> {
-    fn can_reach(&self, addr: IpAddr) -> Option<IpAddr> {
-        self.me.address_for(addr)
+    /// Whether every monitoring host of the zone has an address of `addr`'s family.
+    fn can_reach(&self, addr: IpAddr) -> bool {
+        !self.zone.is_empty() && self.zone.iter().all(|m| m.address_for(addr).is_some())
+    }
+
+    /// The monitoring host's own address of `addr`'s family: a string for one monitoring host,
+    /// per endpoint (a map by endpoint name, rendered as a choice by `NodeName`) in an HA zone.
+    fn own_address(&self, addr: IpAddr) -> Value {
+        match self.zone {
+            [me] => s(me
+                .address_for(addr)
+                .map(|a| a.to_string())
+                .unwrap_or_default()),
+            zone => Value::from_iter(zone.iter().map(|m| {
+                (
+                    m.name.clone(),
+                    m.address_for(addr)
+                        .map(|a| a.to_string())
+                        .unwrap_or_default(),
+                )
+            })),
+        }
     }
 
     fn site_host(&self, h: &Host) -> IcingaHost {
@@ -361,8 +439,8 @@ impl Builder<'_> {
                 list(&self.intent.site.monitoring.notify),
             );
         }
-        let v4 = h.ipv4.is_some() && self.me.ipv4.is_some();
-        let v6 = h.ipv6.is_some() && self.me.ipv6.is_some();
+        let v4 = h.ipv4.is_some() && self.zone.iter().all(|m| m.ipv4.is_some());
+        let v6 = h.ipv6.is_some() && self.zone.iter().all(|m| m.ipv6.is_some());
         IcingaHost {
             name: h.name.clone(),
             display_name: h.name.clone(),
@@ -384,7 +462,7 @@ impl Builder<'_> {
             .vips
             .iter()
             .copied()
-            .filter(|v| self.can_reach(*v).is_some())
+            .filter(|v| self.can_reach(*v))
             .collect();
         let address = reachable.iter().copied().find(IpAddr::is_ipv4);
         let address6 = reachable.iter().copied().find(IpAddr::is_ipv6);
@@ -454,9 +532,9 @@ impl Builder<'_> {
 
     /// ping, per-port and command checks of one VIP.
     fn frontends(&mut self, svc: &Service, vip: IpAddr) {
-        let Some(me) = self.can_reach(vip) else {
+        if !self.can_reach(vip) {
             return;
-        };
+        }
         let host = vip_host_name(&svc.name);
         let family = if vip.is_ipv4() { "4" } else { "6" };
         let mut vars = BTreeMap::new();
@@ -511,7 +589,7 @@ impl Builder<'_> {
                 .find(|p| p.proto == Proto::Tcp)
                 .or(svc.ports.first());
             vars.insert("svcintent_port", Value::from(port.map_or(0, |p| p.port)));
-            vars.insert("svcintent_address", s(me.to_string()));
+            vars.insert("svcintent_address", self.own_address(vip));
             self.push(
                 &host,
                 format!("health_{vip}"),
@@ -548,61 +626,65 @@ impl Builder<'_> {
             let Some(backend) = self.intent.hosts.get(&server.host) else {
                 continue;
             };
-            let address = if self.can_reach(server.address).is_some() {
+            let address = if self.can_reach(server.address) {
                 server.address
             } else {
-                match backend
-                    .addresses()
-                    .into_iter()
-                    .find(|a| self.can_reach(*a).is_some())
-                {
+                match backend.addresses().into_iter().find(|a| self.can_reach(*a)) {
                     Some(a) => a,
                     None => continue,
                 }
             };
             let mut vars = BTreeMap::new();
-            let proxied = h.client_ip == ClientIp::ProxyProtocol;
-            let command = match &svc.check.kind {
-                CheckKind::Http {
-                    path,
-                    expect,
-                    host,
-                    method,
-                    port,
-                } if !proxied => {
-                    let port = port.unwrap_or(server.port);
-                    vars.insert("http_address", s(address.to_string()));
-                    vars.insert("http_port", Value::from(port));
-                    vars.insert("http_uri", s(path));
-                    vars.insert("http_expect", s(expect.to_string()));
-                    if let Some(vhost) = host
-                        .as_ref()
-                        .or(h.web.as_ref().and_then(|w| w.server_names.first()))
-                    {
-                        vars.insert("http_vhost", s(vhost));
+            // A PROXY-protocol backend without a rendered vhost (Postfix, Dovecot, ...) reads a
+            // PROXY header first and logs every connection without one as an error: its check
+            // sends one. Apache vhosts rendered here except the monitoring hosts from the
+            // PROXY protocol, so they are checked like any other backend.
+            let header_first = h.client_ip.proxy_protocol().is_some() && h.web.is_none();
+            let command = if header_first {
+                proxy_header_check(svc, address, server.port, &mut vars)
+            } else {
+                match &svc.check.kind {
+                    CheckKind::Http {
+                        path,
+                        expect,
+                        host,
+                        method,
+                        port,
+                    } => {
+                        let port = port.unwrap_or(server.port);
+                        vars.insert("http_address", s(address.to_string()));
+                        vars.insert("http_port", Value::from(port));
+                        vars.insert("http_uri", s(path));
+                        vars.insert("http_expect", s(expect.to_string()));
+                        if let Some(vhost) = host
+                            .as_ref()
+                            .or(h.web.as_ref().and_then(|w| w.server_names.first()))
+                        {
+                            vars.insert("http_vhost", s(vhost));
+                        }
+                        if method != "GET" {
+                            vars.insert("http_method", s(method));
+                        }
+                        "http"
                     }
-                    if method != "GET" {
-                        vars.insert("http_method", s(method));
+                    CheckKind::Tls { sni, port } => {
+                        vars.insert("ssl_address", s(address.to_string()));
+                        vars.insert("ssl_port", Value::from(port.unwrap_or(server.port)));
+                        if let Some(sni) = sni {
+                            vars.insert("ssl_sni", s(sni));
+                        }
+                        "ssl"
                     }
-                    "http"
-                }
-                CheckKind::Tls { sni, port } if !proxied => {
-                    vars.insert("ssl_address", s(address.to_string()));
-                    vars.insert("ssl_port", Value::from(port.unwrap_or(server.port)));
-                    if let Some(sni) = sni {
-                        vars.insert("ssl_sni", s(sni));
+                    CheckKind::Tcp { port } => {
+                        vars.insert("tcp_address", s(address.to_string()));
+                        vars.insert("tcp_port", Value::from(port.unwrap_or(server.port)));
+                        "tcp"
                     }
-                    "ssl"
-                }
-                CheckKind::Tcp { port } => {
-                    vars.insert("tcp_address", s(address.to_string()));
-                    vars.insert("tcp_port", Value::from(port.unwrap_or(server.port)));
-                    "tcp"
-                }
-                _ => {
-                    vars.insert("tcp_address", s(address.to_string()));
-                    vars.insert("tcp_port", Value::from(server.port));
-                    "tcp"
+                    CheckKind::Command { .. } => {
+                        vars.insert("tcp_address", s(address.to_string()));
+                        vars.insert("tcp_port", Value::from(server.port));
+                        "tcp"
+                    }
                 }
             };
             vars.insert("svcintent_port", Value::from(server.port));
@@ -610,8 +692,11 @@ impl Builder<'_> {
                 &server.host,
                 format!("backend_{}_{}", svc.name, server.port),
                 format!(
-                    "{} backend {}:{} ({command})",
-                    svc.name, server.host, server.port
+                    "{} backend {}:{} ({command}{})",
+                    svc.name,
+                    server.host,
+                    server.port,
+                    if header_first { ", PROXY header" } else { "" }
                 ),
                 command,
                 Some(svc),
@@ -624,11 +709,7 @@ impl Builder<'_> {
     /// HAProxy itself on a balancer: its statistics page answers the monitoring hosts. The VIP
     /// checks cannot see one dead HAProxy (the other balancers keep the VIPs up).
     fn haproxy(&mut self, host: &Host) {
-        let Some(address) = host
-            .addresses()
-            .into_iter()
-            .find(|a| self.can_reach(*a).is_some())
-        else {
+        let Some(address) = host.addresses().into_iter().find(|a| self.can_reach(*a)) else {
             return;
         };
         let mut vars = BTreeMap::new();
@@ -650,12 +731,23 @@ impl Builder<'_> {
         );
     }
 
+    /// The HA zone itself, on each of its monitoring hosts: the ITL `cluster` check goes
+    /// CRITICAL while an endpoint of the zone is not connected (the zone then runs every check
+    /// on the endpoint that is left, and nothing else tells).
+    fn cluster(&mut self, host: &Host) {
+        self.push(
+            &host.name,
+            "icinga2_cluster".to_owned(),
+            format!("Icinga2 HA zone {ZONE}: every endpoint connected"),
+            "cluster",
+            None,
+            BTreeMap::new(),
+            false,
+        );
+    }
+
     fn bgp(&mut self, host: &Host, plan: &HostPlan) {
-        let Some(ssh) = host
-            .addresses()
-            .into_iter()
-            .find(|a| self.can_reach(*a).is_some())
-        else {
+        let Some(ssh) = host.addresses().into_iter().find(|a| self.can_reach(*a)) else {
             return;
         };
         for peer in &plan.peers {
@@ -700,6 +792,58 @@ pub fn vip_host_name(service: &str) -> String {
 /// The CheckCommand of a service's `check.command`.
 pub fn command_name(service: &str) -> String {
     format!("svcintent-check-{service}")
+}
+
+/// The PROXY protocol version 1 header a backend check sends first: `UNKNOWN`, as a proxy does
+/// for a connection of its own ("use the real connection endpoints"). Every PROXY receiver
+/// reads version 1, and a plugin cannot send version 2's binary header. Written for
+/// `check_tcp -E` (`\r\n` escapes).
+pub const PROXY_V1_LOCAL: &str = "PROXY UNKNOWN\\r\\n";
+
+/// The check of a backend that reads a PROXY header first: ITL `tcp` (`check_tcp -E -s`)
+/// sending [`PROXY_V1_LOCAL`], then for an http check the request, expecting its status line
+/// (a mismatch is CRITICAL). A tls or command check becomes the header alone: the plugin cannot
+/// send a header before a TLS handshake. Fills the command's variables.
+fn proxy_header_check(
+    svc: &Service,
+    address: IpAddr,
+    server_port: u16,
+    vars: &mut BTreeMap<&'static str, Value>,
+) -> &'static str {
+    let mut send = PROXY_V1_LOCAL.to_owned();
+    let port = match &svc.check.kind {
+        CheckKind::Http {
+            path,
+            expect,
+            host,
+            method,
+            port,
+        } => {
+            // `-E` reads `\\` as a backslash: a validated path has none, escaped all the same.
+            let escape = |t: &str| t.replace('\\', "\\\\");
+            send.push_str(&format!("{method} {} HTTP/1.0\\r\\n", escape(path)));
+            if let Some(host) = host {
+                send.push_str(&format!("Host: {}\\r\\n", escape(host)));
+            }
+            send.push_str("\\r\\n");
+            vars.insert(
+                "tcp_expect",
+                Value::from(vec![
+                    format!("HTTP/1.0 {expect}"),
+                    format!("HTTP/1.1 {expect}"),
+                ]),
+            );
+            vars.insert("tcp_mismatch", s("crit"));
+            *port
+        }
+        CheckKind::Tcp { port } | CheckKind::Tls { port, .. } => *port,
+        CheckKind::Command { .. } => None,
+    };
+    vars.insert("tcp_address", s(address.to_string()));
+    vars.insert("tcp_port", Value::from(port.unwrap_or(server_port)));
+    vars.insert("tcp_escape_send", Value::from(true));
+    vars.insert("tcp_send", s(send));
+    "tcp"
 }
 
 /// The check of a TCP frontend port; fills the command's variables.
@@ -788,13 +932,14 @@ fn tcp_frontend(
     "tcp"
 }
 
-/// Builds the monitoring view of one monitoring host.
-pub fn monitoring(cx: &Context<'_>, me: &Host) -> Monitoring {
+/// Builds the monitoring view of the monitoring zone (`zone`: the monitoring hosts, sorted by
+/// name; every one of them gets this same view).
+pub fn monitoring(cx: &Context<'_>, zone: &[&Host]) -> Monitoring {
     let intent = cx.intent;
     let mut b = Builder {
         intent,
         cx,
-        me,
+        zone,
         services: Vec::new(),
     };
     let mut hosts: Vec<IcingaHost> = intent.hosts.values().map(|h| b.site_host(h)).collect();
@@ -837,6 +982,9 @@ pub fn monitoring(cx: &Context<'_>, me: &Host) -> Monitoring {
             b.bgp(h, plan);
             if h.has(Role::Balancer) {
                 b.haproxy(h);
+            }
+            if zone.len() > 1 && h.has(Role::Monitoring) {
+                b.cluster(h);
             }
         }
     }
@@ -884,15 +1032,48 @@ struct FileCtx {
     m: minijinja::Value,
 }
 
+/// One endpoint of the HA zone, for `zones.conf`.
+#[derive(Serialize)]
+struct Endpoint {
+    name: String,
+    /// The address the first endpoint connects to (every other endpoint has one).
+    host: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ZoneCtx {
+    header: String,
+    zone: &'static str,
+    endpoints: Vec<Endpoint>,
+    port: u16,
+}
+
+/// The endpoints of the HA zone: the first (by name) connects to every other one, at its
+/// address of the first family both have (IPv4 first), as Icinga2's documentation sets up an
+/// HA master pair; the same `zones.conf` serves both hosts.
+fn endpoints(zone: &[&Host]) -> Vec<Endpoint> {
+    let first = zone.first();
+    zone.iter()
+        .enumerate()
+        .map(|(i, m)| Endpoint {
+            name: m.name.clone(),
+            host: first.filter(|_| i > 0).and_then(|f| {
+                m.addresses()
+                    .into_iter()
+                    .find(|a| f.address_for(*a).is_some())
+                    .map(|a| a.to_string())
+            }),
+        })
+        .collect()
+}
+
 /// Files this host gets from this target (monitoring hosts only).
 pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, RenderError> {
-    if !host.roles.contains(&Role::Monitoring) {
+    if !host.roles.contains(&Role::Monitoring) || cx.host(host).is_none() {
         return Ok(Vec::new());
     }
-    let Some(me) = cx.host(host) else {
-        return Ok(Vec::new());
-    };
-    let m = monitoring(cx, me);
+    let zone = crate::plan::monitors(cx.intent);
+    let m = monitoring(cx, &zone);
     let m_value = minijinja::Value::from_serialize(&m);
     let mut files = Vec::new();
     for file in FILES {
@@ -928,6 +1109,28 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
             services,
             origins: Vec::new(),
         });
+    }
+    if zone.len() > 1 {
+        let zone_ctx = ZoneCtx {
+            header: cx.header("//", &host.name, &[]),
+            zone: ZONE,
+            endpoints: endpoints(&zone),
+            port: API_PORT,
+        };
+        for (path, template) in [
+            (ZONES_PATH, "icinga2/zones.conf.j2"),
+            (API_PATH, "icinga2/api.conf.j2"),
+        ] {
+            let contents = cx.render_template(Target::Icinga2, &host.name, template, &zone_ctx)?;
+            files.push(RenderedFile {
+                host: host.name.clone(),
+                path: path.to_owned(),
+                target: Target::Icinga2,
+                contents,
+                services: Vec::new(),
+                origins: Vec::new(),
+            });
+        }
     }
     Ok(files)
 }

@@ -161,7 +161,8 @@ pub fn ruleset(host: &HostPlan) -> (FamilySets, FamilySets, Vec<String>) {
     for a in &host.allow {
         let key = (a.daddr, a.proto, a.port);
         reasons.entry(key).or_default().insert(a.reason.clone());
-        if a.reason != "bgp" {
+        // BGP sessions and the Icinga2 zone's API belong to no service.
+        if a.reason != "bgp" && a.reason != "icinga2-api" {
             services.insert(a.reason.clone());
         }
         // Sources of the other family can never match (the plan filters them; be sure).

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use super::Locator;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::model::unknown::Unknowns;
-use crate::model::{Intent, Service};
+use crate::model::{AnnounceScope, Intent, Service};
 use crate::plan::{Announcers, route_reflectors};
 use crate::source::Span;
 
@@ -71,6 +71,7 @@ pub(super) fn check(
         || unknown.any_host_field("ipv4")
         || unknown.any_host_field("ipv6");
     vip_conflicts(intent, at, diags);
+    site_scope_unrouted(intent, unknown, at, diags);
     for svc in intent.services.values() {
         let name = svc.name.as_str();
         if svc.vips.is_empty()
@@ -249,6 +250,77 @@ pub(super) fn check(
 /// A VIP belongs to one service (it is announced on that service's health). Each service that
 /// uses a VIP already used by a service defined earlier in file order is reported once, at its
 /// own VIP, with the earlier definitions as related places and every port they share.
+/// `announce: site` keeps a service's VIPs from the upstreams outside the site; when every
+/// upstream of a family is outside, no router learns that family's VIPs (the route reflectors
+/// are not in the forwarding path). Services that inherit the scope from one place (a template,
+/// `defaults`) get one diagnostic there.
+fn site_scope_unrouted(
+    intent: &Intent,
+    unknown: &Unknowns,
+    at: &Locator<'_>,
+    diags: &mut Diagnostics,
+) {
+    if unknown.site_field("bgp.upstreams") {
+        return;
+    }
+    let upstreams = &intent.site.bgp.upstreams;
+    // (where `announce: site` is written, family) -> services and their VIPs of that family.
+    let mut unrouted: BTreeMap<(Span, &str), Vec<(&str, Vec<IpAddr>)>> = BTreeMap::new();
+    for svc in intent.services.values() {
+        if svc.announce != AnnounceScope::Site
+            || unknown.service_fields(&svc.name, &["announce", "vips"])
+        {
+            continue;
+        }
+        for v4 in [true, false] {
+            let vips: Vec<IpAddr> = svc
+                .vips
+                .iter()
+                .copied()
+                .filter(|v| v.is_ipv4() == v4)
+                .collect();
+            let of_family = upstreams.iter().filter(|u| u.address.is_ipv4() == v4);
+            let (mut any, mut inside) = (false, false);
+            for u in of_family {
+                any = true;
+                inside |= u.internal;
+            }
+            if vips.is_empty() || !any || inside {
+                continue;
+            }
+            let fam = if v4 { "IPv4" } else { "IPv6" };
+            unrouted
+                .entry((at.service_field(&svc.name, "announce"), fam))
+                .or_default()
+                .push((svc.name.as_str(), vips));
+        }
+    }
+    for ((span, fam), services) in unrouted {
+        let names: Vec<String> = services.iter().map(|(n, _)| format!("`{n}`")).collect();
+        let vips: Vec<String> = services
+            .iter()
+            .flat_map(|(_, v)| v.iter().map(ToString::to_string))
+            .collect();
+        let (who, is) = if names.len() == 1 {
+            (names.join(""), "is")
+        } else {
+            (names.join(", "), "are")
+        };
+        diags.push(
+            Diagnostic::new(
+                Code::ScopeUnrouted,
+                span,
+                format!(
+                    "{who} {is} announced only inside the site, but no {fam} upstream is inside it: no router learns {}",
+                    vips.join(", ")
+                ),
+            )
+            .with_secondary(at.site_field(&["bgp", "upstreams"]), "every upstream here is outside the site")
+            .help("mark the site's own routers `internal: true` in site.bgp.upstreams (an upstream in the site's AS is inside by default), or announce the service to the upstreams"),
+        );
+    }
+}
+
 fn vip_conflicts(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) {
     let mut in_file_order: Vec<(Span, &Service)> = intent
         .services

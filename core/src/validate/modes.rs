@@ -211,7 +211,8 @@ pub(super) fn check(
 
 /// Apache enables the PROXY protocol per listening port, not per vhost (mod_remoteip: "if you
 /// enable it in any one of them, it is enabled for all of them"): services whose vhosts share a
-/// port on one web host must agree on whether the PROXY protocol is used. `X-Forwarded-For`
+/// port on one web host must agree on whether the PROXY protocol is used. Its version may
+/// differ: mod_remoteip reads version 1 and 2 headers alike. `X-Forwarded-For`
 /// and `none` are per vhost (`RemoteIPHeader`), so they may share a port.
 fn shared_vhost_ports(
     intent: &Intent,
@@ -227,7 +228,7 @@ fn shared_vhost_ports(
         if h.web.is_none() || unknown.service_fields(&svc.name, &fields) {
             continue;
         }
-        let proxy_protocol = h.client_ip == ClientIp::ProxyProtocol;
+        let proxy_protocol = h.client_ip.proxy_protocol().is_some();
         for b in &h.backends {
             for p in svc.ports.iter().filter(|p| p.proto == Proto::Tcp) {
                 let port = b.port.or(h.backend_port).unwrap_or(p.port);
@@ -243,7 +244,7 @@ fn shared_vhost_ports(
                                 if proxy_protocol { format!("`{}`", svc.name) } else { format!("`{other}`") }
                             ),
                         )
-                        .help("Apache turns the PROXY protocol on for a whole port: use `client_ip: proxy-protocol` in both or in neither, or give one service another `backend_port`"),
+                        .help("Apache turns the PROXY protocol on for a whole port: use the PROXY protocol (either version) in both or in neither, or give one service another `backend_port`"),
                     ),
                     Some(_) => {}
                     None => {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::Locator;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::model::unknown::Unknowns;
-use crate::model::{Intent, Mode, Role};
+use crate::model::{Host, Intent, Mode, Role};
 use crate::plan::{Announcers, monitors, route_reflectors};
 
 pub(super) fn check(
@@ -154,6 +154,9 @@ pub(super) fn check(
             .help("add a host with `roles: [route-reflector]`"),
         );
     }
+    if !roles_unknown {
+        monitoring_zone(intent, unknown, at, diags);
+    }
     // Whether a drained host serves something is unknown when some service, or who serves it,
     // is.
     let served_unknown = unknown.any_service_unknown()
@@ -175,6 +178,84 @@ pub(super) fn check(
                 format!("`{}` is drained but serves no service", host.name),
             ));
         }
+    }
+}
+
+/// The monitoring hosts form one Icinga2 zone (`render::icinga2`): at most two endpoints
+/// (Icinga2 2.13 warns that more are "strongly discouraged"), which connect to each other over
+/// an address family both have, and which load the same checks, so that a family only one of
+/// them has is checked by neither.
+fn monitoring_zone(intent: &Intent, unknown: &Unknowns, at: &Locator<'_>, diags: &mut Diagnostics) {
+    let zone = monitors(intent);
+    if let (Some(first), Some(third)) = (zone.first(), zone.get(2)) {
+        diags.push(
+            Diagnostic::new(
+                Code::MonitoringZone,
+                at.host(&third.name),
+                format!(
+                    "`{}` is a monitoring host beyond two: the site has {}, and Icinga2 runs at most two endpoints in its zone",
+                    third.name,
+                    zone.len()
+                ),
+            )
+            .with_secondary(at.host(&first.name), "first monitoring host")
+            .help("keep two monitoring hosts (an HA pair that shares every check and notification); give the others other roles"),
+        );
+        return;
+    }
+    let [a, b] = zone.as_slice() else {
+        return;
+    };
+    let addresses_unknown = [a, b]
+        .iter()
+        .any(|h| unknown.host_field(&h.name, "ipv4") || unknown.host_field(&h.name, "ipv6"));
+    if addresses_unknown {
+        return;
+    }
+    let (v4, v6) = (
+        a.ipv4.is_some() && b.ipv4.is_some(),
+        a.ipv6.is_some() && b.ipv6.is_some(),
+    );
+    if !v4 && !v6 {
+        diags.push(
+            Diagnostic::new(
+                Code::MonitoringZone,
+                at.host(&b.name),
+                format!(
+                    "monitoring hosts `{}` and `{}` share no address family: their Icinga2 endpoints cannot connect",
+                    a.name, b.name
+                ),
+            )
+            .with_secondary(at.host(&a.name), "the other monitoring host")
+            .help("give both an IPv4 address, or both an IPv6 address"),
+        );
+        return;
+    }
+    for (family, key) in [("IPv4", "ipv4"), ("IPv6", "ipv6")] {
+        let has = |h: &Host| {
+            if key == "ipv4" {
+                h.ipv4.is_some()
+            } else {
+                h.ipv6.is_some()
+            }
+        };
+        let (with, without) = match (has(a), has(b)) {
+            (true, false) => (a, b),
+            (false, true) => (b, a),
+            _ => continue,
+        };
+        diags.push(
+            Diagnostic::new(
+                Code::MonitoringFamilyGap,
+                at.host(&without.name),
+                format!(
+                    "monitoring host `{}` has no {family} address, so the monitoring zone checks nothing over {family}: `{}` could, but both endpoints load the same checks",
+                    without.name, with.name
+                ),
+            )
+            .with_secondary(at.host_value(&with.name, key), format!("`{}`'s {family} address", with.name))
+            .help(format!("give `{}` an {family} address", without.name)),
+        );
     }
 }
 

@@ -13,6 +13,12 @@
 //! `commands.conf`): rendered objects must bring their own templates and notification
 //! commands.
 //!
+//! A host with a rendered `/etc/icinga2/zones.conf` (one endpoint of the monitoring hosts' HA
+//! zone) gets [`zone_wrapper`] instead: the rendered zones.conf defines the endpoints and zones,
+//! the rendered `features-enabled/api.conf` the API listener, and the harness writes a
+//! throwaway certificate named after the node (`DataDir/certs/NODE.crt`, `.key`, `ca.crt`: the
+//! listener refuses to load without them, and its identity must be an endpoint of the zone).
+//!
 //! Errors look like
 //! ```text
 //! [2026-11-21 23:53:13 +0000] critical/config: Error: Validation failed for object 'web1!bad' ...
@@ -96,13 +102,108 @@ include "/{CONF_DIR}/*.conf"
     )
 }
 
+/// The rendered zone of an HA monitoring host and its API listener.
+const ZONES_CONF: &str = "/etc/icinga2/zones.conf";
+const API_CONF: &str = "/etc/icinga2/features-enabled/api.conf";
+
+/// The wrapper `main.conf` for an endpoint of a rendered zone: [`wrapper`]'s constants and
+/// includes, but the endpoints and zones (and the API listener, if rendered) from the host's
+/// own files.
+pub fn zone_wrapper(node_name: &str, api: bool) -> String {
+    format!(
+        r#"/* Written by the svcintent daemon check: stands in for Debian's icinga2.conf and constants.conf. */
+const PluginDir = "/usr/lib/nagios/plugins"
+const ManubulonPluginDir = "/usr/lib/nagios/plugins"
+const PluginContribDir = "/usr/lib/nagios/plugins"
+const NodeName = {node}
+const ZoneName = NodeName
+const TicketSalt = ""
+
+include "{ZONES_CONF}"
+{api}
+include <itl>
+include <plugins>
+include <plugins-contrib>
+include <manubulon>
+include <windows-plugins>
+include <nscp>
+
+include "/{CONF_DIR}/*.conf"
+"#,
+        node = icinga_string(node_name),
+        api = if api {
+            format!("include \"{API_CONF}\"")
+        } else {
+            String::new()
+        },
+    )
+}
+
+/// A throwaway certificate and key (PEM) whose CN is the node name, made with `openssl`.
+fn node_certificate(ctx: &Ctx, job: &Job) -> Result<(Vec<u8>, Vec<u8>), HarnessError> {
+    let fail = |detail: String| HarnessError::Sandbox {
+        daemon: job.daemon,
+        host: job.host.clone(),
+        detail,
+    };
+    if !job
+        .host
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    {
+        return Err(fail(format!(
+            "no certificate can name the node {:?}",
+            job.host
+        )));
+    }
+    let dir = super::sandbox::TempDir::new()?;
+    let (key, cert) = (dir.path.join("key.pem"), dir.path.join("cert.pem"));
+    let out = std::process::Command::new(&ctx.tools.openssl)
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .arg("ec_paramgen_curve:prime256v1")
+        .args(["-nodes", "-days", "3650", "-subj"])
+        .arg(format!("/CN={}", job.host))
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .env_clear()
+        .env("PATH", super::sandbox::SANDBOX_PATH)
+        .env("HOME", &dir.path)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| fail(format!("cannot run openssl: {e}")))?;
+    if !out.status.success() {
+        return Err(fail(format!(
+            "openssl req failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    Ok((
+        std::fs::read(&cert).map_err(super::io_err(&cert))?,
+        std::fs::read(&key).map_err(super::io_err(&key))?,
+    ))
+}
+
 pub(crate) fn check(ctx: &Ctx, job: &Job, sb: &mut Sandbox) -> Result<Vec<Finding>, HarnessError> {
     let state = format!("{HARNESS_DIR}/icinga2");
     for d in ["cache", "lib", "log", "zones.d", "run"] {
         sb.mkdir(format!("{state}/{d}"))?;
     }
     let main = format!("{state}/main.conf");
-    sb.write(&main, wrapper(&job.host).as_bytes())?;
+    if sb.exists(ZONES_CONF) {
+        let api = sb.exists(API_CONF);
+        sb.write(&main, zone_wrapper(&job.host, api).as_bytes())?;
+        if api {
+            let (cert, key) = node_certificate(ctx, job)?;
+            sb.mkdir(format!("{state}/lib/certs"))?;
+            sb.write(format!("{state}/lib/certs/{}.crt", job.host), &cert)?;
+            sb.write(format!("{state}/lib/certs/{}.key", job.host), &key)?;
+            sb.write(format!("{state}/lib/certs/ca.crt"), &cert)?;
+        }
+    } else {
+        sb.write(&main, wrapper(&job.host).as_bytes())?;
+    }
 
     let exe = &ctx.binary(job.daemon)?.exe;
     let mut argv = args([exe.as_os_str()]);

@@ -190,6 +190,8 @@ export interface TopologyUpstream {
   name: string;
   address: string;
   asn: number;
+  /** Inside the site: it also gets the VIPs of `announce: site` services. */
+  internal: boolean;
 }
 
 /** A BGP session; `b` may be an upstream name. */
@@ -208,6 +210,10 @@ export interface TopologyService {
   description: string | null;
   balancing: "haproxy" | "anycast";
   vips: string[];
+  /** `site`: exported only to the upstreams inside the site; `upstream`: to every upstream. */
+  announce: "site" | "upstream";
+  /** The upstream routers its VIPs are exported to (by name). */
+  upstreams: string[];
   /** `80/tcp`, ... */
   ports: string[];
   /** The balancers of its group, or its anycast nodes. */
