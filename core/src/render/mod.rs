@@ -13,6 +13,7 @@ pub mod haproxy;
 pub mod healthchecker;
 pub mod icinga2;
 pub mod loopback;
+mod memo;
 pub mod nftables;
 
 use std::cell::RefCell;
@@ -135,17 +136,22 @@ fn origin_marker(service: Option<String>) -> String {
 /// Names that are not services (e.g. `bgp` in a firewall comment) count as host-level;
 /// consecutive blocks of the same service merge. A marker without its end is a template bug.
 fn split_origins(
-    contents: &str,
+    contents: String,
     is_service: impl Fn(&str) -> bool,
 ) -> Result<(String, Vec<Origin>), String> {
+    // Most files have no marker at all (BIRD, loopback, the per-service files): kept as they are.
+    if !contents.contains(ORIGIN_OPEN) {
+        return Ok((contents, Vec::new()));
+    }
     let mut clean = String::with_capacity(contents.len());
     let mut origins: Vec<Origin> = Vec::new();
     let mut line: u32 = 1;
-    let mut rest = contents;
+    let mut rest = contents.as_str();
     while let Some(open) = rest.find(ORIGIN_OPEN) {
         let (before, marked) = rest.split_at(open);
         clean.push_str(before);
-        line = line.saturating_add(u32::try_from(before.matches('\n').count()).unwrap_or(u32::MAX));
+        let newlines = before.bytes().filter(|b| *b == b'\n').count();
+        line = line.saturating_add(u32::try_from(newlines).unwrap_or(u32::MAX));
         let marked = marked.get(ORIGIN_OPEN.len_utf8()..).unwrap_or_default();
         let Some(close) = marked.find(ORIGIN_CLOSE) else {
             return Err("unterminated origin marker".to_owned());
@@ -285,10 +291,8 @@ pub struct Context<'a> {
     sources: &'a Sources,
     /// Who announces each service.
     pub announcers: Announcers<'a>,
-    /// Renderings by (template, length of the input serialised as JSON, that JSON): see
-    /// [`Context::render_shared`]. The length comes first so that most comparisons of two keys
-    /// stop before comparing texts that share a long prefix.
-    shared: RefCell<BTreeMap<(&'static str, usize, String), String>>,
+    /// Renderings by template and input: see [`Context::render_shared`].
+    shared: RefCell<memo::Memo>,
 }
 
 impl Context<'_> {
@@ -324,9 +328,9 @@ impl Context<'_> {
     /// Renders like [`Context::render_template`], but once per distinct input: a text that is
     /// identical on several hosts (a service's HAProxy section on each balancer of its group,
     /// its vhost on each backend, its check file on each announcer) is rendered once. The key is
-    /// the input serialised as JSON, and a template sees nothing but its serialised input, so a
-    /// hit returns exactly what rendering again would. An input JSON cannot represent is
-    /// rendered every time.
+    /// the template and the input's serde events ([`memo`]), and a template sees nothing but its
+    /// converted input, so a hit returns exactly what rendering again would. The input is
+    /// converted to a template value only on a miss.
     pub fn render_shared<S: Serialize>(
         &self,
         target: Target,
@@ -334,15 +338,14 @@ impl Context<'_> {
         name: &'static str,
         ctx: &S,
     ) -> Result<String, RenderError> {
-        let Ok(input) = serde_json::to_string(ctx) else {
-            return self.render_template(target, host, name, ctx);
+        let missing = match self.shared.borrow_mut().lookup(name, ctx) {
+            Ok(text) => return Ok(text.to_owned()),
+            Err(missing) => missing,
         };
-        let key = (name, input.len(), input);
-        if let Some(text) = self.shared.borrow().get(&key) {
-            return Ok(text.clone());
-        }
         let text = self.render_template(target, host, name, ctx)?;
-        self.shared.borrow_mut().insert(key, text.clone());
+        if let Some(key) = missing {
+            self.shared.borrow_mut().store(key, text.clone());
+        }
         Ok(text)
     }
 
@@ -414,6 +417,14 @@ fn new_environment() -> Environment<'static> {
     env.set_lstrip_blocks(true);
     env.set_keep_trailing_newline(true);
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    // What minijinja's own formatter writes (nothing is auto-escaped), with strings, nearly every
+    // value a template prints, copied straight into the output instead of through `Display`.
+    env.set_formatter(|out, state, value| match value.as_str() {
+        Some(s) if value.kind() == minijinja::value::ValueKind::String => {
+            out.write_str(s).map_err(minijinja::Error::from)
+        }
+        _ => minijinja::escape_formatter(out, state, value),
+    });
     env.add_function("origin", origin_marker);
     haproxy::register(&mut env);
     bird::register(&mut env);
@@ -446,7 +457,8 @@ pub fn render(intent: &Intent, plan: &Plan, sources: &Sources) -> Result<Output,
             match (target.render_fn())(&cx, host) {
                 Ok(fs) => {
                     for mut file in fs {
-                        match split_origins(&file.contents, |s| intent.services.contains_key(s)) {
+                        let contents = std::mem::take(&mut file.contents);
+                        match split_origins(contents, |s| intent.services.contains_key(s)) {
                             Ok((contents, origins)) => {
                                 file.contents = contents;
                                 file.origins = origins;
@@ -512,7 +524,7 @@ mod tests {
     use super::*;
 
     fn split(text: &str) -> Result<(String, Vec<Origin>), String> {
-        split_origins(text, |s| s == "www" || s == "mail")
+        split_origins(text.to_owned(), |s| s == "www" || s == "mail")
     }
 
     fn at(line: u32, service: Option<&str>) -> Origin {
@@ -556,6 +568,13 @@ mod tests {
         );
         // A leading host-level origin says nothing: lines before the first origin are host-level.
         let (_, origins) = split(&format!("{}a\n", origin_marker(None))).unwrap();
+        assert!(origins.is_empty());
+    }
+
+    #[test]
+    fn a_text_without_markers_is_kept_as_it_is() {
+        let (clean, origins) = split("a\n\nb\u{2}\n").unwrap();
+        assert_eq!(clean, "a\n\nb\u{2}\n");
         assert!(origins.is_empty());
     }
 
