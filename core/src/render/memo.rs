@@ -23,8 +23,23 @@ use serde::ser;
 pub(super) struct Memo {
     /// The key being built (reused).
     key: Vec<u8>,
-    /// Texts by the hash of their key, then by the key itself.
-    texts: BTreeMap<u64, Vec<(Box<[u8]>, String)>>,
+    entries: Vec<Entry>,
+    /// Indices into `entries` by the hash of their key.
+    by_key: BTreeMap<u64, Vec<usize>>,
+    /// Indices into `entries` by the hash of their text, for [`Memo::entry_for_text`].
+    by_text: BTreeMap<u64, Vec<usize>>,
+    /// The length of the longest text.
+    longest: usize,
+}
+
+/// One rendering.
+#[derive(Debug)]
+pub(super) struct Entry {
+    key: Box<[u8]>,
+    /// The rendered text.
+    pub(super) text: String,
+    /// What the text becomes as a whole file, once worked out (see [`super::Context::finish`]).
+    pub(super) finished: Option<super::FinishedText>,
 }
 
 /// A key that was not found: [`Memo::store`] files the text rendered for it.
@@ -47,22 +62,48 @@ impl Memo {
             return Err(None);
         }
         let key = self.key.as_slice();
-        match self
-            .texts
+        let entries = &self.entries;
+        let found = self
+            .by_key
             .get(&hash(key))
-            .and_then(|bucket| bucket.iter().find(|(k, _)| **k == *key))
-        {
-            Some((_, text)) => Ok(text),
+            .into_iter()
+            .flatten()
+            .filter_map(|i| entries.get(*i))
+            .find(|e| *e.key == *key);
+        match found {
+            Some(entry) => Ok(&entry.text),
             None => Err(Some(Missing(key.into()))),
         }
     }
 
     /// Files `text` under a key [`Memo::lookup`] did not find.
     pub(super) fn store(&mut self, key: Missing, text: String) {
-        self.texts
-            .entry(hash(&key.0))
+        let index = self.entries.len();
+        self.by_key.entry(hash(&key.0)).or_default().push(index);
+        self.by_text
+            .entry(hash(text.as_bytes()))
             .or_default()
-            .push((key.0, text));
+            .push(index);
+        self.longest = self.longest.max(text.len());
+        self.entries.push(Entry {
+            key: key.0,
+            text,
+            finished: None,
+        });
+    }
+
+    /// The rendering whose text is exactly `text`, if there is one (a file that is a shared
+    /// rendering as a whole: a vhost, a check file).
+    pub(super) fn entry_for_text(&mut self, text: &str) -> Option<&mut Entry> {
+        if text.len() > self.longest {
+            return None;
+        }
+        let index = *self
+            .by_text
+            .get(&hash(text.as_bytes()))?
+            .iter()
+            .find(|i| self.entries.get(**i).is_some_and(|e| e.text == text))?;
+        self.entries.get_mut(index)
     }
 }
 
@@ -558,6 +599,9 @@ mod tests {
         };
         assert!(memo.lookup("t", &other).is_err());
         assert!(memo.lookup("u", &input).is_err());
+        assert!(memo.entry_for_text("rendered").is_some());
+        assert!(memo.entry_for_text("rendere").is_none());
+        assert!(memo.entry_for_text("renderee").is_none());
     }
 
     #[test]

@@ -16,9 +16,12 @@ pub mod loopback;
 mod memo;
 pub mod nftables;
 
-use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::cell::{OnceCell, RefCell};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::OnceLock;
+
+use ipnet::IpNet;
 
 use minijinja::{Environment, UndefinedBehavior};
 use serde::{Deserialize, Serialize};
@@ -27,7 +30,7 @@ use sha2::{Digest, Sha256};
 use crate::model::{Deploy, Host, Intent};
 use crate::plan::facts::{HostFacts, ServiceFacts};
 use crate::plan::{Announcers, HostPlan, Plan};
-use crate::source::Sources;
+use crate::source::{FileId, Sources};
 
 /// The configuration targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -291,8 +294,80 @@ pub struct Context<'a> {
     sources: &'a Sources,
     /// Who announces each service.
     pub announcers: Announcers<'a>,
-    /// Renderings by template and input: see [`Context::render_shared`].
-    shared: RefCell<memo::Memo>,
+    /// What the render keeps from one host to the next.
+    shared: &'a Shared,
+}
+
+/// What a render keeps from one host to the next: the renderings shared between hosts
+/// ([`Context::render_shared`]) and each source path as file headers print it. [`render`]
+/// makes one; a caller that renders host by host ([`render_host`]) keeps one for the whole site.
+#[derive(Debug, Default)]
+pub struct Shared {
+    memo: RefCell<memo::Memo>,
+    /// Each source file's path as headers print it, by file id.
+    header_paths: OnceCell<Vec<String>>,
+    /// The health checker's dummy prefixes, once worked out.
+    dummy_prefixes: OnceCell<Result<(IpNet, IpNet), String>>,
+    /// The monitoring hosts' addresses, once looked up.
+    monitor_addresses: OnceCell<Vec<IpAddr>>,
+}
+
+/// A shared rendering as a whole file: its text without origin markers (`None` when it has
+/// none), its origins and the SHA-256 of the clean text.
+#[derive(Debug, Clone)]
+struct FinishedText {
+    clean: Option<String>,
+    origins: Vec<Origin>,
+    sha256: String,
+}
+
+/// A file ready for the tree: its tree path, the file with its origins split off, and the
+/// SHA-256 of its contents (hex).
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// `<host>/<path>` ([`RenderedFile::tree_path`]).
+    pub path: String,
+    /// The file.
+    pub file: RenderedFile,
+    /// SHA-256 of `file.contents`, hex.
+    pub sha256: String,
+}
+
+impl<'a> Context<'a> {
+    /// The context for rendering the hosts of `plan`, keeping what is shared in `shared`.
+    pub fn new(
+        intent: &'a Intent,
+        plan: &'a Plan,
+        sources: &'a Sources,
+        shared: &'a Shared,
+    ) -> Self {
+        Context {
+            intent,
+            plan,
+            env: environment(),
+            sources,
+            announcers: Announcers::new(intent),
+            shared,
+        }
+    }
+
+    /// The addresses of the monitoring hosts ([`crate::plan::monitors`]), looked up once.
+    pub fn monitor_addresses(&self) -> &[IpAddr] {
+        self.shared.monitor_addresses.get_or_init(|| {
+            crate::plan::monitors(self.intent)
+                .into_iter()
+                .flat_map(|m| m.addresses())
+                .collect()
+        })
+    }
+
+    /// The health checker's dummy prefixes ([`healthchecker::dummy_prefixes`]), worked out once.
+    pub fn dummy_prefixes(&self) -> Result<(IpNet, IpNet), String> {
+        self.shared
+            .dummy_prefixes
+            .get_or_init(|| healthchecker::dummy_prefixes(self.intent))
+            .clone()
+    }
 }
 
 impl Context<'_> {
@@ -338,13 +413,13 @@ impl Context<'_> {
         name: &'static str,
         ctx: &S,
     ) -> Result<String, RenderError> {
-        let missing = match self.shared.borrow_mut().lookup(name, ctx) {
+        let missing = match self.shared.memo.borrow_mut().lookup(name, ctx) {
             Ok(text) => return Ok(text.to_owned()),
             Err(missing) => missing,
         };
         let text = self.render_template(target, host, name, ctx)?;
         if let Some(key) = missing {
-            self.shared.borrow_mut().store(key, text.clone());
+            self.shared.memo.borrow_mut().store(key, text.clone());
         }
         Ok(text)
     }
@@ -357,8 +432,7 @@ impl Context<'_> {
     /// The header comment for a file, each line prefixed by `comment` (e.g. `#`).
     /// Lists the files defining the host and the contributing services.
     pub fn header(&self, comment: &str, host: &str, services: &[String]) -> String {
-        let mut files = BTreeSet::new();
-        let spans = self
+        let files = self
             .intent
             .hosts
             .get(host)
@@ -368,38 +442,90 @@ impl Context<'_> {
                 services
                     .iter()
                     .filter_map(|s| self.intent.services.get(s).and_then(|s| s.span)),
-            );
-        for span in spans {
-            if let Some(f) = self.sources.get(span.file) {
-                files.insert(f.path.as_str());
+            )
+            .map(|span| span.file);
+        // Source files are numbered in path order, so sorting ids sorts paths; two ids with the
+        // same path (a request may repeat one) are listed once.
+        let mut ids: Vec<FileId> = files.filter(|f| self.sources.get(*f).is_some()).collect();
+        ids.sort_unstable();
+        ids.dedup_by(|a, b| {
+            self.sources.get(*a).map(|f| &f.path) == self.sources.get(*b).map(|f| &f.path)
+        });
+        let paths = self.shared.header_paths.get_or_init(|| {
+            // Paths come from the file system, not the validated model: keep them on one line.
+            self.sources
+                .iter()
+                .map(|(_, f)| {
+                    f.path
+                        .chars()
+                        .map(|c| {
+                            if crate::validate::strings::forbidden_char(c) {
+                                '?'
+                            } else {
+                                c
+                            }
+                        })
+                        .collect()
+                })
+                .collect()
+        });
+        let mut list = String::new();
+        for path in ids.iter().filter_map(|id| paths.get(id.0 as usize)) {
+            if !list.is_empty() {
+                list.push_str(", ");
             }
+            list.push_str(path);
         }
-        // Paths come from the file system, not the validated model: keep them on one line.
-        let list = files
-            .into_iter()
-            .map(|p| {
-                p.chars()
-                    .map(|c| {
-                        if crate::validate::strings::forbidden_char(c) {
-                            '?'
-                        } else {
-                            c
-                        }
-                    })
-                    .collect::<String>()
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        if list.is_empty() {
+            list.push_str("(site defaults)");
+        }
         format!(
-            "{comment} Generated by svcintent {} from the site {:?}. Do not edit: change the intent.\n{comment} Sources: {}\n",
+            "{comment} Generated by svcintent {} from the site {:?}. Do not edit: change the intent.\n{comment} Sources: {list}\n",
             crate::VERSION,
             self.intent.site.name,
-            if list.is_empty() {
-                "(site defaults)".to_owned()
-            } else {
-                list
-            }
         )
+    }
+
+    /// Makes a file rendered by a target ready for the tree: origin markers split off, contents
+    /// hashed. A file that is a shared rendering as a whole (a vhost, a check file, identical on
+    /// several hosts) is worked out once.
+    fn finish(&self, mut file: RenderedFile) -> Result<Finished, String> {
+        let is_service = |s: &str| self.intent.services.contains_key(s);
+        let mut memo = self.shared.memo.borrow_mut();
+        let sha256 = match memo.entry_for_text(&file.contents) {
+            Some(entry) => {
+                let finished = match &entry.finished {
+                    Some(f) => f.clone(),
+                    None => {
+                        let (clean, origins) = split_origins(entry.text.clone(), is_service)?;
+                        let finished = FinishedText {
+                            sha256: sha256_hex(&clean),
+                            clean: (clean != entry.text).then_some(clean),
+                            origins,
+                        };
+                        entry.finished = Some(finished.clone());
+                        finished
+                    }
+                };
+                if let Some(clean) = finished.clean {
+                    file.contents = clean;
+                }
+                file.origins = finished.origins;
+                finished.sha256
+            }
+            None => {
+                let (clean, origins) =
+                    split_origins(std::mem::take(&mut file.contents), is_service)?;
+                file.contents = clean;
+                file.origins = origins;
+                sha256_hex(&file.contents)
+            }
+        };
+        Ok(Finished {
+            path: file.tree_path(),
+            file,
+            sha256,
+        })
     }
 }
 
@@ -440,71 +566,52 @@ fn sha256_hex(s: &str) -> String {
     format!("{:x}", Sha256::digest(s.as_bytes()))
 }
 
-/// Renders every target for every host.
-pub fn render(intent: &Intent, plan: &Plan, sources: &Sources) -> Result<Output, Vec<RenderError>> {
-    let cx = Context {
-        intent,
-        plan,
-        env: environment(),
-        sources,
-        announcers: Announcers::new(intent),
-        shared: RefCell::default(),
-    };
+/// Every file `host` gets from every target, ready for the tree and sorted by tree path; or
+/// every failure (each a bug: the intent is validated first).
+pub fn render_host(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<Finished>, Vec<RenderError>> {
     let mut files = Vec::new();
     let mut errors = Vec::new();
-    for host in plan.hosts.values() {
-        for target in Target::ALL {
-            match (target.render_fn())(&cx, host) {
-                Ok(fs) => {
-                    for mut file in fs {
-                        let contents = std::mem::take(&mut file.contents);
-                        match split_origins(contents, |s| intent.services.contains_key(s)) {
-                            Ok((contents, origins)) => {
-                                file.contents = contents;
-                                file.origins = origins;
-                                files.push(file);
-                            }
-                            Err(message) => errors.push(RenderError {
-                                target: *target,
-                                host: host.name.clone(),
-                                message,
-                            }),
-                        }
+    for target in Target::ALL {
+        match (target.render_fn())(cx, host) {
+            Ok(fs) => {
+                for file in fs {
+                    match cx.finish(file) {
+                        Ok(f) => files.push(f),
+                        Err(message) => errors.push(RenderError {
+                            target: *target,
+                            host: host.name.clone(),
+                            message,
+                        }),
                     }
                 }
-                Err(e) => errors.push(e),
             }
+            Err(e) => errors.push(e),
         }
     }
     if !errors.is_empty() {
         return Err(errors);
     }
-    // Each file's tree path is built once: it is the sort key and the manifest's path.
-    let mut by_path: Vec<(String, RenderedFile)> =
-        files.into_iter().map(|f| (f.tree_path(), f)).collect();
-    crate::collect::sort_by(&mut by_path, |a, b| a.0.cmp(&b.0));
-    // A quarter of a large site's bytes are files identical on several hosts (a service's check
-    // file on each announcer, its vhost on each backend): each distinct text is hashed once.
-    // Keyed by length first, so that only texts of equal length are compared byte by byte.
-    let mut digests: BTreeMap<(usize, &str), String> = BTreeMap::new();
-    let mut entries = Vec::with_capacity(by_path.len());
-    for (path, f) in &by_path {
-        let sha256 = digests
-            .entry((f.contents.len(), f.contents.as_str()))
-            .or_insert_with(|| sha256_hex(&f.contents))
-            .clone();
-        entries.push(ManifestEntry {
-            path: path.clone(),
-            host: f.host.clone(),
-            host_path: f.path.clone(),
-            target: f.target,
-            sha256,
-            services: f.services.clone(),
-            state: is_state_path(&f.path),
-        });
+    crate::collect::sort_by(&mut files, |a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+/// The manifest entry of a finished file.
+pub fn manifest_entry(f: &Finished) -> ManifestEntry {
+    ManifestEntry {
+        path: f.path.clone(),
+        host: f.file.host.clone(),
+        host_path: f.file.path.clone(),
+        target: f.file.target,
+        sha256: f.sha256.clone(),
+        services: f.file.services.clone(),
+        state: is_state_path(&f.file.path),
     }
+}
+
+/// The manifest of a site whose files are `entries` (sorted by path).
+pub fn manifest(intent: &Intent, plan: &Plan, entries: Vec<ManifestEntry>) -> Manifest {
     let facts = crate::plan::facts::facts(intent, plan);
-    let manifest = Manifest {
+    Manifest {
         generator: format!("svcintent {}", crate::VERSION),
         site: intent.site.name.clone(),
         sources: intent.source_files.clone(),
@@ -512,9 +619,32 @@ pub fn render(intent: &Intent, plan: &Plan, sources: &Sources) -> Result<Output,
         hosts: facts.hosts,
         services: facts.services,
         deploy: intent.site.deploy.clone(),
-    };
-    let files = by_path.into_iter().map(|(_, f)| f).collect();
-    Ok(Output { files, manifest })
+    }
+}
+
+/// Renders every target for every host.
+pub fn render(intent: &Intent, plan: &Plan, sources: &Sources) -> Result<Output, Vec<RenderError>> {
+    let shared = Shared::default();
+    let cx = Context::new(intent, plan, sources, &shared);
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for host in plan.hosts.values() {
+        match render_host(&cx, host) {
+            Ok(fs) => files.extend(fs),
+            Err(e) => errors.extend(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    // Hosts come in name order and each host's files in path order; tree paths (`<host>/...`)
+    // order hosts a little differently (`lb1-a/` before `lb1/`).
+    crate::collect::sort_by(&mut files, |a, b| a.path.cmp(&b.path));
+    let entries = files.iter().map(manifest_entry).collect();
+    Ok(Output {
+        manifest: manifest(intent, plan, entries),
+        files: files.into_iter().map(|f| f.file).collect(),
+    })
 }
 
 #[cfg(test)]
