@@ -296,11 +296,7 @@ fn site(cx: &Context<'_>, host: &HostPlan, svc: &Service) -> Option<Site> {
             .iter()
             .flat_map(|b| b.addresses()),
     );
-    let monitors: BTreeSet<IpAddr> = crate::collect::set(
-        crate::plan::monitors(cx.intent)
-            .into_iter()
-            .flat_map(|m| m.addresses()),
-    );
+    let monitors: BTreeSet<IpAddr> = crate::collect::set(cx.monitor_addresses().iter().copied());
     let services = vec![svc.name.clone()];
     Some(Site {
         header: cx.header("#", &host.name, &services),
@@ -381,7 +377,7 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
         listen: listen.into_iter().collect(),
         skipped_80,
     };
-    let contents = cx.render_template(Target::Apache, &host.name, CONF_TEMPLATE, &conf)?;
+    let contents = cx.render_shared(Target::Apache, &host.name, CONF_TEMPLATE, &conf)?;
     files.push(RenderedFile {
         host: host.name.clone(),
         path: CONF_PATH.to_owned(),

@@ -277,7 +277,7 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
         message,
     };
     let intent = cx.intent;
-    let (dummy4, dummy6) = healthchecker::dummy_prefixes(intent).map_err(err)?;
+    let (dummy4, dummy6) = cx.dummy_prefixes().map_err(err)?;
     let (hc4, hc6) = healthchecker::families(host);
     let asn = intent.site.asn;
 

@@ -444,11 +444,7 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
     }
     let own: Vec<IpAddr> = cx.host(host).map(|h| h.addresses()).unwrap_or_default();
     let mut readers: Vec<IpAddr> = own.clone();
-    readers.extend(
-        crate::plan::monitors(cx.intent)
-            .into_iter()
-            .flat_map(|m| m.addresses()),
-    );
+    readers.extend(cx.monitor_addresses().iter().copied());
     let readers: BTreeSet<IpAddr> = crate::collect::set(readers);
     let maxconn = sections
         .iter()

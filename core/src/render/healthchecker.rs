@@ -499,7 +499,7 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
         host: host.name.clone(),
         message,
     };
-    let (dummy4, dummy6) = dummy_prefixes(cx.intent).map_err(err)?;
+    let (dummy4, dummy6) = cx.dummy_prefixes().map_err(err)?;
     let (ipv4, ipv6) = families(host);
     let mut by_service: BTreeMap<&str, Vec<&Announcement>> = BTreeMap::new();
     for a in &host.announcements {
@@ -528,7 +528,7 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
         dummy4: dummy4.to_string(),
         dummy6: dummy6.to_string(),
     };
-    let contents = cx.render_template(Target::Healthchecker, &host.name, MAIN_TEMPLATE, &daemon)?;
+    let contents = cx.render_shared(Target::Healthchecker, &host.name, MAIN_TEMPLATE, &daemon)?;
     files.push(file(MAIN_CONF.to_owned(), contents, services.clone()));
 
     let own = cx.host(host);
@@ -590,7 +590,7 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
             dummy: dummy.to_string(),
         };
         let contents =
-            cx.render_template(Target::Healthchecker, &host.name, PREFIXES_TEMPLATE, &ctx)?;
+            cx.render_shared(Target::Healthchecker, &host.name, PREFIXES_TEMPLATE, &ctx)?;
         files.push(file(path.to_owned(), contents, Vec::new()));
     }
     Ok(files)

@@ -85,7 +85,7 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
             .map(|v| ipnet::IpNet::from(*v).to_string())
             .collect(),
     };
-    let contents = cx.render_template(Target::Loopback, &host.name, TEMPLATE, &ctx)?;
+    let contents = cx.render_shared(Target::Loopback, &host.name, TEMPLATE, &ctx)?;
     Ok(vec![RenderedFile {
         host: host.name.clone(),
         path: PATH.to_owned(),

@@ -13,11 +13,15 @@ pub mod haproxy;
 pub mod healthchecker;
 pub mod icinga2;
 pub mod loopback;
+mod memo;
 pub mod nftables;
 
-use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::cell::{OnceCell, RefCell};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::OnceLock;
+
+use ipnet::IpNet;
 
 use minijinja::{Environment, UndefinedBehavior};
 use serde::{Deserialize, Serialize};
@@ -26,7 +30,7 @@ use sha2::{Digest, Sha256};
 use crate::model::{Deploy, Host, Intent};
 use crate::plan::facts::{HostFacts, ServiceFacts};
 use crate::plan::{Announcers, HostPlan, Plan};
-use crate::source::Sources;
+use crate::source::{FileId, Sources};
 
 /// The configuration targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -135,17 +139,22 @@ fn origin_marker(service: Option<String>) -> String {
 /// Names that are not services (e.g. `bgp` in a firewall comment) count as host-level;
 /// consecutive blocks of the same service merge. A marker without its end is a template bug.
 fn split_origins(
-    contents: &str,
+    contents: String,
     is_service: impl Fn(&str) -> bool,
 ) -> Result<(String, Vec<Origin>), String> {
+    // Most files have no marker at all (BIRD, loopback, the per-service files): kept as they are.
+    if !contents.contains(ORIGIN_OPEN) {
+        return Ok((contents, Vec::new()));
+    }
     let mut clean = String::with_capacity(contents.len());
     let mut origins: Vec<Origin> = Vec::new();
     let mut line: u32 = 1;
-    let mut rest = contents;
+    let mut rest = contents.as_str();
     while let Some(open) = rest.find(ORIGIN_OPEN) {
         let (before, marked) = rest.split_at(open);
         clean.push_str(before);
-        line = line.saturating_add(u32::try_from(before.matches('\n').count()).unwrap_or(u32::MAX));
+        let newlines = before.bytes().filter(|b| *b == b'\n').count();
+        line = line.saturating_add(u32::try_from(newlines).unwrap_or(u32::MAX));
         let marked = marked.get(ORIGIN_OPEN.len_utf8()..).unwrap_or_default();
         let Some(close) = marked.find(ORIGIN_CLOSE) else {
             return Err("unterminated origin marker".to_owned());
@@ -285,10 +294,80 @@ pub struct Context<'a> {
     sources: &'a Sources,
     /// Who announces each service.
     pub announcers: Announcers<'a>,
-    /// Renderings by (template, length of the input serialised as JSON, that JSON): see
-    /// [`Context::render_shared`]. The length comes first so that most comparisons of two keys
-    /// stop before comparing texts that share a long prefix.
-    shared: RefCell<BTreeMap<(&'static str, usize, String), String>>,
+    /// What the render keeps from one host to the next.
+    shared: &'a Shared,
+}
+
+/// What a render keeps from one host to the next: the renderings shared between hosts
+/// ([`Context::render_shared`]) and each source path as file headers print it. [`render`]
+/// makes one; a caller that renders host by host ([`render_host`]) keeps one for the whole site.
+#[derive(Debug, Default)]
+pub struct Shared {
+    memo: RefCell<memo::Memo>,
+    /// Each source file's path as headers print it, by file id.
+    header_paths: OnceCell<Vec<String>>,
+    /// The health checker's dummy prefixes, once worked out.
+    dummy_prefixes: OnceCell<Result<(IpNet, IpNet), String>>,
+    /// The monitoring hosts' addresses, once looked up.
+    monitor_addresses: OnceCell<Vec<IpAddr>>,
+}
+
+/// A shared rendering as a whole file: its text without origin markers (`None` when it has
+/// none), its origins and the SHA-256 of the clean text.
+#[derive(Debug, Clone)]
+struct FinishedText {
+    clean: Option<String>,
+    origins: Vec<Origin>,
+    sha256: String,
+}
+
+/// A file ready for the tree: its tree path, the file with its origins split off, and the
+/// SHA-256 of its contents (hex).
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// `<host>/<path>` ([`RenderedFile::tree_path`]).
+    pub path: String,
+    /// The file.
+    pub file: RenderedFile,
+    /// SHA-256 of `file.contents`, hex.
+    pub sha256: String,
+}
+
+impl<'a> Context<'a> {
+    /// The context for rendering the hosts of `plan`, keeping what is shared in `shared`.
+    pub fn new(
+        intent: &'a Intent,
+        plan: &'a Plan,
+        sources: &'a Sources,
+        shared: &'a Shared,
+    ) -> Self {
+        Context {
+            intent,
+            plan,
+            env: environment(),
+            sources,
+            announcers: Announcers::new(intent),
+            shared,
+        }
+    }
+
+    /// The addresses of the monitoring hosts ([`crate::plan::monitors`]), looked up once.
+    pub fn monitor_addresses(&self) -> &[IpAddr] {
+        self.shared.monitor_addresses.get_or_init(|| {
+            crate::plan::monitors(self.intent)
+                .into_iter()
+                .flat_map(|m| m.addresses())
+                .collect()
+        })
+    }
+
+    /// The health checker's dummy prefixes ([`healthchecker::dummy_prefixes`]), worked out once.
+    pub fn dummy_prefixes(&self) -> Result<(IpNet, IpNet), String> {
+        self.shared
+            .dummy_prefixes
+            .get_or_init(|| healthchecker::dummy_prefixes(self.intent))
+            .clone()
+    }
 }
 
 impl Context<'_> {
@@ -324,9 +403,9 @@ impl Context<'_> {
     /// Renders like [`Context::render_template`], but once per distinct input: a text that is
     /// identical on several hosts (a service's HAProxy section on each balancer of its group,
     /// its vhost on each backend, its check file on each announcer) is rendered once. The key is
-    /// the input serialised as JSON, and a template sees nothing but its serialised input, so a
-    /// hit returns exactly what rendering again would. An input JSON cannot represent is
-    /// rendered every time.
+    /// the template and the input's serde events ([`memo`]), and a template sees nothing but its
+    /// converted input, so a hit returns exactly what rendering again would. The input is
+    /// converted to a template value only on a miss.
     pub fn render_shared<S: Serialize>(
         &self,
         target: Target,
@@ -334,15 +413,14 @@ impl Context<'_> {
         name: &'static str,
         ctx: &S,
     ) -> Result<String, RenderError> {
-        let Ok(input) = serde_json::to_string(ctx) else {
-            return self.render_template(target, host, name, ctx);
+        let missing = match self.shared.memo.borrow_mut().lookup(name, ctx) {
+            Ok(text) => return Ok(text.to_owned()),
+            Err(missing) => missing,
         };
-        let key = (name, input.len(), input);
-        if let Some(text) = self.shared.borrow().get(&key) {
-            return Ok(text.clone());
-        }
         let text = self.render_template(target, host, name, ctx)?;
-        self.shared.borrow_mut().insert(key, text.clone());
+        if let Some(key) = missing {
+            self.shared.memo.borrow_mut().store(key, text.clone());
+        }
         Ok(text)
     }
 
@@ -354,8 +432,7 @@ impl Context<'_> {
     /// The header comment for a file, each line prefixed by `comment` (e.g. `#`).
     /// Lists the files defining the host and the contributing services.
     pub fn header(&self, comment: &str, host: &str, services: &[String]) -> String {
-        let mut files = BTreeSet::new();
-        let spans = self
+        let files = self
             .intent
             .hosts
             .get(host)
@@ -365,38 +442,90 @@ impl Context<'_> {
                 services
                     .iter()
                     .filter_map(|s| self.intent.services.get(s).and_then(|s| s.span)),
-            );
-        for span in spans {
-            if let Some(f) = self.sources.get(span.file) {
-                files.insert(f.path.as_str());
+            )
+            .map(|span| span.file);
+        // Source files are numbered in path order, so sorting ids sorts paths; two ids with the
+        // same path (a request may repeat one) are listed once.
+        let mut ids: Vec<FileId> = files.filter(|f| self.sources.get(*f).is_some()).collect();
+        ids.sort_unstable();
+        ids.dedup_by(|a, b| {
+            self.sources.get(*a).map(|f| &f.path) == self.sources.get(*b).map(|f| &f.path)
+        });
+        let paths = self.shared.header_paths.get_or_init(|| {
+            // Paths come from the file system, not the validated model: keep them on one line.
+            self.sources
+                .iter()
+                .map(|(_, f)| {
+                    f.path
+                        .chars()
+                        .map(|c| {
+                            if crate::validate::strings::forbidden_char(c) {
+                                '?'
+                            } else {
+                                c
+                            }
+                        })
+                        .collect()
+                })
+                .collect()
+        });
+        let mut list = String::new();
+        for path in ids.iter().filter_map(|id| paths.get(id.0 as usize)) {
+            if !list.is_empty() {
+                list.push_str(", ");
             }
+            list.push_str(path);
         }
-        // Paths come from the file system, not the validated model: keep them on one line.
-        let list = files
-            .into_iter()
-            .map(|p| {
-                p.chars()
-                    .map(|c| {
-                        if crate::validate::strings::forbidden_char(c) {
-                            '?'
-                        } else {
-                            c
-                        }
-                    })
-                    .collect::<String>()
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        if list.is_empty() {
+            list.push_str("(site defaults)");
+        }
         format!(
-            "{comment} Generated by svcintent {} from the site {:?}. Do not edit: change the intent.\n{comment} Sources: {}\n",
+            "{comment} Generated by svcintent {} from the site {:?}. Do not edit: change the intent.\n{comment} Sources: {list}\n",
             crate::VERSION,
             self.intent.site.name,
-            if list.is_empty() {
-                "(site defaults)".to_owned()
-            } else {
-                list
-            }
         )
+    }
+
+    /// Makes a file rendered by a target ready for the tree: origin markers split off, contents
+    /// hashed. A file that is a shared rendering as a whole (a vhost, a check file, identical on
+    /// several hosts) is worked out once.
+    fn finish(&self, mut file: RenderedFile) -> Result<Finished, String> {
+        let is_service = |s: &str| self.intent.services.contains_key(s);
+        let mut memo = self.shared.memo.borrow_mut();
+        let sha256 = match memo.entry_for_text(&file.contents) {
+            Some(entry) => {
+                let finished = match &entry.finished {
+                    Some(f) => f.clone(),
+                    None => {
+                        let (clean, origins) = split_origins(entry.text.clone(), is_service)?;
+                        let finished = FinishedText {
+                            sha256: sha256_hex(&clean),
+                            clean: (clean != entry.text).then_some(clean),
+                            origins,
+                        };
+                        entry.finished = Some(finished.clone());
+                        finished
+                    }
+                };
+                if let Some(clean) = finished.clean {
+                    file.contents = clean;
+                }
+                file.origins = finished.origins;
+                finished.sha256
+            }
+            None => {
+                let (clean, origins) =
+                    split_origins(std::mem::take(&mut file.contents), is_service)?;
+                file.contents = clean;
+                file.origins = origins;
+                sha256_hex(&file.contents)
+            }
+        };
+        Ok(Finished {
+            path: file.tree_path(),
+            file,
+            sha256,
+        })
     }
 }
 
@@ -414,6 +543,14 @@ fn new_environment() -> Environment<'static> {
     env.set_lstrip_blocks(true);
     env.set_keep_trailing_newline(true);
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    // What minijinja's own formatter writes (nothing is auto-escaped), with strings, nearly every
+    // value a template prints, copied straight into the output instead of through `Display`.
+    env.set_formatter(|out, state, value| match value.as_str() {
+        Some(s) if value.kind() == minijinja::value::ValueKind::String => {
+            out.write_str(s).map_err(minijinja::Error::from)
+        }
+        _ => minijinja::escape_formatter(out, state, value),
+    });
     env.add_function("origin", origin_marker);
     haproxy::register(&mut env);
     bird::register(&mut env);
@@ -429,70 +566,52 @@ fn sha256_hex(s: &str) -> String {
     format!("{:x}", Sha256::digest(s.as_bytes()))
 }
 
-/// Renders every target for every host.
-pub fn render(intent: &Intent, plan: &Plan, sources: &Sources) -> Result<Output, Vec<RenderError>> {
-    let cx = Context {
-        intent,
-        plan,
-        env: environment(),
-        sources,
-        announcers: Announcers::new(intent),
-        shared: RefCell::default(),
-    };
+/// Every file `host` gets from every target, ready for the tree and sorted by tree path; or
+/// every failure (each a bug: the intent is validated first).
+pub fn render_host(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<Finished>, Vec<RenderError>> {
     let mut files = Vec::new();
     let mut errors = Vec::new();
-    for host in plan.hosts.values() {
-        for target in Target::ALL {
-            match (target.render_fn())(&cx, host) {
-                Ok(fs) => {
-                    for mut file in fs {
-                        match split_origins(&file.contents, |s| intent.services.contains_key(s)) {
-                            Ok((contents, origins)) => {
-                                file.contents = contents;
-                                file.origins = origins;
-                                files.push(file);
-                            }
-                            Err(message) => errors.push(RenderError {
-                                target: *target,
-                                host: host.name.clone(),
-                                message,
-                            }),
-                        }
+    for target in Target::ALL {
+        match (target.render_fn())(cx, host) {
+            Ok(fs) => {
+                for file in fs {
+                    match cx.finish(file) {
+                        Ok(f) => files.push(f),
+                        Err(message) => errors.push(RenderError {
+                            target: *target,
+                            host: host.name.clone(),
+                            message,
+                        }),
                     }
                 }
-                Err(e) => errors.push(e),
             }
+            Err(e) => errors.push(e),
         }
     }
     if !errors.is_empty() {
         return Err(errors);
     }
-    // Each file's tree path is built once: it is the sort key and the manifest's path.
-    let mut by_path: Vec<(String, RenderedFile)> =
-        files.into_iter().map(|f| (f.tree_path(), f)).collect();
-    crate::collect::sort_by(&mut by_path, |a, b| a.0.cmp(&b.0));
-    // A quarter of a large site's bytes are files identical on several hosts (a service's check
-    // file on each announcer, its vhost on each backend): each distinct text is hashed once.
-    // Keyed by length first, so that only texts of equal length are compared byte by byte.
-    let mut digests: BTreeMap<(usize, &str), String> = BTreeMap::new();
-    let mut entries = Vec::with_capacity(by_path.len());
-    for (path, f) in &by_path {
-        let sha256 = digests
-            .entry((f.contents.len(), f.contents.as_str()))
-            .or_insert_with(|| sha256_hex(&f.contents))
-            .clone();
-        entries.push(ManifestEntry {
-            path: path.clone(),
-            host: f.host.clone(),
-            host_path: f.path.clone(),
-            target: f.target,
-            sha256,
-            services: f.services.clone(),
-            state: is_state_path(&f.path),
-        });
+    crate::collect::sort_by(&mut files, |a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+/// The manifest entry of a finished file.
+pub fn manifest_entry(f: &Finished) -> ManifestEntry {
+    ManifestEntry {
+        path: f.path.clone(),
+        host: f.file.host.clone(),
+        host_path: f.file.path.clone(),
+        target: f.file.target,
+        sha256: f.sha256.clone(),
+        services: f.file.services.clone(),
+        state: is_state_path(&f.file.path),
     }
+}
+
+/// The manifest of a site whose files are `entries` (sorted by path).
+pub fn manifest(intent: &Intent, plan: &Plan, entries: Vec<ManifestEntry>) -> Manifest {
     let facts = crate::plan::facts::facts(intent, plan);
-    let manifest = Manifest {
+    Manifest {
         generator: format!("svcintent {}", crate::VERSION),
         site: intent.site.name.clone(),
         sources: intent.source_files.clone(),
@@ -500,9 +619,32 @@ pub fn render(intent: &Intent, plan: &Plan, sources: &Sources) -> Result<Output,
         hosts: facts.hosts,
         services: facts.services,
         deploy: intent.site.deploy.clone(),
-    };
-    let files = by_path.into_iter().map(|(_, f)| f).collect();
-    Ok(Output { files, manifest })
+    }
+}
+
+/// Renders every target for every host.
+pub fn render(intent: &Intent, plan: &Plan, sources: &Sources) -> Result<Output, Vec<RenderError>> {
+    let shared = Shared::default();
+    let cx = Context::new(intent, plan, sources, &shared);
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for host in plan.hosts.values() {
+        match render_host(&cx, host) {
+            Ok(fs) => files.extend(fs),
+            Err(e) => errors.extend(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    // Hosts come in name order and each host's files in path order; tree paths (`<host>/...`)
+    // order hosts a little differently (`lb1-a/` before `lb1/`).
+    crate::collect::sort_by(&mut files, |a, b| a.path.cmp(&b.path));
+    let entries = files.iter().map(manifest_entry).collect();
+    Ok(Output {
+        manifest: manifest(intent, plan, entries),
+        files: files.into_iter().map(|f| f.file).collect(),
+    })
 }
 
 #[cfg(test)]
@@ -512,7 +654,7 @@ mod tests {
     use super::*;
 
     fn split(text: &str) -> Result<(String, Vec<Origin>), String> {
-        split_origins(text, |s| s == "www" || s == "mail")
+        split_origins(text.to_owned(), |s| s == "www" || s == "mail")
     }
 
     fn at(line: u32, service: Option<&str>) -> Origin {
@@ -556,6 +698,13 @@ mod tests {
         );
         // A leading host-level origin says nothing: lines before the first origin are host-level.
         let (_, origins) = split(&format!("{}a\n", origin_marker(None))).unwrap();
+        assert!(origins.is_empty());
+    }
+
+    #[test]
+    fn a_text_without_markers_is_kept_as_it_is() {
+        let (clean, origins) = split("a\n\nb\u{2}\n").unwrap();
+        assert_eq!(clean, "a\n\nb\u{2}\n");
         assert!(origins.is_empty());
     }
 
