@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Tests the Ansible collection svcintent.anycast (deploy/ansible, docs/deploy.md "Ansible"):
+#   1. ansible-core, pinned, in a venv ($TARGET/ansible-venv; pip runs only when the pinned
+#      version is missing);
+#   2. `ansible-test sanity` on the collection, every test that applies (its venvs and caches in
+#      $TARGET/ansible-test/home; the get-pip bootstrap it would download from outside the
+#      package registries is replaced by deploy/tests/get-pip-offline.py);
+#   3. unless --sanity-only: the playbook against the netns lab (tests/lab/ansible.sh) with the
+#      .deb of scripts/build-deb.sh (--deb FILE, else built here), sshd in every lab host, the
+#      lab client sending requests through every scenario.
+# Needs root for 3 (namespaces, sshd). Usage: scripts/test-ansible.sh [--sanity-only] [--deb FILE]
+set -euo pipefail
+exec </dev/null
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+ANSIBLE_CORE_VERSION=2.19.14
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+VENV="$TARGET/ansible-venv"
+SANITY_ONLY=0
+DEB=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --sanity-only) SANITY_ONLY=1; shift ;;
+    --deb) DEB="$2"; shift 2 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "test-ansible.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
+  esac
+done
+say() { echo "test-ansible.sh: $*"; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }'; }
+
+# 1. ansible-core. Debian's interpreter: the lab hosts run modules with /usr/bin/python3 too.
+T0=$(now)
+if [ "$("$VENV/bin/ansible" --version 2>/dev/null | sed -n '1s/.*\[core \(.*\)\]/\1/p')" != "$ANSIBLE_CORE_VERSION" ]; then
+  say "installing ansible-core $ANSIBLE_CORE_VERSION into $VENV"
+  /usr/bin/python3 -m venv --clear "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "ansible-core==$ANSIBLE_CORE_VERSION"
+fi
+export PATH="$VENV/bin:$PATH"
+export PYTHONWARNINGS="ignore::DeprecationWarning"
+say "$(ansible --version 2>/dev/null | head -1) ($(since "$T0") s)"
+
+# 2. ansible-test sanity, in a copy laid out as ansible_collections/NAMESPACE/NAME.
+T0=$(now)
+SANITY="$TARGET/ansible-test"
+COLL="$SANITY/ansible_collections/svcintent/anycast"
+rm -rf "$SANITY/ansible_collections"
+mkdir -p "$COLL" "$SANITY/home/.ansible/test/cache"
+cp -a deploy/ansible/. "$COLL/"
+# ansible-test 2.19 bootstraps pip 24.2 (python_requirements.get_venv_packages).
+cp deploy/tests/get-pip-offline.py "$SANITY/home/.ansible/test/cache/get_pip_24_2.py"
+(
+  cd "$COLL"
+  HOME="$SANITY/home" ansible-test sanity --venv --python 3.11 --color no
+) > "$SANITY/sanity.log" 2>&1 || { cat "$SANITY/sanity.log"; say "FAIL: ansible-test sanity"; exit 1; }
+grep -E '^Running sanity test' "$SANITY/sanity.log" | sed 's/^/  /'
+n=$(grep -c '^Running sanity test' "$SANITY/sanity.log" || true)
+[ "$n" -ge 20 ] || { cat "$SANITY/sanity.log"; say "FAIL: only $n sanity tests ran"; exit 1; }
+say "ansible-test sanity: $n tests passed ($(since "$T0") s)"
+
+[ "$SANITY_ONLY" = 0 ] || exit 0
