@@ -8,7 +8,8 @@
 #   3. unless --sanity-only: the playbook against the netns lab (tests/lab/ansible.sh) with the
 #      .deb of scripts/build-deb.sh (--deb FILE, else built here), sshd in every lab host, the
 #      lab client sending requests through every scenario.
-# Needs root for 3 (namespaces, sshd). Usage: scripts/test-ansible.sh [--sanity-only] [--deb FILE]
+# Needs root for 3 (namespaces, sshd).
+# Usage: scripts/test-ansible.sh [--sanity-only | --skip-sanity] [--deb FILE]
 set -euo pipefail
 exec </dev/null
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,10 +18,12 @@ ANSIBLE_CORE_VERSION=2.19.14
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 VENV="$TARGET/ansible-venv"
 SANITY_ONLY=0
+SKIP_SANITY=0
 DEB=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --sanity-only) SANITY_ONLY=1; shift ;;
+    --skip-sanity) SKIP_SANITY=1; shift ;;
     --deb) DEB="$2"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "test-ansible.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
@@ -43,6 +46,7 @@ say "$(ansible --version 2>/dev/null | head -1) ($(since "$T0") s)"
 
 # 2. ansible-test sanity, in a copy laid out as ansible_collections/NAMESPACE/NAME.
 T0=$(now)
+if [ "$SKIP_SANITY" = 0 ]; then
 SANITY="$TARGET/ansible-test"
 COLL="$SANITY/ansible_collections/svcintent/anycast"
 rm -rf "$SANITY/ansible_collections"
@@ -58,5 +62,34 @@ grep -E '^Running sanity test' "$SANITY/sanity.log" | sed 's/^/  /'
 n=$(grep -c '^Running sanity test' "$SANITY/sanity.log" || true)
 [ "$n" -ge 20 ] || { cat "$SANITY/sanity.log"; say "FAIL: only $n sanity tests ran"; exit 1; }
 say "ansible-test sanity: $n tests passed ($(since "$T0") s)"
+fi
 
 [ "$SANITY_ONLY" = 0 ] || exit 0
+
+# 3. The playbook against the netns lab.
+[ "$(id -u)" = 0 ] || { say "FAIL: the lab needs root"; exit 1; }
+T0=$(now)
+if [ -z "$DEB" ]; then DEB=$(bash scripts/build-deb.sh | tail -1); fi
+DEB=$(realpath "$DEB")
+say "package $(basename "$DEB") ($(since "$T0") s)"
+bash .ci/install-daemons.sh >/dev/null
+command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || {
+  say "installing openssh-server (sshd for the lab hosts)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server >/dev/null
+}
+W=$(mktemp -d /tmp/svcintent-ansible-lab.XXXXXX)
+trap 'if [ "${KEEP:-0}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi' EXIT
+mkdir -p "$W/empty-tree" "$W/ctl" "$W/lab"
+dpkg-deb -x "$DEB" "$W/ctl"
+T0=$(now)
+rc=0
+timeout -k 5 600 unshare --mount --net --pid --fork --mount-proc -- \
+  env W="$W/lab" T="$W/empty-tree" VENV="${SVCINTENT_HEALTHCHECKER:-/opt/svcintent-venv}" LAB="$ROOT/tests/lab" \
+  ANSIBLE_VENV="$VENV" DEB="$DEB" CTL="$W/ctl" REPO="$ROOT" SITE="$ROOT/examples/lab" \
+  bash "$ROOT/tests/lab/ansible.sh" > "$W/lab.log" 2>&1 || rc=$?
+cat "$W/lab.log"
+if [ $rc != 0 ] || ! grep -q '^ANSIBLE-LAB-OK$' "$W/lab.log"; then
+  say "FAIL: the Ansible lab (exit $rc)"
+  exit 1
+fi
+say "the Ansible lab passed ($(since "$T0") s)"
