@@ -53,3 +53,10 @@ bash scripts/test-playground.sh --skip-js  # test-js.sh just built wasm/js/pkg-w
 
 step "pre-commit hook (language: rust, through pre-commit)"
 bash scripts/test-pre-commit.sh
+
+step "Debian package (build, lintian, install, remove)"
+DEB=$(bash scripts/build-deb.sh | tail -1)
+bash scripts/test-deb.sh --deb "$DEB"
+
+step "Ansible collection (ansible-test sanity, playbook against the netns lab)"
+bash scripts/test-ansible.sh --deb "$DEB"

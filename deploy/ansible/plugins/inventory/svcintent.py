@@ -35,7 +35,7 @@ options:
     description:
       - The rendered tree (C(svcintent render --out DIR)), or one generation of it. A relative
         path is relative to the configuration file.
-    type: path
+    type: str
     required: true
   site:
     description:
@@ -43,7 +43,7 @@ options:
         that the inventory and the rollout see the same generation. A relative path is relative
         to the configuration file. A site with errors fails the inventory with svcintent's
         diagnostics.
-    type: path
+    type: str
   executable:
     description: The svcintent command, for O(site).
     type: str
@@ -97,10 +97,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         super(InventoryModule, self).parse(inventory, loader, path, cache)
         self._read_config_data(path)
         base = os.path.dirname(os.path.abspath(path))
-        tree = os.path.join(base, self.get_option("tree"))
+        # Relative to the configuration file (os.path.join keeps an absolute second part).
+        tree = os.path.join(base, os.path.expanduser(self.get_option("tree")))
         site = self.get_option("site")
         if site:
-            self._render(os.path.join(base, site), tree)
+            self._render(os.path.join(base, os.path.expanduser(site)), tree)
 
         generation = os.path.realpath(tree)
         manifest_path = os.path.join(generation, "manifest.json")

@@ -90,8 +90,8 @@ outcome:
   returned: when apply printed its JSON
   type: str
   sample: changed
-rc:
-  description: apply's exit code.
+exit_code:
+  description: apply's exit code (not C(rc), which Ansible would take for a failure whenever it is not 0).
   returned: always
   type: int
   sample: 3
@@ -178,7 +178,7 @@ def main():
         argv.extend(["--state-dir", params["state_dir"]])
 
     rc, doc, out, err = run_json(module, argv)
-    result = dict(rc=rc, stderr=err, cmd=argv)
+    result = dict(exit_code=rc, stderr=err, cmd=argv)
     if doc is not None:
         result.update(
             apply=doc,

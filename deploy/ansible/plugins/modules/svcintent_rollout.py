@@ -112,7 +112,7 @@ rollout:
   description: svcintent rollout's whole JSON report.
   returned: when svcintent printed its JSON
   type: dict
-rc:
+exit_code:
   description: svcintent rollout's exit code.
   returned: always
   type: int
@@ -194,7 +194,7 @@ def main():
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    result = dict(changed=False, rc=rc, stderr=err, cmd=argv)
+    result = dict(changed=False, exit_code=rc, stderr=err, cmd=argv)
     if doc is not None:
         result["rollout"] = doc
         result["statements"] = doc.get("statements") or []
