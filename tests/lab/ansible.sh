@@ -158,4 +158,168 @@ ctl ansible-playbook -i "$W/hosts.ini" "$W/prepare.yml" > "$W/prepare2.log" 2>&1
 n=$(grep -cE '^[a-z0-9]+ +: ok=[0-9]+ +changed=0 +unreachable=0 +failed=0' "$W/prepare2.log" || true)
 [ "$n" = 8 ] || { cat "$W/prepare2.log"; fail "the second prepare play changed something ($n of 8 hosts unchanged)"; }
 echo "measured: package + staging again, nothing to do: $(since "$T1") s, 8 hosts changed=0"
+
+# ---------------------------------------------------------------------------- scenarios (a)-(f)
+# They need `svcintent apply` and `svcintent rollout` (issue #13) in the package: without them
+# this fails here rather than pass without running.
+on lb1 svcintent apply --help >/dev/null 2>&1 || fail "the packaged svcintent has no 'apply' command (issue #13): scenarios (a)-(f) cannot run"
+
+# The operator's working copy of the site; the inventory plugin renders it into the controller's
+# tree on every run (so inventory and rollout see the same generation).
+cp -r "$SITE" "$W/site"
+cat > "$W/controller/lab.svcintent.yml" <<EOF
+plugin: svcintent.anycast.svcintent
+site: ../site
+tree: tree
+EOF
+export ANSIBLE_CALLBACK_PLUGINS=$REPO/deploy/tests/callback_plugins ANSIBLE_CALLBACKS_ENABLED=svcintent_timeline
+# deploy NAME [ansible-playbook options]: the playbook, its log in $W/NAME.log, its timeline
+# (deploy/tests/timeline.py) in $W/NAME.tl; returns ansible-playbook's exit code.
+deploy() {
+  local name=$1 rc=0; shift
+  rm -f "$W/$name.timeline"
+  SVCINTENT_TIMELINE=$W/$name.timeline ctl ansible-playbook -i "$W/controller/lab.svcintent.yml" \
+    svcintent.anycast.deploy -e "svcintent_deb=$DEB" "$@" > "$W/$name.log" 2>&1 || rc=$?
+  "$PY" "$REPO/deploy/tests/timeline.py" "$W/$name.timeline" > "$W/$name.tl"
+  return $rc
+}
+# What a host runs: its state file and the sha256 of every file it has installed.
+host_state() {
+  echo "== $1 $(on "$1" sha256sum /var/lib/svcintent/state.json 2>/dev/null | cut -d' ' -f1)"
+  on "$1" sh -c 'for f in $(python3 -c "import json; print(\" \".join(f[\"path\"] for f in json.load(open(\"/var/lib/svcintent/state.json\"))[\"files\"]))" 2>/dev/null); do sha256sum "$f"; done'
+}
+snapshot() { local h; for h in $HOSTS; do host_state "$h"; done; }
+# check_plan NAME: the apply batches ran in the plan's order, every planned host changed, every
+# other host ran apply --check and reported ok.
+check_plan() {
+  local name=$1 planned
+  grep -q '^ORDER ok$' "$W/$name.tl" || { cat "$W/$name.tl"; fail "$name: the batches did not run in the plan's order"; }
+  planned=$(sed -n 's/^PLAN //p' "$W/$name.tl" | "$PY" -c 'import json,sys; print(" ".join(h for b in json.load(sys.stdin) for h in b))')
+  for h in $HOSTS; do
+    line=$(grep "^APPLY $h " "$W/$name.tl") || { cat "$W/$name.tl"; fail "$name: $h never ran svcintent apply"; }
+    case " $planned " in
+      *" $h "*) [ "$(cut -d' ' -f3,4 <<<"$line")" = "ok True" ] || { cat "$W/$name.log"; fail "$name: planned $h did not report changed: $line"; } ;;
+      *) [ "$(cut -d' ' -f3,4 <<<"$line")" = "ok False" ] || { cat "$W/$name.log"; fail "$name: unplanned $h did not report ok: $line"; } ;;
+    esac
+  done
+  echo "measured: $name: $(sed -n 's/^BATCH \([0-9]*\) \([0-9.]*\) \(.*\)/batch \1 (\3) \2 s;/p' "$W/$name.tl" | tr '\n' ' ')playbook $(sed -n 's/^TOTAL //p' "$W/$name.tl") s"
+}
+
+# (a) First deployment, from nothing: every host changed, in the plan's batches.
+deploy a-first || { cat "$W/a-first.log"; fail "(a) the first deployment failed"; }
+check_plan a-first
+for h in $HOSTS; do on "$h" test -f /var/lib/svcintent/state.json || fail "(a) $h has no state.json"; done
+echo "ok: (a) first deployment: $(sed -n 's/^PLAN //p' "$W/a-first.tl")"
+
+# The daemons, started as lab.sh starts them, where the first apply left them stopped (a lab host
+# has no init system; on a real host the packages' units run them).
+running() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+for h in web1 web2; do
+  for s in www shop; do on "$h" mkdir -p "/srv/www/$s"; on "$h" sh -c "echo '$s $h' > /srv/www/$s/index.html"; done
+  running "$W/$h/run/apache2/apache2.pid" || {
+    on "$h" sh -c 'a2enconf -q svcintent && a2ensite -q svcintent-www svcintent-shop && a2dissite -q 000-default' >/dev/null
+    on "$h" apache2ctl start || fail "apache2 does not start on $h"
+  }
+done
+for h in dns1 dns2; do
+  on "$h" dnsmasq --conf-file=/dev/null --no-resolv --no-hosts --pid-file=/run/dnsmasq.pid \
+    --local=/lab.example/ --host-record=www.lab.example,192.0.2.10 --log-facility=/var/log/dnsmasq.log
+done
+for h in lb1 lb2; do running "$W/$h/run/haproxy.pid" || start_haproxy "$h" || fail "haproxy does not start on $h"; done
+for h in rr1 lb1 lb2 dns1 dns2; do running "$W/$h/run/bird/bird.pid" || start_bird "$h" || fail "bird does not start on $h"; done
+ip netns exec client bird -c "$W/client.conf" -s "$W/client.ctl" -P "$W/client.pid"
+for h in lb1 lb2 dns1 dns2; do
+  running "$W/$h/run/anycast-healthchecker/anycast-healthchecker.pid" || start_ahc "$h"
+done
+for v in $WEB_VIPS; do wait_routes -4 "$v" "$LBS4" 30; done
+for v in $WEB_VIPS6; do wait_routes -6 "$v" "$LBS6" 30; done
+out=$(load 40 0 $TARGETS)
+[ "$(failed_of "$out")" = 0 ] || fail "(a) the deployed site does not serve: $out"
+echo "ok: (a) the site works: every VIP routed to both balancers, $out"
+
+# site_edit FILE SED: an operator's edit of the working copy.
+site_edit() { sed -i "$2" "$W/site/$1"; }
+# under_load NAME COMMAND...: runs COMMAND while the client sends requests (15 ms apart, every
+# VIP, both families; bounded at 4000 requests); fails on any failed request.
+under_load() {
+  local name=$1 rc=0 out; shift
+  ip netns exec client "$PY" "$LAB/load.py" 4000 15 $TARGETS > "$W/$name.load" &
+  local loadpid=$!
+  sleep 1
+  "$@" || rc=$?
+  sleep 1
+  kill -TERM "$loadpid" 2>/dev/null; wait "$loadpid" 2>/dev/null || true
+  out=$(head -1 "$W/$name.load")
+  echo "measured: $name: requests during the run: $out"
+  [ "$(failed_of "$out")" = 0 ] || { cat "$W/$name.load"; fail "$name: requests failed"; }
+  return $rc
+}
+bird_reconfigured() { local h; for h in rr1 lb1 lb2 dns1 dns2; do birdc_on "$h" show status | grep 'Last reconfiguration'; done; }
+
+# (b) A change rolled out under load: 0 failed requests, the planned hosts changed, the others ok.
+site_edit services/web.yaml 's/^    description: Lab website, client address by X-Forwarded-For/    description: Lab website (b), client address by X-Forwarded-For/'
+under_load b-change deploy b-change || { cat "$W/b-change.log"; fail "(b) the rollout failed"; }
+check_plan b-change
+echo "ok: (b) $(sed -n 's/^PLAN //p' "$W/b-change.tl") changed, the other hosts ok"
+
+# (c) A rerun: nothing planned, every host ok (apply --check), no daemon reloaded.
+before_state=$(snapshot); before_bird=$(bird_reconfigured)
+before_hap="$(cat "$W/lb1/run/haproxy.pid" "$W/lb2/run/haproxy.pid")"
+under_load c-rerun deploy c-rerun || { cat "$W/c-rerun.log"; fail "(c) the rerun failed"; }
+check_plan c-rerun
+[ "$(sed -n 's/^PLAN //p' "$W/c-rerun.tl")" = "[]" ] || fail "(c) the rerun planned $(sed -n 's/^PLAN //p' "$W/c-rerun.tl")"
+n=$(grep -cE '^[a-z0-9]+ +: ok=[0-9]+ +changed=0 +unreachable=0 +failed=0' "$W/c-rerun.log" || true)
+[ "$n" = 8 ] || { cat "$W/c-rerun.log"; fail "(c) $n of 8 hosts report changed=0"; }
+[ "$(snapshot)" = "$before_state" ] || fail "(c) a host's files or state changed"
+[ "$(bird_reconfigured)" = "$before_bird" ] || fail "(c) a BIRD was reconfigured"
+[ "$(cat "$W/lb1/run/haproxy.pid" "$W/lb2/run/haproxy.pid")" = "$before_hap" ] || fail "(c) an HAProxy was reloaded or restarted"
+echo "ok: (c) rerun: 8 hosts ok, changed=0; no BIRD reconfigured, no HAProxy reloaded, no file changed"
+
+# (d) --check --diff: the diffs shown, nothing changed.
+site_edit services/web.yaml 's/^    description: Lab website (b), /    description: Lab website (d), /'
+before_state=$(snapshot); before_bird=$(bird_reconfigured)
+under_load d-check deploy d-check --check --diff || { cat "$W/d-check.log"; fail "(d) the check run failed"; }
+check_plan d-check
+grep -q '^+.*Lab website (d)' "$W/d-check.log" || { cat "$W/d-check.log"; fail "(d) no diff with the new description shown"; }
+[ "$(snapshot)" = "$before_state" ] || fail "(d) --check changed a host"
+[ "$(bird_reconfigured)" = "$before_bird" ] || fail "(d) --check reconfigured a BIRD"
+echo "ok: (d) --check --diff: $(grep -c '^+++ ' "$W/d-check.log") file diffs shown, nothing changed"
+
+# (e) One host's daemon check fails: the play stops there; that host and the later batches keep
+# the old generation. The check fails for real: lb1's HAProxy configuration names the user
+# `haproxy`, which is removed from lb1's /etc/passwd (haproxy -c resolves it).
+passwd_line=$(on lb1 grep '^haproxy:' /etc/passwd) || fail "(e) lb1 has no haproxy user"
+on lb1 sed -i '/^haproxy:/d' /etc/passwd
+declare -A before
+for h in $HOSTS; do before[$h]=$(host_state "$h"); done
+rc=0; under_load e-fail deploy e-fail || rc=$?
+on lb1 sh -c "echo '$passwd_line' >> /etc/passwd"
+[ $rc != 0 ] || { cat "$W/e-fail.log"; fail "(e) the play did not fail"; }
+grep -q "svcintent apply on lb1: " "$W/e-fail.log" || { cat "$W/e-fail.log"; fail "(e) apply's message for lb1 is not the task's error"; }
+grep -q "^APPLY lb1 failed " "$W/e-fail.tl" || { cat "$W/e-fail.tl"; fail "(e) lb1 did not fail"; }
+grep '^BATCH' "$W/e-fail.tl" | tail -1 | grep -qE ' lb1( |$)' || { cat "$W/e-fail.tl"; fail "(e) batches ran after lb1's"; }
+ran=" $(awk '/^BATCH/ { for (i = 4; i <= NF; i++) printf "%s ", $i }' "$W/e-fail.tl")"
+later=$(sed -n 's/^PLAN //p' "$W/e-fail.tl" | "$PY" -c 'import json,sys
+b = json.load(sys.stdin); i = [n for n, x in enumerate(b) if "lb1" in x][0]
+print(" ".join(h for x in b[i + 1:] for h in x))')
+[ -n "$later" ] || fail "(e) lb1 is in the last batch: nothing shows the later batches stay untouched"
+for h in $HOSTS; do
+  case "$ran" in *" $h "*) [ "$h" = lb1 ] || continue ;; esac
+  [ "$(host_state "$h")" = "${before[$h]}" ] || fail "(e) $h changed"
+done
+echo "ok: (e) lb1's check failed: the play stopped; lb1 and the later batches ($later) untouched: $(grep -m1 -o 'svcintent apply on lb1: .*' "$W/e-fail.log" | cut -c1-160)"
+
+# (f) A change the guard refuses (drain both balancers): fails before any host is touched.
+cp "$W/site/hosts.yaml" "$W/hosts.yaml.before"
+site_edit hosts.yaml 's/^  \(lb[12]\): *{ \(.*\) }$/  \1: { \2, drain: true }/'
+before_state=$(snapshot)
+rc=0; under_load f-refused deploy f-refused || rc=$?
+[ $rc != 0 ] || { cat "$W/f-refused.log"; fail "(f) the refused rollout did not fail"; }
+grep -q "svcintent rollout refuses the change; no host was touched" "$W/f-refused.log" || { cat "$W/f-refused.log"; fail "(f) no refusal statement"; }
+grep -q '^BATCH' "$W/f-refused.tl" && fail "(f) a batch ran after the refusal"
+grep -q '"name": "Install svcintent and stage the new generation"' "$W/f-refused.timeline" && fail "(f) the hosts were prepared after the refusal"
+[ "$(snapshot)" = "$before_state" ] || fail "(f) a host changed"
+cp "$W/hosts.yaml.before" "$W/site/hosts.yaml"
+echo "ok: (f) refused: $(grep -A2 'refuses the change' "$W/f-refused.log" | head -3 | tr '\n' ' ' | cut -c1-200)"
+
 echo ANSIBLE-LAB-OK

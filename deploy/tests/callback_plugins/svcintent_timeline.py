@@ -56,6 +56,8 @@ class CallbackModule(CallbackBase):
             changed=bool(res.get("changed")),
             outcome=res.get("outcome"),
             reloads=res.get("reloads"),
+            batches=res.get("batches"),
+            unchanged=res.get("unchanged"),
         )
 
     def v2_runner_on_ok(self, result):
