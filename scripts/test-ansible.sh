@@ -7,7 +7,8 @@
 #      package registries is replaced by deploy/tests/get-pip-offline.py);
 #   3. unless --sanity-only: the playbook against the netns lab (tests/lab/ansible.sh) with the
 #      .deb of scripts/build-deb.sh (--deb FILE, else built here), sshd in every lab host, the
-#      lab client sending requests through every scenario.
+#      lab client sending requests through every scenario; then deploy/salt's state with
+#      salt-call (salt, pinned, in $TARGET/salt-venv) on one lab host.
 # Needs root for 3 (namespaces, sshd).
 # Usage: scripts/test-ansible.sh [--sanity-only | --skip-sanity] [--deb FILE]
 set -euo pipefail
@@ -15,6 +16,7 @@ exec </dev/null
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 ANSIBLE_CORE_VERSION=2.19.14
+SALT_VERSION=3008.4
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 VENV="$TARGET/ansible-venv"
 SANITY_ONLY=0
@@ -77,15 +79,24 @@ command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || {
   say "installing openssh-server (sshd for the lab hosts)"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server >/dev/null
 }
+# Salt, for deploy/salt's state (run with salt-call in the lab after the Ansible scenarios).
+SALT_VENV="$TARGET/salt-venv"
+T1=$(now)
+if [ "$("$SALT_VENV/bin/salt-call" --version 2>/dev/null | awk '{print $2}')" != "$SALT_VERSION" ]; then
+  say "installing salt $SALT_VERSION into $SALT_VENV"
+  /usr/bin/python3 -m venv --clear "$SALT_VENV"
+  "$SALT_VENV/bin/pip" install --quiet --disable-pip-version-check "salt==$SALT_VERSION"
+fi
+say "salt-call $("$SALT_VENV/bin/salt-call" --version 2>/dev/null | awk '{print $2}') ($(since "$T1") s)"
 W=$(mktemp -d /tmp/svcintent-ansible-lab.XXXXXX)
 trap 'if [ "${KEEP:-0}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi' EXIT
 mkdir -p "$W/empty-tree" "$W/ctl" "$W/lab"
 dpkg-deb -x "$DEB" "$W/ctl"
 T0=$(now)
 rc=0
-timeout -k 5 600 unshare --mount --net --pid --fork --mount-proc -- \
+timeout -k 5 900 unshare --mount --net --pid --fork --mount-proc -- \
   env W="$W/lab" T="$W/empty-tree" VENV="${SVCINTENT_HEALTHCHECKER:-/opt/svcintent-venv}" LAB="$ROOT/tests/lab" \
-  ANSIBLE_VENV="$VENV" DEB="$DEB" CTL="$W/ctl" REPO="$ROOT" SITE="$ROOT/examples/lab" \
+  ANSIBLE_VENV="$VENV" SALT_VENV="$SALT_VENV" DEB="$DEB" CTL="$W/ctl" REPO="$ROOT" SITE="$ROOT/examples/lab" \
   bash "$ROOT/tests/lab/ansible.sh" > "$W/lab.log" 2>&1 || rc=$?
 cat "$W/lab.log"
 if [ $rc != 0 ] || ! grep -q '^ANSIBLE-LAB-OK$' "$W/lab.log"; then

@@ -13,10 +13,10 @@
 # The controller (ansible-playbook) runs in the client's network namespace, the lab's upstream.
 #
 # Environment: W, T (an empty tree: every host starts from nothing), VENV (anycast-healthchecker),
-# LAB (this directory), ANSIBLE_VENV (ansible-core), DEB (the package), CTL (the package's files
-# extracted: the controller's svcintent), REPO (the repository), SITE (examples/lab).
+# LAB (this directory), ANSIBLE_VENV (ansible-core), SALT_VENV (salt), DEB (the package), CTL (the
+# package's files extracted: the controller's svcintent), REPO (the repository), SITE (examples/lab).
 set -euo pipefail
-: "${ANSIBLE_VENV:?}" "${DEB:?}" "${CTL:?}" "${REPO:?}" "${SITE:?}"
+: "${ANSIBLE_VENV:?}" "${SALT_VENV:?}" "${DEB:?}" "${CTL:?}" "${REPO:?}" "${SITE:?}"
 source "$LAB/common.sh"
 T0=$(now)
 
@@ -205,6 +205,24 @@ check_plan() {
   echo "measured: $name: $(sed -n 's/^BATCH \([0-9]*\) \([0-9.]*\) \(.*\)/batch \1 (\3) \2 s;/p' "$W/$name.tl" | tr '\n' ' ')playbook $(sed -n 's/^TOTAL //p' "$W/$name.tl") s"
 }
 
+# The inventory the plugin makes from the site: hosts, roles as groups, addresses.
+inv=$(ctl ansible-inventory -i "$W/controller/lab.svcintent.yml" --list 2>"$W/inventory.err") || { cat "$W/inventory.err"; fail "ansible-inventory"; }
+"$PY" - "$inv" <<'EOF' || fail "the inventory made from the site is not the lab's"
+import json, sys
+inv = json.loads(sys.argv[1])
+want = {"balancer": ["lb1", "lb2"], "route_reflector": ["rr1"], "web": ["web1", "web2"],
+        "anycast_node": ["dns1", "dns2"], "monitoring": ["mon1"],
+        "svcintent": ["dns1", "dns2", "lb1", "lb2", "mon1", "rr1", "web1", "web2"]}
+for group, hosts in want.items():
+    got = sorted(inv.get(group, {}).get("hosts", []))
+    assert got == hosts, (group, got)
+hostvars = inv["_meta"]["hostvars"]
+assert hostvars["lb1"]["ansible_host"] == "198.18.1.1", hostvars["lb1"]
+assert hostvars["rr1"]["svcintent_ipv6"] == "2001:db8:ff::1", hostvars["rr1"]
+assert hostvars["lb2"]["svcintent_roles"] == ["balancer"], hostvars["lb2"]
+EOF
+echo "ok: the inventory plugin: 8 hosts, a group per role, ansible_host from ipv4, svcintent_* host variables"
+
 # (a) First deployment, from nothing: every host changed, in the plan's batches.
 deploy a-first || { cat "$W/a-first.log"; fail "(a) the first deployment failed"; }
 check_plan a-first
@@ -321,5 +339,57 @@ grep -q '"name": "Install svcintent and stage the new generation"' "$W/f-refused
 [ "$(snapshot)" = "$before_state" ] || fail "(f) a host changed"
 cp "$W/hosts.yaml.before" "$W/site/hosts.yaml"
 echo "ok: (f) refused: $(grep -A2 'refuses the change' "$W/f-refused.log" | head -3 | tr '\n' ' ' | cut -c1-200)"
+
+# ---------------------------------------------------------------------------- Salt
+# deploy/salt's state, run with salt-call (masterless, PyPI's salt in $SALT_VENV) inside lb1's
+# namespaces: svcintent.applied maps apply's exit codes like the Ansible module. lb1 still runs
+# the generation before (d)'s edit (its check failed in (e)); it is a batch of its own in that plan.
+mkdir -p "$W/salt/roots/svcintent" "$W/salt/lb1"
+cp -r "$REPO/deploy/salt/_states" "$W/salt/roots/"
+cp "$REPO/deploy/salt/svcintent/"*.sls "$W/salt/roots/svcintent/"
+ln -s "$W/controller/tree" "$W/salt/roots/svcintent/tree"
+cat > "$W/salt/minion" <<EOF
+file_client: local
+file_roots:
+  base: [$W/salt/roots]
+root_dir: $W/salt/lb1
+id: lb1
+log_level: warning
+EOF
+# salt_apply NAME [test=True]: the state on lb1; prints "RESULT <result> CHANGES <n files>" and the comment.
+salt_apply() {
+  local name=$1 gen; shift
+  gen=$(sha256sum "$W/controller/tree/manifest.json" | cut -d' ' -f1)
+  on lb1 env PYTHONWARNINGS=ignore "$SALT_VENV/bin/salt-call" --local -c "$W/salt" --out=json state.apply svcintent "$@" \
+    pillar="{\"svcintent\": {\"generation\": \"$gen\"}}" > "$W/$name.salt" 2>"$W/$name.salt.err" || true
+  "$PY" -c 'import json, sys
+d = json.load(open(sys.argv[1]))["local"]
+(state,) = [v for k, v in d.items() if k.startswith("svcintent_|-")]
+print("RESULT %s CHANGES %d" % (state["result"], len((state["changes"] or {}).get("files") or {})))
+print(state["comment"])' "$W/$name.salt" || { cat "$W/$name.salt" "$W/$name.salt.err"; fail "salt ($name): no state result"; }
+}
+on lb1 "$SALT_VENV/bin/salt-call" --local -c "$W/salt" saltutil.sync_states > /dev/null 2>&1 || fail "salt: sync_states"
+ctl svcintent render "$W/site" --out "$W/controller/tree" > /dev/null
+lb1_before=$(host_state lb1)
+out=$(salt_apply g-test test=True)
+grep -q '^RESULT None CHANGES [1-9]' <<<"$out" || fail "salt test=True on lb1: $out"
+[ "$(host_state lb1)" = "$lb1_before" ] || fail "salt test=True changed lb1"
+T1=$(now)
+under_load g-salt salt_apply g-apply > "$W/g-apply.out" || fail "salt apply on lb1"
+out=$(cat "$W/g-apply.out")
+grep -q '^RESULT True CHANGES [1-9]' <<<"$out" || fail "salt apply on lb1: $out"
+[ "$(host_state lb1)" != "$lb1_before" ] || fail "salt apply did not change lb1"
+echo "measured: salt-call state.apply svcintent on lb1 (changed): $(since "$T1") s"
+out=$(salt_apply g-again)
+grep -q '^RESULT True CHANGES 0$' <<<"$out" || fail "salt rerun on lb1: $out"
+# A file modified by hand, and a new generation: apply refuses (exit 8), the state fails with its words.
+on lb1 sh -c 'echo "# edited by hand" >> /etc/haproxy/haproxy.cfg'
+site_edit services/web.yaml 's/^    description: Lab website (d), /    description: Lab website (g), /'
+ctl svcintent render "$W/site" --out "$W/controller/tree" > /dev/null
+out=$(salt_apply g-refused)
+grep -q '^RESULT False ' <<<"$out" && grep -q 'svcintent apply on lb1: refused; nothing was touched (exit 8' <<<"$out" \
+  || fail "salt with a hand-modified file on lb1: $out"
+on lb1 sed -i '/^# edited by hand$/d' /etc/haproxy/haproxy.cfg
+echo "ok: salt-call $("$SALT_VENV/bin/salt-call" --version 2>/dev/null | awk '{print $2}'): test=True would change lb1 and touched nothing; applied (changed); rerun unchanged; a hand-modified file: result False, '$(sed -n 2p <<<"$out" | cut -c1-120)'"
 
 echo ANSIBLE-LAB-OK
