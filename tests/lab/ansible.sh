@@ -340,7 +340,7 @@ grep -q '^BATCH' "$W/f-refused.tl" && fail "(f) a batch ran after the refusal"
 grep -q '"name": "Install svcintent and stage the new generation"' "$W/f-refused.timeline" && fail "(f) the hosts were prepared after the refusal"
 [ "$(snapshot)" = "$before_state" ] || fail "(f) a host changed"
 cp "$W/hosts.yaml.before" "$W/site/hosts.yaml"
-echo "ok: (f) refused: $(grep -A2 'refuses the change' "$W/f-refused.log" | head -3 | tr '\n' ' ' | cut -c1-200)"
+echo "ok: (f) refused before any host was touched: $(grep -m1 -o 'svcintent rollout refuses the change.*' "$W/f-refused.log" | cut -c1-200)"
 
 # ---------------------------------------------------------------------------- Salt
 # deploy/salt's state, run with salt-call (masterless, PyPI's salt in $SALT_VENV) inside lb1's
