@@ -10,6 +10,7 @@ use crate::diagnostic::json::{JsonDiagnostic, to_json_all};
 use crate::diff::SiteDiff;
 use crate::plan::topology::Topology;
 use crate::render::{Manifest, Target};
+use crate::rollout::{Fleet, HostState, Rollout};
 use crate::source::{SourceFile, Sources};
 use crate::{Code, Severity};
 
@@ -59,10 +60,45 @@ pub enum Request {
         /// The new site's files.
         new: Vec<InputFile>,
     },
+    /// In which batches a deployment applies the hosts that change from `old` (what they run)
+    /// to `new`, and whether the guard allows the change at all (see [`crate::rollout`]).
+    Rollout {
+        /// What the hosts run.
+        old: RolloutSide,
+        /// What they move to (a site or a rendered tree's manifest).
+        new: RolloutSide,
+        /// Intended withdrawals and the batch size limit.
+        #[serde(default)]
+        options: crate::rollout::Options,
+    },
     /// JSON Schema of the input format.
     Schema,
     /// Versions.
     Version,
+}
+
+/// One side of a rollout.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum RolloutSide {
+    /// A site, rendered first.
+    Site {
+        /// The site's files.
+        files: Vec<InputFile>,
+    },
+    /// A rendered tree's `manifest.json`.
+    Manifest {
+        /// The manifest.
+        manifest: Box<Manifest>,
+    },
+    /// What each host's `svcintent apply` recorded (`state.json`); a host without a record runs
+    /// nothing (old side only).
+    States {
+        /// The records.
+        states: Vec<HostState>,
+    },
+    /// Nothing: a first deployment (old side only).
+    None,
 }
 
 /// A request with its protocol version.
@@ -142,6 +178,9 @@ pub struct Response {
     /// What changes (diff, when both sites are free of errors).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<SiteDiff>,
+    /// The rollout's batches or refusals (rollout, when both sides are usable).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
     /// Text payload (explain, schema as JSON text, version).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
@@ -161,6 +200,7 @@ impl Response {
             manifest: None,
             topology: None,
             diff: None,
+            rollout: None,
             text: None,
             error: None,
         }
@@ -308,6 +348,7 @@ pub fn handle(request: Request) -> Response {
                 }
             }
         }
+        Request::Rollout { old, new, options } => rollout(old, new, &options),
         Request::Schema => Response {
             text: Some(crate::schema::json_schema()),
             ..Response::empty(true)
@@ -319,6 +360,53 @@ pub fn handle(request: Request) -> Response {
             )),
             ..Response::empty(true)
         },
+    }
+}
+
+/// A side of a rollout as a fleet; `Err` with the response to give when it cannot be one
+/// (a site with errors).
+fn fleet_of(side: RolloutSide, is_old: bool) -> Result<Fleet, Box<Response>> {
+    match side {
+        RolloutSide::Site { files } => {
+            let sources = sources(files);
+            let (built, diagnostics) = crate::build(&sources);
+            match built {
+                Some(b) => Ok(Fleet::from_manifest(&b.output.manifest)),
+                None => {
+                    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+                    let json = to_json_all(&diagnostics, &sources);
+                    let which = if is_old { "old" } else { "new" };
+                    Err(Box::new(Response {
+                        error: Some(format!("the {which} site has {errors} error(s)")),
+                        diagnostics: if is_old { Vec::new() } else { json.clone() },
+                        old_diagnostics: if is_old { json } else { Vec::new() },
+                        ..Response::empty(false)
+                    }))
+                }
+            }
+        }
+        RolloutSide::Manifest { manifest } => Ok(Fleet::from_manifest(&manifest)),
+        RolloutSide::States { states } if is_old => Ok(Fleet::from_states(&states)),
+        RolloutSide::None if is_old => Ok(Fleet::default()),
+        RolloutSide::States { .. } | RolloutSide::None => Err(Box::new(Response::error(
+            "the new side of a rollout must be a site or a rendered tree",
+        ))),
+    }
+}
+
+fn rollout(old: RolloutSide, new: RolloutSide, options: &crate::rollout::Options) -> Response {
+    let new = match fleet_of(new, false) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let old = match fleet_of(old, true) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let plan = crate::rollout::plan(&old, &new, options);
+    Response {
+        rollout: Some(plan),
+        ..Response::empty(true)
     }
 }
 

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Built;
 use crate::model::{Balancing, Intent, Service};
+use crate::plan::facts::{HostFacts, announced, facts};
 use crate::plan::topology::sessions;
 
 /// What a statement is about, in the order statements are listed.
@@ -114,7 +115,7 @@ pub fn diff(old: &Built, new: &Built) -> SiteDiff {
     }
 }
 
-type Say<'a> = dyn FnMut(ChangeKind, String) + 'a;
+pub(crate) type Say<'a> = dyn FnMut(ChangeKind, String) + 'a;
 
 fn roles(intent: &Intent, host: &str) -> String {
     intent.hosts.get(host).map_or_else(String::new, |h| {
@@ -294,20 +295,14 @@ fn services(old: &Intent, new: &Intent, say: &mut Say<'_>) {
     }
 }
 
-/// (VIP, service) → hosts that announce it (present and not withdrawn).
-fn announced(built: &Built) -> BTreeMap<(IpAddr, &str), BTreeSet<&str>> {
-    let mut out: BTreeMap<(IpAddr, &str), BTreeSet<&str>> = BTreeMap::new();
-    for host in built.plan.hosts.values() {
-        for a in host.announcements.iter().filter(|a| !a.withdrawn) {
-            out.entry((a.vip, a.service.as_str()))
-                .or_default()
-                .insert(host.name.as_str());
-        }
-    }
-    out
-}
-
-fn announcements(old: &Built, new: &Built, say: &mut Say<'_>) {
+/// The `announce` statements between two sets of host facts: one statement per service, set
+/// of hosts and direction. Shared with the rollout ([`crate::rollout`]), which states the same
+/// change from the manifests' facts.
+pub(crate) fn announcement_statements<'a>(
+    old: impl IntoIterator<Item = (&'a str, &'a HostFacts)>,
+    new: impl IntoIterator<Item = (&'a str, &'a HostFacts)>,
+    say: &mut Say<'_>,
+) {
     let (was, is) = (announced(old), announced(new));
     let none = BTreeSet::new();
     // (announces?, service, hosts) → VIPs: one statement per service and set of hosts.
@@ -339,6 +334,18 @@ fn announcements(old: &Built, new: &Built, say: &mut Say<'_>) {
             ),
         );
     }
+}
+
+fn announcements(old: &Built, new: &Built, say: &mut Say<'_>) {
+    let (was, is) = (
+        facts(&old.intent, &old.plan).hosts,
+        facts(&new.intent, &new.plan).hosts,
+    );
+    announcement_statements(
+        was.iter().map(|(n, f)| (n.as_str(), f)),
+        is.iter().map(|(n, f)| (n.as_str(), f)),
+        say,
+    );
 }
 
 /// One opening of a host's firewall: to `daddr`, `proto`/`port`, from `source` (`None`: anywhere).

@@ -19,6 +19,7 @@ pub mod parse;
 pub mod plan;
 pub mod render;
 pub mod resolve;
+pub mod rollout;
 pub mod schema;
 pub mod source;
 pub mod trace;

@@ -252,6 +252,86 @@ pub const PATHS: &[Field] = &[
     ),
 ];
 
+/// `site.deploy`.
+pub const DEPLOY: &[Field] = &[
+    f(
+        "min_announcers",
+        Ty::Int(0, 1000),
+        "1",
+        "Default of every service's `deploy.min_announcers`.",
+    ),
+    f(
+        "max_in_flight",
+        Ty::Int(1, 1000),
+        "1",
+        "Default of every service's `deploy.max_in_flight`.",
+    ),
+    f(
+        "withdraw_timeout",
+        Ty::Duration,
+        "30s",
+        "How long `svcintent apply` waits for BIRD to stop exporting a VIP it withdraws.",
+    ),
+    f(
+        "bird_undo_timeout",
+        Ty::Duration,
+        "2m",
+        "`birdc configure ... timeout`: BIRD goes back to its previous configuration unless `apply` confirms the new one in time (whole seconds).",
+    ),
+    f(
+        "bird_socket",
+        Ty::Path,
+        "/run/bird/bird.ctl",
+        "BIRD's control socket.",
+    ),
+    f(
+        "haproxy_master_socket",
+        Ty::Path,
+        "/run/haproxy-master.sock",
+        "HAProxy's master CLI socket (Debian's unit starts HAProxy with `-S` on it).",
+    ),
+    f(
+        "haproxy_reload",
+        Ty::List(&ARG),
+        "[]",
+        "Command that reloads HAProxy (never a restart).",
+    ),
+    f(
+        "apache_reload",
+        Ty::List(&ARG),
+        "[apache2ctl, graceful]",
+        "Command that reloads Apache gracefully.",
+    ),
+    f(
+        "icinga2_reload",
+        Ty::List(&ARG),
+        "[systemctl, reload, icinga2.service]",
+        "Command that reloads Icinga2.",
+    ),
+    f(
+        "healthchecker_restart",
+        Ty::List(&ARG),
+        "[systemctl, restart, anycast-healthchecker.service]",
+        "Command that restarts anycast-healthchecker (it has no reload).",
+    ),
+];
+
+/// `deploy` of a service.
+pub const SERVICE_DEPLOY: &[Field] = &[
+    f(
+        "min_announcers",
+        Ty::Int(0, 1000),
+        "site.deploy.min_announcers",
+        "Announcing hosts each VIP keeps at every moment of a rollout; 0: no guard.",
+    ),
+    f(
+        "max_in_flight",
+        Ty::Int(1, 1000),
+        "site.deploy.max_in_flight",
+        "Announcers (and, separately, backends) of the service applied at the same time.",
+    ),
+];
+
 /// `site`.
 pub const SITE: &[Field] = &[
     req("name", Ty::Ident, "Short name of the site."),
@@ -279,6 +359,12 @@ pub const SITE: &[Field] = &[
         "Monitoring defaults.",
     ),
     f("paths", Ty::Object(PATHS), "", "Paths on the hosts."),
+    f(
+        "deploy",
+        Ty::Object(DEPLOY),
+        "",
+        "How `svcintent apply` and `svcintent rollout` deploy the site.",
+    ),
 ];
 
 /// `hosts.<name>`.
@@ -499,6 +585,12 @@ pub const SERVICE: &[Field] = &[
         "Health check (balancer checks, announcement, monitoring).",
     ),
     f("monitoring", Ty::Object(MONITORING), "", "Monitoring."),
+    f(
+        "deploy",
+        Ty::Object(SERVICE_DEPLOY),
+        "",
+        "Limits during a rollout.",
+    ),
     f(
         "drain",
         Ty::List(&IDENT),

@@ -19,9 +19,9 @@
 
 use svcintent_core::diagnostic::{human, json};
 use svcintent_core::schema::{
-    self, Applies, BACKEND, BGP, CHECK, CHECK_HTTP, CHECK_TCP, CHECK_TLS, DEFAULTS_EXTRA, Field,
-    HOST, MONITORING, PATHS, SERVICE, SITE, SITE_MONITORING, TIMEOUTS, TLS, Ty, UPSTREAM, VERSIONS,
-    WEB,
+    self, Applies, BACKEND, BGP, CHECK, CHECK_HTTP, CHECK_TCP, CHECK_TLS, DEFAULTS_EXTRA, DEPLOY,
+    Field, HOST, MONITORING, PATHS, SERVICE, SERVICE_DEPLOY, SITE, SITE_MONITORING, TIMEOUTS, TLS,
+    Ty, UPSTREAM, VERSIONS, WEB,
 };
 use svcintent_core::{Sources, compile};
 use svcintent_tests::repo_root;
@@ -34,6 +34,7 @@ const BLOCKS: &[(&str, &[Field])] = &[
     ("`site.versions`", VERSIONS),
     ("`site.monitoring`", SITE_MONITORING),
     ("`site.paths`", PATHS),
+    ("`site.deploy`", DEPLOY),
     ("`hosts.<name>`", HOST),
     ("`services.<name>` and `templates.<name>`", SERVICE),
     ("`check`", CHECK),
@@ -41,6 +42,7 @@ const BLOCKS: &[(&str, &[Field])] = &[
     ("`check.tcp`", CHECK_TCP),
     ("`check.tls`", CHECK_TLS),
     ("`monitoring`", MONITORING),
+    ("`deploy`", SERVICE_DEPLOY),
     ("`timeouts`", TIMEOUTS),
     ("`tls`", TLS),
     ("`backends[]`", BACKEND),

@@ -179,6 +179,7 @@ start_host() {
     mount -t tmpfs tmpfs /var/lib
     mkdir -p /var/lib/anycast-healthchecker
     mount --bind $W/$h/state /var/lib/anycast-healthchecker
+    if [ -d $T/$h/var/lib/svcintent ]; then cp -r $T/$h/var/lib/svcintent /var/lib/; fi
     for p in check_http check_tcp check_ntp_time; do mount --bind $W/plugin /usr/lib/nagios/plugins/\$p; done
     if [ -f $T/$h/etc/systemd/network/50-svcintent-vips.network ]; then
       for a in \$(sed -n 's/^Address=//p' $T/$h/etc/systemd/network/50-svcintent-vips.network); do ip addr add \$a dev lo; done

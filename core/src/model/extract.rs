@@ -551,8 +551,9 @@ impl Cx<'_> {
 
 /// Whether a table is inherited (service fields and their blocks), so that `key+:` can append.
 fn is_mergeable(fields: &[Field]) -> bool {
-    let fixed: [&[Field]; 8] = [
+    let fixed: [&[Field]; 9] = [
         schema::SITE,
+        schema::DEPLOY,
         schema::BGP,
         schema::UPSTREAM,
         schema::VERSIONS,
@@ -655,6 +656,19 @@ pub fn extract(sources: &Sources, r: &Resolved, diags: &mut Diagnostics) -> Opti
         .as_ref()
         .map(|s| s.monitoring.notify.clone())
         .unwrap_or_default();
+    let deploy_default = site.as_ref().map_or_else(
+        || {
+            let d = Deploy::default();
+            ServiceDeploy {
+                min_announcers: d.min_announcers,
+                max_in_flight: d.max_in_flight,
+            }
+        },
+        |s| ServiceDeploy {
+            min_announcers: s.deploy.min_announcers,
+            max_in_flight: s.deploy.max_in_flight,
+        },
+    );
     let mut services = BTreeMap::new();
     for (name, rs) in &r.services {
         if let Some(s) = service(
@@ -664,6 +678,7 @@ pub fn extract(sources: &Sources, r: &Resolved, diags: &mut Diagnostics) -> Opti
             &rs.effective,
             &rs.chain,
             &notify_default,
+            deploy_default,
         ) {
             services.insert(name.clone(), s);
         }
@@ -831,6 +846,7 @@ fn site(cx: &mut Cx<'_>, def: &Def) -> Option<Site> {
         tls_certificates: path("tls_certificates", "/etc/haproxy/certs"),
         plugins: path("plugins", "/usr/lib/nagios/plugins"),
     };
+    let deploy = deploy_settings(cx, obj.get("deploy"));
     Some(Site {
         name: name?,
         asn: asn?,
@@ -845,7 +861,107 @@ fn site(cx: &mut Cx<'_>, def: &Def) -> Option<Site> {
         versions,
         monitoring: SiteMonitoring { notify },
         paths,
+        deploy,
     })
+}
+
+/// `site.deploy`, with the defaults of [`Deploy::default`] for what it does not say.
+fn deploy_settings(cx: &mut Cx<'_>, node: Option<&Node>) -> Deploy {
+    let defaults = Deploy::default();
+    let Some(obj) = node.and_then(|n| cx.object(n, schema::DEPLOY, "site.deploy")) else {
+        return defaults;
+    };
+    let count = |cx: &mut Cx<'_>, key: &str, min: i64, default: u16| {
+        obj.get(key)
+            .and_then(|n| cx.int(n, min, 1000, key, Code::OutOfRange))
+            .and_then(|v| u16::try_from(v).ok())
+            .unwrap_or(default)
+    };
+    let min_announcers = count(cx, "min_announcers", 0, defaults.min_announcers);
+    let max_in_flight = count(cx, "max_in_flight", 1, defaults.max_in_flight);
+    let withdraw_timeout_ms = obj
+        .get("withdraw_timeout")
+        .and_then(|n| cx.duration_ms(n, "withdraw_timeout"))
+        .unwrap_or(defaults.withdraw_timeout_ms);
+    let bird_undo_timeout_ms = match obj.get("bird_undo_timeout") {
+        Some(n) => match cx.duration_ms(n, "bird_undo_timeout") {
+            // BIRD takes whole seconds.
+            Some(ms) if ms < 1000 => {
+                cx.push(
+                    Diagnostic::new(
+                        Code::InvalidDuration,
+                        n.span,
+                        "bird_undo_timeout must be at least 1s",
+                    )
+                    .help("BIRD counts this timeout in whole seconds"),
+                );
+                defaults.bird_undo_timeout_ms
+            }
+            Some(ms) => ms,
+            None => defaults.bird_undo_timeout_ms,
+        },
+        None => defaults.bird_undo_timeout_ms,
+    };
+    let socket = |cx: &mut Cx<'_>, key: &str, default: String| {
+        obj.get(key)
+            .and_then(|n| cx.checked(n, key, strings::path, Code::InvalidValue))
+            .unwrap_or(default)
+    };
+    let bird_socket = socket(cx, "bird_socket", defaults.bird_socket);
+    let haproxy_master_socket = socket(cx, "haproxy_master_socket", defaults.haproxy_master_socket);
+    let command = |cx: &mut Cx<'_>, key: &str, default: Vec<String>| -> Vec<String> {
+        let Some(n) = obj.get(key) else {
+            return default;
+        };
+        let argv: Vec<String> = cx
+            .list(n, key)
+            .iter()
+            .filter_map(|i| cx.checked(i, "command argument", strings::arg, Code::UnsafeString))
+            .collect();
+        if let Some(first) = argv.first()
+            && strings::file_name(first).is_err()
+            && strings::path(first).is_err()
+        {
+            cx.push(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    n.span,
+                    format!("`{first}` is not a program name or absolute path"),
+                )
+                .help("the first element names the program, run without a shell: e.g. [systemctl, reload, haproxy.service]"),
+            );
+        }
+        argv
+    };
+    let haproxy_reload = command(cx, "haproxy_reload", defaults.haproxy_reload);
+    let required = |cx: &mut Cx<'_>, key: &str, default: Vec<String>| {
+        let argv = command(cx, key, default);
+        if argv.is_empty()
+            && let Some(n) = obj.get(key)
+        {
+            cx.push(
+                Diagnostic::new(Code::MissingField, n.span, format!("`{key}` is empty"))
+                    .help("name the program first, e.g. [systemctl, reload, icinga2.service]"),
+            );
+        }
+        argv
+    };
+    let apache_reload = required(cx, "apache_reload", defaults.apache_reload);
+    let icinga2_reload = required(cx, "icinga2_reload", defaults.icinga2_reload);
+    let healthchecker_restart =
+        required(cx, "healthchecker_restart", defaults.healthchecker_restart);
+    Deploy {
+        min_announcers,
+        max_in_flight,
+        withdraw_timeout_ms,
+        bird_undo_timeout_ms,
+        bird_socket,
+        haproxy_master_socket,
+        haproxy_reload,
+        apache_reload,
+        icinga2_reload,
+        healthchecker_restart,
+    }
 }
 
 fn name_node(name: &str, span: Span) -> Node {
@@ -989,6 +1105,10 @@ fn partial_service(cx: &mut Cx<'_>, node: &Node, what: &str) {
             "template",
             stripped.span,
             &[],
+            ServiceDeploy {
+                min_announcers: 1,
+                max_in_flight: 1,
+            },
         );
     }
     // A partial block may lack required fields; without a known mode, mode-specific fields are fine.
@@ -1004,10 +1124,11 @@ fn service(
     effective: &Node,
     chain: &[String],
     notify_default: &[String],
+    deploy_default: ServiceDeploy,
 ) -> Option<Service> {
     let valid_name = cx.ident(&name_node(name, def.key_span), "service name");
     let obj = cx.object(effective, schema::SERVICE, &format!("service `{name}`"))?;
-    let mut s = service_fields(cx, obj, name, def.key_span, notify_default)?;
+    let mut s = service_fields(cx, obj, name, def.key_span, notify_default, deploy_default)?;
     s.name = valid_name?;
     s.extends = chain.iter().rev().cloned().collect();
     s.span = Some(def.key_span);
@@ -1021,6 +1142,7 @@ fn service_fields(
     name: &str,
     at: Span,
     notify_default: &[String],
+    deploy_default: ServiceDeploy,
 ) -> Option<Service> {
     let what = format!("service `{name}`");
     let balancing = match obj.get("balancing") {
@@ -1090,6 +1212,21 @@ fn service_fields(
             .unwrap_or_else(|| notify_default.to_vec());
         Monitoring { enabled, notify }
     };
+    let deploy = {
+        let o = obj
+            .get("deploy")
+            .and_then(|n| cx.object(n, schema::SERVICE_DEPLOY, "deploy"));
+        let mut count = |key: &str, min: i64, default: u16| {
+            o.and_then(|o| o.get(key))
+                .and_then(|n| cx.int(n, min, 1000, key, Code::OutOfRange))
+                .and_then(|v| u16::try_from(v).ok())
+                .unwrap_or(default)
+        };
+        ServiceDeploy {
+            min_announcers: count("min_announcers", 0, deploy_default.min_announcers),
+            max_in_flight: count("max_in_flight", 1, deploy_default.max_in_flight),
+        }
+    };
 
     let (haproxy, anycast) = match balancing {
         Balancing::Haproxy => (Some(haproxy_fields(cx, obj, &drain)), None),
@@ -1116,6 +1253,7 @@ fn service_fields(
         allow,
         check: check?,
         monitoring,
+        deploy,
         haproxy,
         anycast,
         extends: Vec::new(),

@@ -40,6 +40,64 @@ pub struct Site {
     pub monitoring: SiteMonitoring,
     /// Paths used on the hosts.
     pub paths: Paths,
+    /// How `svcintent apply` and `svcintent rollout` deploy the site.
+    pub deploy: Deploy,
+}
+
+/// How the site is deployed (`site.deploy`): the rollout guard's defaults, and how
+/// `svcintent apply` drives the daemons on each host (the Debian 12 packages' commands unless
+/// the site says otherwise). Commands are argument vectors run without a shell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deploy {
+    /// Default of every service's [`ServiceDeploy::min_announcers`].
+    pub min_announcers: u16,
+    /// Default of every service's [`ServiceDeploy::max_in_flight`].
+    pub max_in_flight: u16,
+    /// How long `apply` waits for BIRD to stop exporting a VIP it withdraws (ms).
+    pub withdraw_timeout_ms: u32,
+    /// `birdc configure ... timeout`: BIRD goes back to the previous configuration by itself
+    /// unless `apply` confirms the new one within this time (ms, whole seconds).
+    pub bird_undo_timeout_ms: u32,
+    /// BIRD's control socket.
+    pub bird_socket: String,
+    /// HAProxy's master CLI socket (master-worker mode, `-S`).
+    pub haproxy_master_socket: String,
+    /// Reloads HAProxy; empty: `reload` on the master socket.
+    pub haproxy_reload: Vec<String>,
+    /// Reloads Apache gracefully.
+    pub apache_reload: Vec<String>,
+    /// Reloads Icinga2.
+    pub icinga2_reload: Vec<String>,
+    /// Restarts anycast-healthchecker (it has no reload).
+    pub healthchecker_restart: Vec<String>,
+}
+
+impl Default for Deploy {
+    fn default() -> Self {
+        let argv = |words: &[&str]| words.iter().map(|w| (*w).to_owned()).collect();
+        Deploy {
+            min_announcers: 1,
+            max_in_flight: 1,
+            withdraw_timeout_ms: 30_000,
+            bird_undo_timeout_ms: 120_000,
+            bird_socket: "/run/bird/bird.ctl".to_owned(),
+            haproxy_master_socket: "/run/haproxy-master.sock".to_owned(),
+            haproxy_reload: Vec::new(),
+            apache_reload: argv(&["apache2ctl", "graceful"]),
+            icinga2_reload: argv(&["systemctl", "reload", "icinga2.service"]),
+            healthchecker_restart: argv(&["systemctl", "restart", "anycast-healthchecker.service"]),
+        }
+    }
+}
+
+/// A service's limits during a rollout (`deploy:` of a service, else the site's defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceDeploy {
+    /// Announcing hosts each of its VIPs keeps at every moment of a rollout (unless the
+    /// rollout names the service in `--allow-withdraw`). 0 turns the guard off for it.
+    pub min_announcers: u16,
+    /// Its announcers applied at the same time, and its backends applied at the same time.
+    pub max_in_flight: u16,
 }
 
 /// BGP settings.
@@ -422,6 +480,8 @@ pub struct Service {
     pub check: Check,
     /// Monitoring.
     pub monitoring: Monitoring,
+    /// Limits during a rollout.
+    pub deploy: ServiceDeploy,
     /// HAProxy settings (balancing: haproxy).
     pub haproxy: Option<HaproxyService>,
     /// Anycast node list (balancing: anycast).

@@ -4,13 +4,14 @@
 //!
 //! Invariant: every list is sorted (or in a documented order) and contains no duplicates.
 
+pub mod facts;
 pub mod topology;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{Balancing, Host, Intent, Port, Proto, Role, Service};
 
@@ -60,7 +61,7 @@ pub struct BgpPeer {
 }
 
 /// What a BGP peer is to this host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PeerKind {
     /// We are a client; the peer is a route reflector.
@@ -420,7 +421,7 @@ fn peers_of(intent: &Intent, index: &Index<'_>, host: &Host) -> Vec<BgpPeer> {
     peers.into_iter().collect()
 }
 
-fn listeners_of(intent: &Intent, svc: &Service) -> Vec<Listener> {
+pub(crate) fn listeners_of(intent: &Intent, svc: &Service) -> Vec<Listener> {
     let Some(h) = &svc.haproxy else {
         return Vec::new();
     };

@@ -68,6 +68,40 @@ use crate::plan::{BgpPeer, HostPlan, PeerKind, route_reflectors};
 /// Where the file goes.
 pub const PATH: &str = "/etc/bird/bird.conf";
 
+/// The hold list of an announcing host, included by its `bird.conf`: `SVCINTENT_HOLD4/6`,
+/// prefixes the export filter rejects whatever their health. State (installed only where
+/// missing): `svcintent apply` lists there the VIPs it withdraws first, and puts the rendered
+/// file (placeholders only) back when it is done.
+pub const HOLD_PATH: &str = "/var/lib/svcintent/bird-hold.conf";
+
+/// The hold lists' placeholders: a BIRD set cannot be empty, and no VIP is ever `0.0.0.0` or
+/// `::` (validation refuses unspecified addresses).
+pub const HOLD_PLACEHOLDERS: (&str, &str) = ("0.0.0.0/32", "::/128");
+
+/// The hold list's text holding `held` (apply writes it; the rendered file holds nothing).
+pub fn hold_list(held: &[IpNet]) -> String {
+    let list = |v4: bool| {
+        let placeholder = if v4 {
+            HOLD_PLACEHOLDERS.0
+        } else {
+            HOLD_PLACEHOLDERS.1
+        };
+        std::iter::once(placeholder.to_owned())
+            .chain(
+                held.iter()
+                    .filter(|p| p.addr().is_ipv4() == v4)
+                    .map(IpNet::to_string),
+            )
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "define SVCINTENT_HOLD4 = [ {} ];\ndefine SVCINTENT_HOLD6 = [ {} ];\n",
+        list(true),
+        list(false)
+    )
+}
+
 const MACROS_TEMPLATE: &str = "bird/macros.j2";
 const CLIENT_TEMPLATE: &str = "bird/client.conf.j2";
 const REFLECTOR_TEMPLATE: &str = "bird/reflector.conf.j2";
@@ -173,6 +207,8 @@ struct Config {
     clients: Vec<Session>,
     mesh: Vec<Session>,
     upstreams: Vec<Session>,
+    /// The hold list's path (announcing hosts).
+    hold: Option<&'static str>,
 }
 
 fn family_of(ip: IpAddr) -> &'static str {
@@ -314,6 +350,7 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
         clients: by_kind(PeerKind::RrClient),
         mesh: by_kind(PeerKind::RrMesh),
         upstreams: by_kind(PeerKind::Upstream),
+        hold: (!reflector).then_some(HOLD_PATH),
     };
     let template = if reflector {
         REFLECTOR_TEMPLATE
@@ -321,14 +358,30 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
         CLIENT_TEMPLATE
     };
     let contents = cx.render_template(Target::Bird, &host.name, template, &config)?;
-    Ok(vec![RenderedFile {
+    let mut files = Vec::new();
+    if !reflector {
+        files.push(RenderedFile {
+            host: host.name.clone(),
+            path: HOLD_PATH.to_owned(),
+            target: Target::Bird,
+            contents: format!(
+                "{}# svcintent apply's hold list (see /etc/bird/bird.conf): placeholders only, nothing held.\n{}",
+                cx.header("#", &host.name, &[]),
+                hold_list(&[])
+            ),
+            services: Vec::new(),
+            origins: Vec::new(),
+        });
+    }
+    files.push(RenderedFile {
         host: host.name.clone(),
         path: PATH.to_owned(),
         target: Target::Bird,
         contents,
         services,
         origins: Vec::new(),
-    }])
+    });
+    Ok(files)
 }
 
 #[cfg(test)]

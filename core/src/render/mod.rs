@@ -20,15 +20,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
 use minijinja::{Environment, UndefinedBehavior};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::model::{Host, Intent};
+use crate::model::{Deploy, Host, Intent};
+use crate::plan::facts::{HostFacts, ServiceFacts};
 use crate::plan::{Announcers, HostPlan, Plan};
 use crate::source::Sources;
 
 /// The configuration targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Target {
     /// HAProxy on balancers.
@@ -177,7 +178,7 @@ impl RenderedFile {
 }
 
 /// One entry of `manifest.json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestEntry {
     /// Path in the output tree.
     pub path: String,
@@ -191,10 +192,26 @@ pub struct ManifestEntry {
     pub sha256: String,
     /// Services that contributed.
     pub services: Vec<String>,
+    /// A state file (see [`is_state_path`]): a deployment installs it only where it is missing.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub state: bool,
 }
 
-/// `manifest.json`: every file of the tree.
-#[derive(Debug, Clone, Serialize)]
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Whether a file at `host_path` is *state*: its daemon rewrites it at run time (the health
+/// checker's prefix files; `svcintent apply`'s BIRD hold list), so the rendered contents are
+/// only its initial value, installed where the file is missing and never over a running
+/// daemon's. Invariant: exactly the rendered files under `/var/lib/`.
+pub fn is_state_path(host_path: &str) -> bool {
+    host_path.starts_with("/var/lib/")
+}
+
+/// `manifest.json`: every file of the tree, and what deploying the tree means (the facts of
+/// every host and service, the site's deployment settings).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     /// Generator.
     pub generator: String,
@@ -204,6 +221,15 @@ pub struct Manifest {
     pub sources: Vec<String>,
     /// Files, sorted by path.
     pub files: Vec<ManifestEntry>,
+    /// Every host's facts (announcements, sessions, ...), by name.
+    #[serde(default)]
+    pub hosts: BTreeMap<String, HostFacts>,
+    /// Every service's facts, by name.
+    #[serde(default)]
+    pub services: BTreeMap<String, ServiceFacts>,
+    /// The site's deployment settings.
+    #[serde(default)]
+    pub deploy: Deploy,
 }
 
 /// A rendered site.
@@ -462,13 +488,18 @@ pub fn render(intent: &Intent, plan: &Plan, sources: &Sources) -> Result<Output,
             target: f.target,
             sha256,
             services: f.services.clone(),
+            state: is_state_path(&f.path),
         });
     }
+    let facts = crate::plan::facts::facts(intent, plan);
     let manifest = Manifest {
         generator: format!("svcintent {}", crate::VERSION),
         site: intent.site.name.clone(),
         sources: intent.source_files.clone(),
         files: entries,
+        hosts: facts.hosts,
+        services: facts.services,
+        deploy: intent.site.deploy.clone(),
     };
     let files = by_path.into_iter().map(|(_, f)| f).collect();
     Ok(Output { files, manifest })

@@ -110,6 +110,50 @@ export interface ManifestEntry {
   /** SHA-256 of the contents, hex. */
   sha256: string;
   services: string[];
+  /** A state file: a deployment installs it only where it is missing. */
+  state?: boolean;
+}
+
+/** What deploying a host means (`manifest.json` `hosts`; docs/deploy.md). */
+export interface HostFacts {
+  roles: Role[];
+  group?: string;
+  ipv4: string | null;
+  ipv6: string | null;
+  drain: boolean;
+  announces?: { prefix: string; service: string; withdrawn?: boolean }[];
+  sessions?: {
+    peer: string;
+    kind: "route-reflector" | "rr-client" | "rr-mesh" | "upstream";
+    local: string;
+    address: string;
+    asn: number;
+    /** Hold, keepalive, connect delay (seconds). */
+    timers: [number, number, number];
+  }[];
+  accepts?: { client: string; prefixes: string[] }[];
+  serves?: { service: string; port: number }[];
+  sends?: { service: string; backend: string; port: number }[];
+}
+
+export interface ServiceFacts {
+  balancing: "haproxy" | "anycast";
+  vips: string[];
+  deploy: { min_announcers: number; max_in_flight: number };
+}
+
+/** `site.deploy`, defaults filled in. */
+export interface DeploySettings {
+  min_announcers: number;
+  max_in_flight: number;
+  withdraw_timeout_ms: number;
+  bird_undo_timeout_ms: number;
+  bird_socket: string;
+  haproxy_master_socket: string;
+  haproxy_reload: string[];
+  apache_reload: string[];
+  icinga2_reload: string[];
+  healthchecker_restart: string[];
 }
 
 /** `manifest.json`. */
@@ -119,6 +163,9 @@ export interface Manifest {
   sources: string[];
   /** Sorted by path. */
   files: ManifestEntry[];
+  hosts: Record<string, HostFacts>;
+  services: Record<string, ServiceFacts>;
+  deploy: DeploySettings;
 }
 
 export type Role =
