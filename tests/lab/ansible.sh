@@ -329,18 +329,33 @@ for h in $HOSTS; do
 done
 echo "ok: (e) lb1's check failed: the play stopped; lb1 and the later batches ($later) untouched: $(grep -m1 -o 'svcintent apply on lb1: .*' "$W/e-fail.log" | cut -c1-160)"
 
-# (f) A change the guard refuses (drain both balancers): fails before any host is touched.
-cp "$W/site/hosts.yaml" "$W/hosts.yaml.before"
-site_edit hosts.yaml 's/^  \(lb[12]\): *{ \(.*\) }$/  \1: { \2, drain: true }/'
+# (f) A change the guard refuses: the resolver service removed (its VIPs would lose every
+# announcer; rollout wants --allow-withdraw resolver). The play fails with the statement before
+# any host is touched: no batch, no prepare play, every host as before.
+cp "$W/site/services/dns.yaml" "$W/dns.yaml.before"
+printf 'services: {}\n' > "$W/site/services/dns.yaml"
 before_state=$(snapshot)
 rc=0; under_load f-refused deploy f-refused || rc=$?
 [ $rc != 0 ] || { cat "$W/f-refused.log"; fail "(f) the refused rollout did not fail"; }
 grep -q "svcintent rollout refuses the change; no host was touched" "$W/f-refused.log" || { cat "$W/f-refused.log"; fail "(f) no refusal statement"; }
+grep -q -- "--allow-withdraw resolver" "$W/f-refused.log" || { cat "$W/f-refused.log"; fail "(f) the statement does not name --allow-withdraw resolver"; }
 grep -q '^BATCH' "$W/f-refused.tl" && fail "(f) a batch ran after the refusal"
 grep -q '"name": "Install svcintent and stage the new generation"' "$W/f-refused.timeline" && fail "(f) the hosts were prepared after the refusal"
 [ "$(snapshot)" = "$before_state" ] || fail "(f) a host changed"
+echo "ok: (f) refused before any host was touched: $(grep -m1 -A1 -o 'svcintent rollout refuses the change.*' "$W/f-refused.log" | tr '\n' ' ' | cut -c1-240)"
+cp "$W/dns.yaml.before" "$W/site/services/dns.yaml"
+
+# A site with errors (both balancers drained: SI050) stops at the inventory: the play fails at
+# its first task with the pointer to the plugin's warning, which carries the diagnostics.
+cp "$W/site/hosts.yaml" "$W/hosts.yaml.before"
+site_edit hosts.yaml 's/^  \(lb[12]\): *{ \(.*\) }$/  \1: { \2, drain: true }/'
+rc=0; deploy f-errors || rc=$?
+[ $rc != 0 ] || { cat "$W/f-errors.log"; fail "a site with errors did not fail the play"; }
+grep -q 'error\[SI050\]' "$W/f-errors.log" && grep -q 'the inventory has no host in svcintent' "$W/f-errors.log" \
+  || { cat "$W/f-errors.log"; fail "a site with errors: no diagnostics or no clear failure"; }
+[ "$(snapshot)" = "$before_state" ] || fail "a site with errors changed a host"
 cp "$W/hosts.yaml.before" "$W/site/hosts.yaml"
-echo "ok: (f) refused before any host was touched: $(grep -m1 -o 'svcintent rollout refuses the change.*' "$W/f-refused.log" | cut -c1-200)"
+echo "ok: a site with errors: the play fails at its first task, svcintent's diagnostics (SI050) in the inventory warning, no host touched"
 
 # ---------------------------------------------------------------------------- Salt
 # deploy/salt's state, run with salt-call (masterless, PyPI's salt in $SALT_VENV) inside lb1's
