@@ -342,7 +342,7 @@ grep -q -- "--allow-withdraw resolver" "$W/f-refused.log" || { cat "$W/f-refused
 grep -q '^BATCH' "$W/f-refused.tl" && fail "(f) a batch ran after the refusal"
 grep -q '"name": "Install svcintent and stage the new generation"' "$W/f-refused.timeline" && fail "(f) the hosts were prepared after the refusal"
 [ "$(snapshot)" = "$before_state" ] || fail "(f) a host changed"
-echo "ok: (f) refused before any host was touched: $(grep -m1 -A1 -o 'svcintent rollout refuses the change.*' "$W/f-refused.log" | tr '\n' ' ' | cut -c1-240)"
+echo "ok: (f) refused before any host was touched: $(sed -n '/svcintent rollout refuses the change/{n;p;q}' "$W/f-refused.log" | cut -c1-240)"
 cp "$W/dns.yaml.before" "$W/site/services/dns.yaml"
 
 # A site with errors (both balancers drained: SI050) stops at the inventory: the play fails at
