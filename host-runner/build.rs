@@ -4,7 +4,8 @@
 //!    `cargo build -p svcintent-wasm --target wasm32-unknown-unknown --profile wasm-module` with its own
 //!    `--target-dir`, so it never waits for the lock cargo holds on the outer target dir, then
 //!    `wasm-opt` when one is installed). `SVCINTENT_WASM_MODULE=FILE` embeds a prebuilt module
-//!    instead (release pipelines that build it once).
+//!    instead (release pipelines that build it once). A toolchain without the
+//!    `wasm32-unknown-unknown` target gets it through rustup first ([`ensure_wasm_target`]).
 //! 2. Its sha256, a build identity (for the compiled-module cache), the wasmtime version (from
 //!    Cargo.lock) and whether wasm-opt ran, as `SVCINTENT_*` compile-time variables.
 //! 3. The bundled example site `examples/campus/` (`bundled.rs` in OUT_DIR: `include_str!` of
@@ -95,6 +96,7 @@ fn build_module(root: &Path, out_dir: &Path) -> Result<(Vec<u8>, bool)> {
         println!("cargo:rerun-if-env-changed={var}");
     }
 
+    ensure_wasm_target()?;
     let target_dir = env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| root.join("target"), PathBuf::from)
         .join("wasm-module");
@@ -134,6 +136,60 @@ fn build_module(root: &Path, out_dir: &Path) -> Result<(Vec<u8>, bool)> {
         );
     }
     Ok((fs::read(&out)?, optimised))
+}
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// Makes sure the toolchain that builds the module has the `wasm32-unknown-unknown` standard
+/// library. `rust-toolchain.toml` lists the target, but rustup installs it only when it installs
+/// the toolchain, and not at all with `RUSTUP_AUTO_INSTALL=0`: the README's first command would
+/// then fail deep in the nested build ("can't find crate for `core`"). With rustup, the target is
+/// added to the toolchain cargo runs (`RUSTUP_TOOLCHAIN`, which rustup sets) and a warning says
+/// so; without rustup the build stops with what to install.
+fn ensure_wasm_target() -> Result<()> {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| PathBuf::from(s.trim()))
+        .ok_or_else(|| format!("cannot run `{} --print sysroot`", rustc.to_string_lossy()))?;
+    let libdir = sysroot.join("lib/rustlib").join(WASM_TARGET).join("lib");
+    if libdir.is_dir() {
+        return Ok(());
+    }
+    let toolchain = env::var("RUSTUP_TOOLCHAIN").ok();
+    let manual = format!(
+        "the Rust toolchain at {} has no {WASM_TARGET} target, which the embedded svcintent module is built for. \
+         Install it: `rustup target add {WASM_TARGET}{}` (rustup), or your distribution's {WASM_TARGET} standard library for this exact rustc; \
+         or build the module elsewhere with scripts/build-wasm.sh and set SVCINTENT_WASM_MODULE=/path/to/svcintent.wasm",
+        sysroot.display(),
+        toolchain
+            .as_deref()
+            .map(|t| format!(" --toolchain {t}"))
+            .unwrap_or_default()
+    );
+    let Some(toolchain) = toolchain else {
+        return Err(format!(
+            "{manual} (rustup is not managing this toolchain: RUSTUP_TOOLCHAIN is unset)"
+        )
+        .into());
+    };
+    let added = Command::new("rustup")
+        .args(["target", "add", WASM_TARGET, "--toolchain", &toolchain])
+        .status();
+    match added {
+        Ok(status) if status.success() && libdir.is_dir() => {
+            println!(
+                "cargo:warning=added the {WASM_TARGET} target to toolchain {toolchain} (`rustup target add {WASM_TARGET} --toolchain {toolchain}`): rust-toolchain.toml lists it, but rustup had not installed it"
+            );
+            Ok(())
+        }
+        Ok(status) => Err(format!("{manual} (`rustup target add` failed: {status})").into()),
+        Err(e) => Err(format!("{manual} (cannot run rustup: {e})").into()),
+    }
 }
 
 /// The version of `name` in a Cargo.lock.

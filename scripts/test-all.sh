@@ -42,6 +42,9 @@ cargo clippy -p svcintent-core -p svcintent-wasm -p svcintent-js --target wasm32
 step "cargo test"
 cargo test --workspace --locked --no-fail-fast
 
+step "the README's first command in a clean clone, without the wasm32 target"
+bash scripts/test-first-command.sh
+
 step "Python package (wasm/python)"
 bash scripts/test-python.sh
 

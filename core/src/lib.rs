@@ -52,9 +52,9 @@ pub fn compile(sources: &Sources) -> Compiled {
     let mut diags = diagnostic::Diagnostics::default();
     let docs = parse::parse_all(sources, &mut diags);
     let resolved = resolve::resolve(sources, &docs, &mut diags);
-    let intent = model::extract::extract(sources, &resolved, &mut diags);
+    let (intent, unknowns) = model::extract::extract(sources, &resolved, &mut diags);
     if let Some(intent) = &intent {
-        validate::validate(intent, &resolved, &mut diags);
+        validate::validate(intent, &resolved, &unknowns, &mut diags);
     }
     Compiled {
         intent,

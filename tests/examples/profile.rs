@@ -24,10 +24,12 @@ fn main() {
     let resolved = svcintent_core::resolve::resolve(&sources, &docs, &mut diags);
     println!("resolve  {:>8.1} ms", t.elapsed().as_secs_f64() * 1e3);
     let t = Instant::now();
-    let intent = svcintent_core::model::extract::extract(&sources, &resolved, &mut diags).unwrap();
+    let (intent, unknowns) =
+        svcintent_core::model::extract::extract(&sources, &resolved, &mut diags);
+    let intent = intent.unwrap();
     println!("extract  {:>8.1} ms", t.elapsed().as_secs_f64() * 1e3);
     let t = Instant::now();
-    svcintent_core::validate::validate(&intent, &resolved, &mut diags);
+    svcintent_core::validate::validate(&intent, &resolved, &unknowns, &mut diags);
     println!("validate {:>8.1} ms", t.elapsed().as_secs_f64() * 1e3);
     let t = Instant::now();
     let plan = svcintent_core::plan::plan(&intent);

@@ -407,3 +407,79 @@ fn the_complete_example_compiles_clean() {
     let intent = compiled.intent.expect("intent");
     assert_eq!(intent.services.len(), 2);
 }
+
+/// Where docs/format.md (or docs/diagnostics.md) calls a code's finding an error or a warning,
+/// that is the code's severity in the code table: a code mentioned within six words after
+/// "error"/"errors" or "warn…" ("warns", "warned", "warning") must have that severity.
+#[test]
+fn severity_words_match_the_code_table() {
+    use svcintent_core::{Code, Severity};
+    let mut problems = Vec::new();
+    for doc in ["docs/format.md", "docs/diagnostics.md"] {
+        let text = std::fs::read_to_string(repo_root().join(doc)).unwrap();
+        // Paragraphs outside code fences (quote markers dropped), each with its first line;
+        // a table row is a paragraph of its own.
+        let mut paragraphs: Vec<(usize, String)> = Vec::new();
+        let mut fenced = false;
+        let mut open = false;
+        for (n, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with("```") {
+                fenced = !fenced;
+                open = false;
+                continue;
+            }
+            let line = line.trim_start().trim_start_matches('>').trim();
+            if fenced || line.is_empty() {
+                open = false;
+                continue;
+            }
+            match paragraphs.last_mut() {
+                Some((_, p)) if open && !line.starts_with('|') => {
+                    p.push(' ');
+                    p.push_str(line);
+                }
+                _ => paragraphs.push((n, line.to_owned())),
+            }
+            open = !line.starts_with('|');
+        }
+        for (n, paragraph) in &paragraphs {
+            // Sentences (table cells count as their own).
+            for sentence in paragraph.split(['|', ';']).flat_map(|c| c.split(". ")) {
+                let words: Vec<String> = sentence
+                    .split(|c: char| !c.is_ascii_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_ascii_lowercase)
+                    .collect();
+                for (i, w) in words.iter().enumerate() {
+                    let Some(code) = w
+                        .strip_prefix("si")
+                        .filter(|d| d.len() == 3 && d.chars().all(|c| c.is_ascii_digit()))
+                        .and_then(|_| w.to_ascii_uppercase().parse::<Code>().ok())
+                    else {
+                        continue;
+                    };
+                    let said = words[i.saturating_sub(6)..i].iter().rev().find_map(|w| {
+                        if w == "error" || w == "errors" {
+                            Some(Severity::Error)
+                        } else if w.starts_with("warn") {
+                            Some(Severity::Warning)
+                        } else {
+                            None
+                        }
+                    });
+                    if let Some(said) = said
+                        && said != code.severity()
+                    {
+                        problems.push(format!(
+                            "{doc}:{}: calls {code} {} but it is {}: {sentence:?}",
+                            n + 1,
+                            said.as_str(),
+                            code.severity().as_str()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    fail_if_any(&problems);
+}

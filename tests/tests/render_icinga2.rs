@@ -303,6 +303,10 @@ fn campus_passes_icinga2_check() {
         services["vip_resolver!health_2001:db8:100::53"]["vars.svcintent_address"],
         shown("2001:db8:ff:9::1")
     );
+    // docs/output.md: 53/udp gets `dig` only without a command check; the resolver's own DNS
+    // check (`health_<vip>`) covers it, and no other UDP port gets a port check.
+    assert!(!services.contains_key("vip_resolver!udp_53_192.0.2.53"));
+    assert!(!services.contains_key("vip_kerberos!udp_88_192.0.2.88"));
     // Drains: lb3 and its sessions, web2 in moodle only.
     let downtimes = ic.objects("ScheduledDowntime");
     assert!(downtimes.contains_key("lb3!svcintent-drain"));

@@ -299,7 +299,7 @@ services:
     assert!(
         c.diagnostics
             .iter()
-            .any(|d| d.code == Code::FamilyMismatch && d.message.contains("IPv6")),
+            .any(|d| d.code == Code::AllowFamilyGap && d.message.contains("IPv6")),
         "{:?}",
         c.diagnostics
     );
@@ -345,4 +345,266 @@ fn extends_and_balancing_in_defaults_are_refused() {
         !msgs.iter().any(|(_, m)| m.contains("`nodes` applies only")),
         "nodes in defaults.anycast is fine: {msgs:?}"
     );
+}
+
+/// Every mapping field of a service (and every mapping inside one) merges key by key: a
+/// service that restates one key of an inherited block, from a template or from `defaults`,
+/// keeps every other key of it, and the result compiles without an error (restating
+/// `tls.mode` once lost the inherited certificate: SI047). The table must cover every key of
+/// every such block of the schema, so a new block or key fails here until it is added.
+#[test]
+fn overriding_one_key_of_an_inherited_mapping_keeps_the_others() {
+    use svcintent_core::schema::{self, Ty};
+    // Per block (dotted path): variants of keys that can be set together, each key with the
+    // inherited value and the service's own value.
+    type Variant = &'static [(&'static str, &'static str, &'static str)];
+    const BLOCKS: &[(&str, &[Variant])] = &[
+        (
+            "check",
+            &[
+                &[
+                    ("interval", "3s", "4s"),
+                    ("timeout", "1s", "2s"),
+                    ("rise", "2", "3"),
+                    ("fall", "3", "4"),
+                    ("http", "{ path: /healthz }", "{ expect: 204 }"),
+                ],
+                &[
+                    ("interval", "3s", "4s"),
+                    ("tcp", "{ port: 8080 }", "{ port: 8081 }"),
+                ],
+                &[
+                    ("rise", "2", "5"),
+                    ("tls", "{ sni: a.example.edu }", "{ port: 8443 }"),
+                ],
+                &[
+                    ("fall", "3", "5"),
+                    (
+                        "command",
+                        "[check_tcp, -H, \"{vip}\"]",
+                        "[check_http, -I, \"{vip}\"]",
+                    ),
+                ],
+            ],
+        ),
+        (
+            "check.http",
+            &[&[
+                ("path", "/healthz", "/ready"),
+                ("expect", "200", "204"),
+                ("host", "a.example.edu", "b.example.edu"),
+                ("method", "GET", "HEAD"),
+                ("port", "8080", "8081"),
+            ]],
+        ),
+        ("check.tcp", &[&[("port", "8080", "8081")]]),
+        (
+            "check.tls",
+            &[&[
+                ("sni", "a.example.edu", "b.example.edu"),
+                ("port", "8443", "8444"),
+            ]],
+        ),
+        (
+            "monitoring",
+            &[&[
+                ("enabled", "true", "true"),
+                ("notify", "[netops]", "[webteam]"),
+            ]],
+        ),
+        (
+            "deploy",
+            &[&[("min_announcers", "2", "1"), ("max_in_flight", "1", "2")]],
+        ),
+        (
+            "timeouts",
+            &[&[
+                ("connect", "5s", "6s"),
+                ("client", "30s", "31s"),
+                ("server", "30s", "31s"),
+            ]],
+        ),
+        (
+            "tls",
+            &[&[
+                ("mode", "terminate", "terminate"),
+                ("certificate", "a.pem", "b.pem"),
+                ("ports", "[443]", "[443]"),
+                ("redirect_http", "true", "false"),
+            ]],
+        ),
+        (
+            "web",
+            &[
+                &[
+                    (
+                        "server_names",
+                        "[a.example.edu]",
+                        "[b.example.edu, c.example.edu]",
+                    ),
+                    ("document_root", "/srv/a", "/srv/b"),
+                    ("listen_port", "8080", "8080"),
+                    ("health_path", "/healthz", "/healthz"),
+                ],
+                &[
+                    ("server_names", "[a.example.edu]", "[b.example.edu]"),
+                    (
+                        "proxy_to",
+                        "\"http://127.0.0.1:3000\"",
+                        "\"http://127.0.0.1:3001\"",
+                    ),
+                ],
+            ],
+        ),
+    ];
+
+    // Coverage: every mapping reachable from a service field has a row, and its variants
+    // name every key of it.
+    fn blocks(fields: &[schema::Field], prefix: &str, out: &mut Vec<(String, Vec<&'static str>)>) {
+        for f in fields {
+            if let Ty::Object(inner) = f.ty {
+                let path = format!("{prefix}{}", f.name);
+                out.push((path.clone(), inner.iter().map(|f| f.name).collect()));
+                blocks(inner, &format!("{path}."), out);
+            }
+        }
+    }
+    let mut schema_blocks = Vec::new();
+    blocks(schema::SERVICE, "", &mut schema_blocks);
+    for (path, keys) in &schema_blocks {
+        let row = BLOCKS.iter().find(|(p, _)| p == path);
+        let row = row.unwrap_or_else(|| panic!("no row for the mapping `{path}`"));
+        for key in keys {
+            assert!(
+                row.1.iter().any(|v| v.iter().any(|(k, _, _)| k == key)),
+                "`{path}.{key}` is not covered"
+            );
+        }
+    }
+
+    // `{ b: { c: INNER } }` for the path `a.b.c` (the value of `a:`).
+    fn nest(path: &str, inner: &str) -> String {
+        let below: Vec<&str> = path.split('.').skip(1).collect();
+        below
+            .iter()
+            .rev()
+            .fold(inner.to_owned(), |acc, key| format!("{{ {key}: {acc} }}"))
+    }
+    fn show(n: &svcintent_core::parse::Node) -> String {
+        use svcintent_core::parse::Value;
+        match &n.value {
+            Value::Null => "~".to_owned(),
+            Value::Scalar(s) => s.text.clone(),
+            Value::Seq(items) => format!(
+                "[{}]",
+                items.iter().map(show).collect::<Vec<_>>().join(", ")
+            ),
+            Value::Map(entries) => format!(
+                "{{ {} }}",
+                entries
+                    .iter()
+                    .map(|e| format!("{}: {}", e.key, show(&e.value)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+    fn node(yaml: &str) -> svcintent_core::parse::Node {
+        let sources = Sources::from_pairs([("v.yaml", format!("v: {yaml}\n"))]);
+        let mut diags = svcintent_core::diagnostic::Diagnostics::default();
+        let docs = svcintent_core::parse::parse_all(&sources, &mut diags);
+        docs[0]
+            .root
+            .as_ref()
+            .unwrap()
+            .get("v")
+            .unwrap()
+            .value
+            .clone()
+    }
+    // A value as `show` prints it, from its YAML text.
+    fn shown(yaml: &str) -> String {
+        show(&node(yaml))
+    }
+    // The documented merge of a restated mapping (one level, as the samples are): the
+    // inherited keys in order, the restated ones replacing theirs, new ones after.
+    fn merged(inherited: &str, own: &str) -> String {
+        let (a, b) = (node(inherited), node(own));
+        let mut parts: Vec<String> = a
+            .entries()
+            .iter()
+            .map(|e| {
+                let v = b.get(&e.key).map_or(&e.value, |o| &o.value);
+                format!("{}: {}", e.key, show(v))
+            })
+            .collect();
+        for e in b.entries().iter().filter(|e| a.get(&e.key).is_none()) {
+            parts.push(format!("{}: {}", e.key, show(&e.value)));
+        }
+        format!("{{ {} }}", parts.join(", "))
+    }
+
+    let mut checked = 0;
+    for (path, variants) in BLOCKS {
+        for variant in *variants {
+            let all = variant
+                .iter()
+                .map(|(k, a, _)| format!("{k}: {a}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let inherited = nest(path, &format!("{{ {all} }}"));
+            let top = path.split('.').next().unwrap();
+            for (key, _, own) in *variant {
+                let restated = nest(path, &format!("{{ {key}: {own} }}"));
+                for layer in ["template", "defaults"] {
+                    let (defaults, template) = if layer == "template" {
+                        (String::new(), format!("    {top}: {inherited}\n"))
+                    } else {
+                        (format!("defaults:\n  {top}: {inherited}\n"), String::new())
+                    };
+                    let yaml = format!(
+                        "{defaults}templates:\n  base:\n    mode: http\n    ports: [80/tcp, 443/tcp]\n    backend_port: 8080\n    backends: [web1, web2]\n{}{template}services:\n  www:\n    extends: base\n    vips: [192.0.2.10]\n    {top}: {restated}\n",
+                        if top == "check" {
+                            ""
+                        } else {
+                            "    check: { http: { path: /healthz } }\n"
+                        },
+                    );
+                    let s = site(&yaml);
+                    let c = compile(&s);
+                    assert!(
+                        !c.has_errors(),
+                        "{layer} {path}, restating `{key}`:\n{yaml}\n{:?}",
+                        c.diagnostics
+                    );
+                    let mut diags = svcintent_core::diagnostic::Diagnostics::default();
+                    let docs = svcintent_core::parse::parse_all(&s, &mut diags);
+                    let r = svcintent_core::resolve::resolve(&s, &docs, &mut diags);
+                    let mut block = &r.services["www"].effective;
+                    for part in path.split('.') {
+                        block = &block
+                            .get(part)
+                            .unwrap_or_else(|| panic!("{path} lost"))
+                            .value;
+                    }
+                    for (k, a, b) in *variant {
+                        let got = block.get(k).map(|e| show(&e.value));
+                        let want = match () {
+                            // A restated mapping merges too.
+                            () if k == key && b.starts_with('{') => merged(a, b),
+                            () if k == key => shown(b),
+                            () => shown(a),
+                        };
+                        assert_eq!(
+                            got.as_deref(),
+                            Some(want.as_str()),
+                            "{layer} {path}: restating `{key}` changed `{k}`"
+                        );
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 40, "{checked}");
 }

@@ -89,9 +89,9 @@ codes! {
     VipOutsidePrefixes = "SI031", "vip-outside-prefixes", Error;
     /// A VIP that is also a host's own address.
     VipIsHostAddress = "SI032", "vip-is-host-address", Error;
-    /// Two services listen on the same VIP, port and protocol.
+    /// Two services use the same VIP (on the same or different ports).
     VipPortConflict = "SI033", "vip-port-conflict", Error;
-    /// A VIP family that some serving host cannot reach.
+    /// An address family some host cannot carry (a VIP, a backend, an upstream).
     FamilyMismatch = "SI034", "family-mismatch", Error;
     /// Two hosts share an address.
     DuplicateHostAddress = "SI035", "duplicate-host-address", Error;
@@ -99,6 +99,8 @@ codes! {
     PrefixHostBits = "SI036", "prefix-host-bits", Warning;
     /// A host without any address, or a BGP speaker without IPv4 router id.
     MissingAddress = "SI037", "missing-address", Error;
+    /// An `allow` list without a source of a family the service has VIPs of.
+    AllowFamilyGap = "SI038", "allow-family-gap", Warning;
     /// A port number outside 1..=65535 or a malformed port spec.
     InvalidPort = "SI040", "invalid-port", Error;
     /// A malformed or out-of-range duration.

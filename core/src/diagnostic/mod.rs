@@ -56,7 +56,8 @@ pub struct Label {
 pub struct Diagnostic {
     /// Stable code.
     pub code: Code,
-    /// Severity (defaults to the code's own).
+    /// Severity: always the code's own ([`Code::severity`], the one table the documentation
+    /// is checked against).
     pub severity: Severity,
     /// One-line message.
     pub message: String,
@@ -105,13 +106,6 @@ impl Diagnostic {
     #[must_use]
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
-        self
-    }
-
-    /// Overrides the severity.
-    #[must_use]
-    pub fn severity(mut self, severity: Severity) -> Self {
-        self.severity = severity;
         self
     }
 

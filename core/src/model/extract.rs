@@ -10,8 +10,9 @@ use std::rc::Rc;
 use ipnet::IpNet;
 
 use super::types::*;
+use super::unknown::{Unknowns, WHOLE};
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, did_you_mean};
-use crate::parse::{Node, Style, Value};
+use crate::parse::{Entry, Node, Style, Value};
 use crate::resolve::{Def, Resolved};
 use crate::schema::{self, Applies, Field};
 use crate::source::{Sources, Span};
@@ -21,6 +22,16 @@ use crate::validate::strings;
 struct Cx<'a> {
     sources: &'a Sources,
     diags: &'a mut Diagnostics,
+    /// Errors pushed so far: a field whose reading pushed one is unknown.
+    errors: usize,
+    /// The unknown fields of the entity being read (see [`Cx::track`]).
+    unknown: BTreeSet<String>,
+    /// A file that failed to parse may hold `defaults:`: a service field that no parsed layer
+    /// sets may come from there, so it is unknown rather than missing.
+    absent_is_unknown: bool,
+    /// Fields that an unknown key probably misspells, by the span of their mapping: such a
+    /// field is unknown, not missing.
+    misspelled: BTreeSet<(Span, String)>,
 }
 
 const YAML11_BOOLS: &[&str] = &[
@@ -49,8 +60,33 @@ impl<'n> Obj<'n> {
 }
 
 impl Cx<'_> {
+    fn new<'a>(sources: &'a Sources, diags: &'a mut Diagnostics) -> Cx<'a> {
+        Cx {
+            sources,
+            diags,
+            errors: 0,
+            unknown: BTreeSet::new(),
+            absent_is_unknown: false,
+            misspelled: BTreeSet::new(),
+        }
+    }
+
     fn push(&mut self, d: Diagnostic) {
+        if d.is_error() {
+            self.errors += 1;
+        }
         self.diags.push(d);
+    }
+
+    /// Reads a field with `read`; when that reports an error, the field is unknown: later
+    /// checks must not take the default (or the partial value) read in its place.
+    fn track<T>(&mut self, field: &str, read: impl FnOnce(&mut Self) -> T) -> T {
+        let before = self.errors;
+        let value = read(self);
+        if self.errors > before {
+            self.unknown.insert(field.to_owned());
+        }
+        value
     }
 
     fn head(&self, n: &Node) -> Span {
@@ -103,9 +139,22 @@ impl Cx<'_> {
                             e.key_span,
                             format!("unknown key `{}` in {what}", e.key),
                         );
-                        d = match did_you_mean(key, schema::names(fields)) {
-                            Some(s) => d.help(format!("did you mean `{s}`?")),
-                            None => d.help(format!(
+                        let meant = did_you_mean(key, schema::names(fields));
+                        if let Some(field) = meant {
+                            // The key meant to set `field`: its value is unknown, not absent.
+                            self.misspelled.insert((n.span, field.to_owned()));
+                            let path = match what.split_once(' ') {
+                                // A service or host itself ("service `www`"), or `site:`.
+                                Some(_) => field.to_owned(),
+                                None if what == "site" => field.to_owned(),
+                                None => format!("{what}.{field}"),
+                            };
+                            self.unknown.insert(path);
+                        }
+                        d = match (self.comma_in_flow_mapping(n, entries, e), meant) {
+                            (Some(hint), _) => d.help(hint),
+                            (None, Some(s)) => d.help(format!("did you mean `{s}`?")),
+                            (None, None) => d.help(format!(
                                 "known keys: {}",
                                 fields.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
                             )),
@@ -123,9 +172,66 @@ impl Cx<'_> {
         }
     }
 
+    /// An unknown key right after a plain scalar in a flow mapping is most often the rest of
+    /// that scalar: in `{ description: Old box, backup only }` the comma ends the value. The
+    /// hint quotes the whole text.
+    fn comma_in_flow_mapping(&self, map: &Node, entries: &[Entry], e: &Entry) -> Option<String> {
+        let text = self.sources.get(e.key_span.file)?.text.as_str();
+        let i = entries.iter().position(|x| std::ptr::eq(x, e))?;
+        let prev = entries.get(i.checked_sub(1)?)?;
+        let Value::Scalar(s) = &prev.value.value else {
+            return None;
+        };
+        let same_file = prev.value.span.file == e.key_span.file && map.span.file == e.key_span.file;
+        if s.style != Style::Plain || !same_file {
+            return None;
+        }
+        let opens_flow = text.get(map.span.start as usize..)?.starts_with('{');
+        let between = text.get(prev.value.span.end as usize..e.key_span.start as usize)?;
+        if !opens_flow || between.trim() != "," {
+            return None;
+        }
+        let end = if matches!(e.value.value, Value::Null) || e.value.span.file != e.key_span.file {
+            e.key_span.end
+        } else {
+            e.value.span.end.max(e.key_span.end)
+        };
+        let whole = text.get(prev.value.span.start as usize..end as usize)?;
+        Some(format!(
+            "in a flow mapping `{{ ... }}` a comma ends a plain value, so `{}: {}` stopped at the comma; if the comma belongs to the value, quote it: `{}: \"{}\"`",
+            prev.key, s.text, prev.key, whole
+        ))
+    }
+
+    /// Whether an unknown key of `obj` probably misspells `key` (reported as SI010 already).
+    fn is_misspelled(&self, obj: Obj<'_>, key: &str) -> bool {
+        self.misspelled.contains(&(obj.node.span, key.to_owned()))
+    }
+
+    /// A required field of a block that is taken as written (`site`, a host, a backend).
     fn require<'n>(&mut self, obj: Obj<'n>, at: Span, key: &str, what: &str) -> Option<&'n Node> {
         let v = obj.get(key);
-        if v.is_none() {
+        if v.is_none() && !self.is_misspelled(obj, key) {
+            self.push(
+                Diagnostic::new(Code::MissingField, at, format!("{what} has no `{key}`"))
+                    .label(format!("`{key}` is required here"))
+                    .help(format!("add `{key}:`")),
+            );
+        }
+        v
+    }
+
+    /// A required field of a service, which it may inherit. Not reported when the field is
+    /// unknown (a file that failed to parse may hold the `defaults:` that set it).
+    fn require_inherited<'n>(
+        &mut self,
+        obj: Obj<'n>,
+        at: Span,
+        key: &str,
+        what: &str,
+    ) -> Option<&'n Node> {
+        let v = obj.get(key);
+        if v.is_none() && !self.absent_is_unknown && !self.is_misspelled(obj, key) {
             self.push(
                 Diagnostic::new(Code::MissingField, at, format!("{what} has no `{key}`"))
                     .label(format!("`{key}` is required here"))
@@ -256,12 +362,13 @@ impl Cx<'_> {
                     let meant = matches!(t.to_ascii_lowercase().as_str(), "yes" | "on" | "y");
                     self.push(
                         Diagnostic::new(
-                            Code::Yaml11Trap,
+                            Code::WrongType,
                             n.span,
                             format!("`{t}` is not a boolean in YAML 1.2 ({what})"),
                         )
-                        .severity(crate::Severity::Error)
-                        .help(format!("write `{meant}`")),
+                        .help(format!(
+                            "write `{meant}`: YAML 1.1 tools read `{t}` as {meant}, YAML 1.2 as a string"
+                        )),
                     );
                     None
                 }
@@ -398,14 +505,32 @@ impl Cx<'_> {
                 Some(net.trunc())
             }
             None => {
-                self.push(
-                    Diagnostic::new(
+                let too_long = s.split_once('/').and_then(|(addr, len)| {
+                    let max = match addr.parse::<IpAddr>().ok()? {
+                        IpAddr::V4(_) => 32,
+                        IpAddr::V6(_) => 128,
+                    };
+                    let len = len.parse::<u32>().ok()?;
+                    (len > max).then_some((len, max))
+                });
+                let d = match too_long {
+                    Some((len, max)) => Diagnostic::new(
+                        Code::InvalidAddress,
+                        n.span,
+                        format!(
+                            "{what} `{s}` is not a prefix: /{len} is longer than {max}, the longest {} prefix",
+                            if max == 32 { "IPv4" } else { "IPv6" }
+                        ),
+                    )
+                    .help(format!("write a prefix length from 0 to {max}")),
+                    None => Diagnostic::new(
                         Code::InvalidAddress,
                         n.span,
                         format!("{what} `{s}` is not a prefix"),
                     )
                     .help("write a prefix like 198.51.100.0/24 or 2001:db8::/32"),
-                );
+                };
+                self.push(d);
                 None
             }
         }
@@ -569,11 +694,25 @@ fn opt<T>(v: Option<&Node>, f: impl FnOnce(&Node) -> Option<T>) -> Option<T> {
     v.and_then(f)
 }
 
-/// Extracts the typed intent. Returns `None` when there is no usable `site:`.
-pub fn extract(sources: &Sources, r: &Resolved, diags: &mut Diagnostics) -> Option<Intent> {
-    let mut cx = Cx { sources, diags };
+/// Extracts the typed intent, and what of it is unknown because part of the input failed
+/// (see [`super::unknown`]). The intent is `None` when there is no usable `site:`.
+pub fn extract(
+    sources: &Sources,
+    r: &Resolved,
+    diags: &mut Diagnostics,
+) -> (Option<Intent>, Unknowns) {
+    let mut cx = Cx::new(sources, diags);
+    let mut unknowns = Unknowns {
+        sections: r.unknown_sections.clone(),
+        extends_failed: r.services.values().any(|s| s.extends_failed),
+        ..Unknowns::default()
+    };
     let site = match &r.site {
-        Some(def) => site(&mut cx, def),
+        Some(def) => {
+            let site = site(&mut cx, def);
+            unknowns.site = std::mem::take(&mut cx.unknown);
+            site
+        }
         None if r.incomplete => None,
         None => {
             let span = sources
@@ -592,8 +731,19 @@ pub fn extract(sources: &Sources, r: &Resolved, diags: &mut Diagnostics) -> Opti
 
     let mut hosts = BTreeMap::new();
     for (name, def) in &r.hosts {
-        if let Some(h) = host(&mut cx, name, def) {
-            hosts.insert(name.clone(), h);
+        cx.unknown.clear();
+        let h = host(&mut cx, name, def);
+        let mut fields = std::mem::take(&mut cx.unknown);
+        match h {
+            Some(h) => {
+                hosts.insert(name.clone(), h);
+            }
+            None => {
+                fields.insert(WHOLE.to_owned());
+            }
+        }
+        if !fields.is_empty() {
+            unknowns.hosts.insert(name.clone(), fields);
         }
     }
 
@@ -611,7 +761,10 @@ pub fn extract(sources: &Sources, r: &Resolved, diags: &mut Diagnostics) -> Opti
             "template name",
         );
         partial_service(&mut cx, &def.node, "a template");
-        if !r.used_templates.contains(name) {
+        // Whether it is used is unknown when some `extends` failed, or when a file that failed
+        // to parse may hold services.
+        let use_unknown = unknowns.extends_failed || unknowns.section_may_be_missing("services");
+        if !r.used_templates.contains(name) && !use_unknown {
             cx.push(
                 Diagnostic::new(
                     Code::UnusedTemplate,
@@ -670,26 +823,76 @@ pub fn extract(sources: &Sources, r: &Resolved, diags: &mut Diagnostics) -> Opti
         },
     );
     let mut services = BTreeMap::new();
+    cx.absent_is_unknown = unknowns.section_may_be_missing("defaults");
     for (name, rs) in &r.services {
-        if let Some(s) = service(
-            &mut cx,
-            name,
-            &rs.def,
-            &rs.effective,
-            &rs.chain,
-            &notify_default,
-            deploy_default,
-        ) {
-            services.insert(name.clone(), s);
+        cx.unknown.clear();
+        let s = if rs.extends_failed {
+            // Unknown as a whole: it lacks the layers its `extends` would give. Its own
+            // mistakes were reported above, as written; nothing is concluded from the rest.
+            cx.ident(&name_node(name, rs.def.key_span), "service name");
+            None
+        } else {
+            service(
+                &mut cx,
+                name,
+                &rs.def,
+                &rs.effective,
+                &rs.chain,
+                &notify_default,
+                deploy_default,
+            )
+        };
+        let mut fields = std::mem::take(&mut cx.unknown);
+        match s {
+            Some(s) => {
+                if cx.absent_is_unknown {
+                    fields.extend(absent_fields(&rs.effective));
+                }
+                services.insert(name.clone(), s);
+            }
+            None => {
+                fields.insert(WHOLE.to_owned());
+            }
+        }
+        if !fields.is_empty() {
+            unknowns.services.insert(name.clone(), fields);
         }
     }
-    let site = site?;
-    Some(Intent {
+    let intent = site.map(|site| Intent {
         site,
         hosts,
         services,
         source_files: sources.iter().map(|(_, f)| f.path.clone()).collect(),
-    })
+    });
+    (intent, unknowns)
+}
+
+/// The service fields (and fields of its blocks, as `check.interval`) that no parsed layer
+/// sets: when a file that failed to parse may hold `defaults:`, they are unknown.
+fn absent_fields(effective: &Node) -> Vec<String> {
+    let mut out = Vec::new();
+    for field in schema::SERVICE {
+        match (effective.get(field.name), field.ty) {
+            (None, _) => out.push(field.name.to_owned()),
+            (Some(e), schema::Ty::Object(inner)) => {
+                for sub in inner {
+                    if e.value.get(sub.name).is_none() {
+                        out.push(format!("{}.{}", field.name, sub.name));
+                    }
+                }
+            }
+            (Some(_), _) => {}
+        }
+    }
+    // A check that names no kind may get one from the missing defaults.
+    if let Some(check) = effective.get("check")
+        && ["http", "tcp", "tls", "command"]
+            .iter()
+            .all(|k| check.value.get(k).is_none())
+    {
+        out.push("check.kind".to_owned());
+    }
+    out
 }
 
 fn site(cx: &mut Cx<'_>, def: &Def) -> Option<Site> {
@@ -709,11 +912,14 @@ fn site(cx: &mut Cx<'_>, def: &Def) -> Option<Site> {
             "AS 23456 is AS_TRANS, reserved for 4-byte AS transition",
         ));
     }
-    let prefixes = cx
-        .require(obj, at, "anycast_prefixes", "site")
-        .map(|n| cx.list_of(n, "anycast_prefixes", |cx, n| cx.net(n, "anycast prefix")))
-        .unwrap_or_default();
+    let prefixes = cx.track("anycast_prefixes", |cx| {
+        cx.require(obj, at, "anycast_prefixes", "site")
+            .map(|n| cx.list_of(n, "anycast_prefixes", |cx, n| cx.net(n, "anycast prefix")))
+            .unwrap_or_default()
+    });
 
+    // Errors from here to the timers make them unknown (a misspelt `hold_tme` included).
+    let timers_before = cx.errors;
     let bgp_obj = obj
         .get("bgp")
         .and_then(|n| cx.object(n, schema::BGP, "site.bgp"));
@@ -733,6 +939,8 @@ fn site(cx: &mut Cx<'_>, def: &Def) -> Option<Site> {
         "keepalive_time",
         3,
     );
+    // A timer that failed is unknown: comparing its default with the other would be a guess.
+    let timers_known = cx.errors == timers_before;
     let connect_delay_time = u16_of(
         cx,
         get(bgp_obj, "connect_delay_time"),
@@ -741,7 +949,8 @@ fn site(cx: &mut Cx<'_>, def: &Def) -> Option<Site> {
         "connect_delay_time",
         1,
     );
-    if keepalive_time.saturating_mul(3) > hold_time
+    if timers_known
+        && keepalive_time.saturating_mul(3) > hold_time
         && let Some(n) = get(bgp_obj, "keepalive_time").or(get(bgp_obj, "hold_time"))
     {
         {
@@ -978,22 +1187,35 @@ fn host(cx: &mut Cx<'_>, name: &str, def: &Def) -> Option<Host> {
     let valid_name = cx.ident(&name_node(name, def.key_span), "host name");
     let obj = cx.object(&def.node, schema::HOST, &format!("host `{name}`"))?;
     let at = def.key_span;
-    let roles: BTreeSet<Role> = crate::collect::set(
-        cx.require(obj, at, "roles", &format!("host `{name}`"))
-            .map(|n| {
-                cx.list_of(n, "roles", |cx, n| {
-                    let w = cx.word(n, schema::ROLES, "role")?;
-                    Role::ALL.iter().copied().find(|r| r.as_str() == w)
+    let roles: BTreeSet<Role> = cx.track("roles", |cx| {
+        crate::collect::set(
+            cx.require(obj, at, "roles", &format!("host `{name}`"))
+                .map(|n| {
+                    cx.list_of(n, "roles", |cx, n| {
+                        let w = cx.word(n, schema::ROLES, "role")?;
+                        Role::ALL.iter().copied().find(|r| r.as_str() == w)
+                    })
                 })
-            })
-            .unwrap_or_default(),
-    );
-    let ipv4 = opt(obj.get("ipv4"), |n| cx.ipv4(n, "ipv4"));
-    let ipv6 = opt(obj.get("ipv6"), |n| cx.ipv6(n, "ipv6"));
-    let group =
-        opt(obj.get("group"), |n| cx.ident(n, "group")).unwrap_or_else(|| "default".to_owned());
-    let router_id = opt(obj.get("router_id"), |n| cx.ipv4(n, "router_id")).or(ipv4);
-    let drain = opt(obj.get("drain"), |n| cx.boolean(n, "drain")).unwrap_or(false);
+                .unwrap_or_default(),
+        )
+    });
+    let ipv4 = cx.track("ipv4", |cx| opt(obj.get("ipv4"), |n| cx.ipv4(n, "ipv4")));
+    let ipv6 = cx.track("ipv6", |cx| opt(obj.get("ipv6"), |n| cx.ipv6(n, "ipv6")));
+    let group = cx
+        .track("group", |cx| {
+            opt(obj.get("group"), |n| cx.ident(n, "group"))
+        })
+        .unwrap_or_else(|| "default".to_owned());
+    let router_id = cx
+        .track("router_id", |cx| {
+            opt(obj.get("router_id"), |n| cx.ipv4(n, "router_id"))
+        })
+        .or(ipv4);
+    let drain = cx
+        .track("drain", |cx| {
+            opt(obj.get("drain"), |n| cx.boolean(n, "drain"))
+        })
+        .unwrap_or(false);
     let description = opt(obj.get("description"), |n| {
         cx.checked(n, "description", strings::text, Code::UnsafeString)
     });
@@ -1095,10 +1317,7 @@ fn partial_service(cx: &mut Cx<'_>, node: &Node, what: &str) {
     }
     let mut scratch = Diagnostics::default();
     {
-        let mut inner = Cx {
-            sources: cx.sources,
-            diags: &mut scratch,
-        };
+        let mut inner = Cx::new(cx.sources, &mut scratch);
         service_fields(
             &mut inner,
             Obj { node: &stripped },
@@ -1111,10 +1330,16 @@ fn partial_service(cx: &mut Cx<'_>, node: &Node, what: &str) {
             },
         );
     }
-    // A partial block may lack required fields; without a known mode, mode-specific fields are fine.
-    cx.diags.extend(scratch.finish().into_iter().filter(|d| {
-        d.code != Code::MissingField && (mode.is_some() || d.code != Code::FieldNotApplicable)
-    }));
+    // A partial block may lack required fields, and fields that only make sense together
+    // (a TLS certificate for `mode: terminate`) may come from another layer: those are checked
+    // on the merged service. Without a known mode, mode-specific fields are fine.
+    for d in scratch.finish() {
+        let partial_is_fine = matches!(d.code, Code::MissingField | Code::TlsConflict)
+            || (mode.is_none() && d.code == Code::FieldNotApplicable);
+        if !partial_is_fine {
+            cx.push(d);
+        }
+    }
 }
 
 fn service(
@@ -1178,27 +1403,31 @@ fn service_fields(
         }
     }
 
-    let vips = cx
-        .require(obj, at, "vips", &what)
-        .map(|n| cx.list_of(n, "vips", |cx, n| cx.ip(n, "VIP")))
-        .unwrap_or_default();
-    let ports = cx
-        .require(obj, at, "ports", &what)
-        .map(|n| cx.list_of(n, "ports", Cx::port_spec))
-        .unwrap_or_default();
-    let allow = obj
-        .get("allow")
-        .map(|n| cx.list_of(n, "allow", |cx, n| cx.net(n, "allowed source")))
-        .unwrap_or_default();
+    let vips = cx.track("vips", |cx| {
+        cx.require_inherited(obj, at, "vips", &what)
+            .map(|n| cx.list_of(n, "vips", |cx, n| cx.ip(n, "VIP")))
+            .unwrap_or_default()
+    });
+    let ports = cx.track("ports", |cx| {
+        cx.require_inherited(obj, at, "ports", &what)
+            .map(|n| cx.list_of(n, "ports", Cx::port_spec))
+            .unwrap_or_default()
+    });
+    let allow = cx.track("allow", |cx| {
+        obj.get("allow")
+            .map(|n| cx.list_of(n, "allow", |cx, n| cx.net(n, "allowed source")))
+            .unwrap_or_default()
+    });
     let description = opt(obj.get("description"), |n| {
         cx.checked(n, "description", strings::text, Code::UnsafeString)
     });
-    let drain = obj
-        .get("drain")
-        .map(|n| cx.list_of(n, "drain", |cx, n| cx.ident(n, "host name")))
-        .unwrap_or_default();
+    let drain = cx.track("drain", |cx| {
+        obj.get("drain")
+            .map(|n| cx.list_of(n, "drain", |cx, n| cx.ident(n, "host name")))
+            .unwrap_or_default()
+    });
     let check = check(cx, obj.get("check"), balancing);
-    let monitoring = {
+    let monitoring = cx.track("monitoring", |cx| {
         let o = obj
             .get("monitoring")
             .and_then(|n| cx.object(n, schema::MONITORING, "monitoring"));
@@ -1211,7 +1440,7 @@ fn service_fields(
             .map(|n| cx.list_of(n, "notify", |cx, n| cx.ident(n, "user name")))
             .unwrap_or_else(|| notify_default.to_vec());
         Monitoring { enabled, notify }
-    };
+    });
     let deploy = {
         let o = obj
             .get("deploy")
@@ -1231,10 +1460,11 @@ fn service_fields(
     let (haproxy, anycast) = match balancing {
         Balancing::Haproxy => (Some(haproxy_fields(cx, obj, &drain)), None),
         Balancing::Anycast => {
-            let nodes = obj
-                .get("nodes")
-                .map(|n| cx.list_of(n, "nodes", |cx, n| cx.ident(n, "host name")))
-                .unwrap_or_default();
+            let nodes = cx.track("nodes", |cx| {
+                obj.get("nodes")
+                    .map(|n| cx.list_of(n, "nodes", |cx, n| cx.ident(n, "host name")))
+                    .unwrap_or_default()
+            });
             (
                 None,
                 Some(AnycastService {
@@ -1262,15 +1492,18 @@ fn service_fields(
 }
 
 fn haproxy_fields(cx: &mut Cx<'_>, obj: Obj<'_>, drain: &[String]) -> HaproxyService {
-    let mode = match obj
-        .get("mode")
-        .and_then(|n| cx.word(n, &["http", "tcp"], "mode"))
-    {
+    let mode = match cx.track("mode", |cx| {
+        obj.get("mode")
+            .and_then(|n| cx.word(n, &["http", "tcp"], "mode"))
+    }) {
         Some("http") => Mode::Http,
         _ => Mode::Tcp,
     };
-    let group =
-        opt(obj.get("group"), |n| cx.ident(n, "group")).unwrap_or_else(|| "default".to_owned());
+    let group = cx
+        .track("group", |cx| {
+            opt(obj.get("group"), |n| cx.ident(n, "group"))
+        })
+        .unwrap_or_else(|| "default".to_owned());
     let balance = match obj.get("balance").and_then(|n| {
         cx.word(
             n,
@@ -1287,20 +1520,56 @@ fn haproxy_fields(cx: &mut Cx<'_>, obj: Obj<'_>, drain: &[String]) -> HaproxySer
         cx.int(n, 1, 1_000_000, "maxconn", Code::OutOfRange)
     })
     .and_then(|v| u32::try_from(v).ok());
-    let t = obj
-        .get("timeouts")
-        .and_then(|n| cx.object(n, schema::TIMEOUTS, "timeouts"));
-    let mut timeout = |k: &str, d: u32| {
-        t.and_then(|o| o.get(k))
-            .and_then(|n| cx.duration_ms(n, k))
-            .unwrap_or(d)
+    let timeouts = cx.track("timeouts", |cx| {
+        let t = obj
+            .get("timeouts")
+            .and_then(|n| cx.object(n, schema::TIMEOUTS, "timeouts"));
+        let mut timeout = |k: &str, d: u32| {
+            t.and_then(|o| o.get(k))
+                .and_then(|n| cx.duration_ms(n, k))
+                .unwrap_or(d)
+        };
+        Timeouts {
+            connect_ms: timeout("connect", 5000),
+            client_ms: timeout("client", 30_000),
+            server_ms: timeout("server", 30_000),
+        }
+    });
+    let tls = cx.track("tls", |cx| tls(cx, obj));
+    let client_ip = match cx.track("client_ip", |cx| {
+        obj.get("client_ip").and_then(|n| {
+            cx.word(
+                n,
+                &["none", "proxy-protocol", "x-forwarded-for"],
+                "client_ip method",
+            )
+        })
+    }) {
+        Some("proxy-protocol") => ClientIp::ProxyProtocol,
+        Some("x-forwarded-for") => ClientIp::XForwardedFor,
+        _ => ClientIp::None,
     };
-    let timeouts = Timeouts {
-        connect_ms: timeout("connect", 5000),
-        client_ms: timeout("client", 30_000),
-        server_ms: timeout("server", 30_000),
-    };
-    let tls = match obj
+    let backend_port = cx.track("backend_port", |cx| {
+        opt(obj.get("backend_port"), |n| cx.port(n, "backend_port"))
+    });
+    let backends = cx.track("backends", |cx| backends(cx, obj, drain));
+    let web = cx.track("web", |cx| web(cx, obj));
+    HaproxyService {
+        mode,
+        group,
+        balance,
+        maxconn,
+        timeouts,
+        tls,
+        client_ip,
+        backend_port,
+        backends,
+        web,
+    }
+}
+
+fn tls(cx: &mut Cx<'_>, obj: Obj<'_>) -> Tls {
+    match obj
         .get("tls")
         .and_then(|n| cx.object(n, schema::TLS, "tls"))
     {
@@ -1313,7 +1582,9 @@ fn haproxy_fields(cx: &mut Cx<'_>, obj: Obj<'_>, drain: &[String]) -> HaproxySer
                 let certificate = o.get("certificate").and_then(|n| {
                     cx.checked(n, "certificate", strings::file_name, Code::InvalidValue)
                 });
-                if o.get("certificate").is_none() {
+                // A certificate no parsed layer sets may come from `defaults:` in a file that
+                // failed to parse.
+                if o.get("certificate").is_none() && !cx.absent_is_unknown {
                     let at = o.key_span("mode").unwrap_or(o.node.span);
                     cx.push(
                         Diagnostic::new(Code::TlsConflict, at, "`tls: { mode: terminate }` needs a `certificate`")
@@ -1337,21 +1608,11 @@ fn haproxy_fields(cx: &mut Cx<'_>, obj: Obj<'_>, drain: &[String]) -> HaproxySer
             Some("passthrough") => Tls::Passthrough,
             _ => Tls::None,
         },
-    };
-    let client_ip = match obj.get("client_ip").and_then(|n| {
-        cx.word(
-            n,
-            &["none", "proxy-protocol", "x-forwarded-for"],
-            "client_ip method",
-        )
-    }) {
-        Some("proxy-protocol") => ClientIp::ProxyProtocol,
-        Some("x-forwarded-for") => ClientIp::XForwardedFor,
-        _ => ClientIp::None,
-    };
-    let backend_port = opt(obj.get("backend_port"), |n| cx.port(n, "backend_port"));
-    let backends = obj
-        .get("backends")
+    }
+}
+
+fn backends(cx: &mut Cx<'_>, obj: Obj<'_>, drain: &[String]) -> Vec<Backend> {
+    obj.get("backends")
         .map(|n| {
             cx.list_of(n, "backends", |cx, item| match &item.value {
                 Value::Scalar(_) => cx.ident(item, "backend host").map(|host| Backend {
@@ -1390,12 +1651,15 @@ fn haproxy_fields(cx: &mut Cx<'_>, obj: Obj<'_>, drain: &[String]) -> HaproxySer
                 }
             })
         })
-        .unwrap_or_default();
-    let web = obj.get("web").and_then(|n| {
+        .unwrap_or_default()
+}
+
+fn web(cx: &mut Cx<'_>, obj: Obj<'_>) -> Option<Web> {
+    obj.get("web").and_then(|n| {
         let o = cx.object(n, schema::WEB, "web")?;
         let at = cx.head(n);
         let server_names = cx
-            .require(o, at, "server_names", "web")
+            .require_inherited(o, at, "server_names", "web")
             .map(|n| {
                 cx.list_of(n, "server_names", |cx, n| {
                     cx.checked(n, "server name", strings::hostname, Code::InvalidValue)
@@ -1419,19 +1683,7 @@ fn haproxy_fields(cx: &mut Cx<'_>, obj: Obj<'_>, drain: &[String]) -> HaproxySer
             listen_port: listen_port.unwrap_or(0),
             health_path,
         })
-    });
-    HaproxyService {
-        mode,
-        group,
-        balance,
-        maxconn,
-        timeouts,
-        tls,
-        client_ip,
-        backend_port,
-        backends,
-        web,
-    }
+    })
 }
 
 fn check(cx: &mut Cx<'_>, node: Option<&Node>, _balancing: Balancing) -> Option<Check> {
@@ -1447,13 +1699,17 @@ fn check(cx: &mut Cx<'_>, node: Option<&Node>, _balancing: Balancing) -> Option<
             });
         }
     };
-    let interval_ms = o
-        .get("interval")
-        .and_then(|n| cx.duration_ms(n, "check interval"))
+    let interval_ms = cx
+        .track("check.interval", |cx| {
+            o.get("interval")
+                .and_then(|n| cx.duration_ms(n, "check interval"))
+        })
         .unwrap_or(2000);
-    let timeout_ms = o
-        .get("timeout")
-        .and_then(|n| cx.duration_ms(n, "check timeout"))
+    let timeout_ms = cx
+        .track("check.timeout", |cx| {
+            o.get("timeout")
+                .and_then(|n| cx.duration_ms(n, "check timeout"))
+        })
         .unwrap_or(1000);
     let small = |cx: &mut Cx<'_>, k: &str, d: u8| {
         o.get(k)
@@ -1481,8 +1737,22 @@ fn check(cx: &mut Cx<'_>, node: Option<&Node>, _balancing: Balancing) -> Option<
             d = d.with_secondary(first, "also set here");
         }
         cx.push(d.help("keep one; to replace an inherited kind, reset it with `http: ~`"));
+        cx.unknown.insert("check.kind".to_owned());
     }
-    let kind = match kinds.first().copied() {
+    let first_kind = kinds.first().copied();
+    let kind_field = format!("check.{}", first_kind.unwrap_or("tcp"));
+    let kind = cx.track(&kind_field, |cx| check_kind(cx, o, first_kind));
+    Some(Check {
+        interval_ms,
+        timeout_ms,
+        rise,
+        fall,
+        kind,
+    })
+}
+
+fn check_kind(cx: &mut Cx<'_>, o: Obj<'_>, kind: Option<&str>) -> CheckKind {
+    match kind {
         Some("http") => {
             let h = o
                 .get("http")
@@ -1557,12 +1827,5 @@ fn check(cx: &mut Cx<'_>, node: Option<&Node>, _balancing: Balancing) -> Option<
                 .and_then(|t| t.get("port"))
                 .and_then(|n| cx.port(n, "check port")),
         },
-    };
-    Some(Check {
-        interval_ms,
-        timeout_ms,
-        rise,
-        fall,
-        kind,
-    })
+    }
 }

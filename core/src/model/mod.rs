@@ -9,5 +9,6 @@
 
 pub mod extract;
 pub mod types;
+pub mod unknown;
 
 pub use types::*;

@@ -383,8 +383,40 @@ fn relocate(node: &mut Node, span: Span) {
     }
 }
 
+/// The tab a "tabs disallowed" error is about: at the parser's marker, else the nearest one
+/// before it on its line, else the first one on the lines just after it (the parser may stop at
+/// the end of the line before the tab).
+fn tab_near(text: &str, at: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    if bytes.get(at) == Some(&b'\t') {
+        return Some(at);
+    }
+    let line_start = text.get(..at)?.rfind('\n').map_or(0, |i| i + 1);
+    if let Some(i) = text.get(line_start..at)?.rfind('\t') {
+        return Some(line_start + i);
+    }
+    let rest = text.get(at..)?;
+    let window = rest
+        .match_indices('\n')
+        .nth(1)
+        .map_or(rest.len(), |(i, _)| i);
+    rest.get(..window)?.find('\t').map(|i| at + i)
+}
+
 fn syntax_error(file: FileId, offsets: &mut Offsets<'_>, e: &ScanError) -> Diagnostic {
-    let mut at = offsets.byte(e.marker().index());
+    let marker = offsets.byte(e.marker().index());
+    if e.info().contains("tab")
+        && let Some(tab) = tab_near(offsets.text, marker)
+    {
+        return Diagnostic::new(
+            Code::YamlSyntax,
+            Span::new(file, tab, tab + 1),
+            format!("invalid YAML: a tab here ({})", e.info()),
+        )
+        .label("tab")
+        .help("YAML indents with spaces only, and a tab cannot follow a plain value: replace the tab with spaces");
+    }
+    let mut at = marker;
     // At the end of input or on blank space, point at the last character written instead.
     let here = offsets.text.get(at..).and_then(|s| s.chars().next());
     if here.is_none_or(char::is_whitespace)
@@ -443,7 +475,25 @@ pub fn parse_file(file: FileId, source: &SourceFile, diags: &mut Diagnostics) ->
                 }
             }
             Err(e) => {
-                let d = syntax_error(file, &mut b.offsets, &e);
+                let mut d = syntax_error(file, &mut b.offsets, &e);
+                // A flow collection still open where the parser gave up is most often the
+                // mistake (a missing `]` or `}`): show where it was opened.
+                let open_flow = b.stack.iter().rev().find_map(|frame| {
+                    let start = match frame {
+                        Frame::Seq { start, .. } | Frame::Map { start, .. } => *start,
+                    };
+                    let opener = text.get(start..start + 1)?;
+                    matches!(opener, "[" | "{").then_some((start, opener))
+                });
+                if let Some((start, opener)) = open_flow
+                    && d.primary.span.start as usize != start
+                {
+                    let closer = if opener == "[" { "]" } else { "}" };
+                    d = d.with_secondary(
+                        Span::new(file, start, start + 1),
+                        format!("this `{opener}` has no matching `{closer}`"),
+                    );
+                }
                 b.diags.push(d);
                 ok = false;
                 break;

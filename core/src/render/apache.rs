@@ -252,13 +252,16 @@ fn site(cx: &Context<'_>, host: &HostPlan, svc: &Service) -> Option<Site> {
         CheckKind::Http { host, path, .. } => (host.clone(), Some(path.clone())),
         _ => (None, None),
     };
+    // Apache refuses a wildcard `ServerName` ("use ServerAlias to set multiple server
+    // names"): the first name without a wildcard, else a name of this service under the
+    // reserved `.invalid` domain (RFC 6761), which no client ever asks for; the wildcards
+    // are aliases.
     let server_name = web
         .server_names
         .iter()
         .find(|n| !n.starts_with("*."))
-        .or(web.server_names.first())
         .cloned()
-        .unwrap_or_else(|| host.name.clone());
+        .unwrap_or_else(|| format!("{}.invalid", svc.name));
     let mut aliases: Vec<String> = Vec::new();
     for n in &web.server_names {
         if (n != &server_name || n.starts_with("*.")) && !aliases.contains(n) {

@@ -36,6 +36,9 @@ pub struct ResolvedService {
     pub effective: Node,
     /// Templates it inherits from, transitively, in application order.
     pub chain: Vec<String>,
+    /// Its `extends` failed somewhere along the chain (an unknown template, a cycle, too deep):
+    /// the merged value lacks layers, so the service is unknown (see `model::unknown`).
+    pub extends_failed: bool,
 }
 
 /// The merged site.
@@ -55,6 +58,9 @@ pub struct Resolved {
     pub used_templates: std::collections::BTreeSet<String>,
     /// Some file could not be parsed: findings about what is missing may be spurious.
     pub incomplete: bool,
+    /// The top-level sections that the files which could not be parsed may hold: their
+    /// entries may be missing here (see `model::unknown`).
+    pub unknown_sections: std::collections::BTreeSet<&'static str>,
 }
 
 fn insert_unique(
@@ -89,6 +95,8 @@ pub fn resolve(sources: &Sources, docs: &[Document], diags: &mut Diagnostics) ->
     for doc in docs {
         let Some(root) = &doc.root else {
             r.incomplete = true;
+            let text = sources.get(doc.file).map_or("", |f| f.text.as_str());
+            r.unknown_sections.extend(sections_written(text));
             continue;
         };
         match &root.value {
@@ -183,8 +191,11 @@ pub fn resolve(sources: &Sources, docs: &[Document], diags: &mut Diagnostics) ->
         }
     }
 
+    report_cycles(&r.templates, diags);
+    let templates_may_be_missing = r.unknown_sections.contains("templates");
     for (name, def) in &service_defs {
-        let chain = template_chain(name, &def.node, &r.templates, diags);
+        let (chain, extends_failed) =
+            template_chain(&def.node, &r.templates, templates_may_be_missing, diags);
         r.used_templates.extend(chain.iter().cloned());
         let effective = effective_service(&r, &def.node, &chain);
         r.services.insert(
@@ -193,10 +204,41 @@ pub fn resolve(sources: &Sources, docs: &[Document], diags: &mut Diagnostics) ->
                 def: def.clone(),
                 effective,
                 chain,
+                extends_failed,
             },
         );
     }
     r
+}
+
+/// The top-level sections a file that could not be parsed may hold, read from its raw text:
+/// every line that starts in the first column with one of the five keys. A line that starts
+/// in the first column with anything else that could open a mapping (a flow collection, a
+/// quoted key) makes every section possible.
+fn sections_written(text: &str) -> Vec<&'static str> {
+    const ALL: [&str; 5] = ["site", "defaults", "hosts", "templates", "services"];
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut found = Vec::new();
+    for line in text.lines() {
+        let Some(first) = line.chars().next() else {
+            continue;
+        };
+        if first.is_whitespace() || matches!(first, '#' | '%') || line.starts_with("---") {
+            continue;
+        }
+        if line.starts_with("...") {
+            continue;
+        }
+        let key = line.split(':').next().unwrap_or("").trim_end();
+        match ALL.iter().find(|k| **k == key) {
+            Some(k) => found.push(*k),
+            None if first.is_ascii_alphanumeric() || first == '_' => {}
+            // `{`, `[`, `?`, a quote, an anchor or tag: the file's shape is not readable
+            // line by line.
+            None => return ALL.to_vec(),
+        }
+    }
+    found
 }
 
 /// Names listed in an `extends` value, with their spans.
@@ -218,81 +260,173 @@ pub fn extends_of(node: &Node) -> Vec<(String, Span)> {
 }
 
 /// The templates a definition inherits from, transitively, in application order (most
-/// general first). Unknown templates and cycles are reported and skipped.
+/// general first), and whether any `extends` along the way failed. Unknown templates and
+/// excessive depth are reported here (an unknown template only when no file that failed to
+/// parse may define it); cycles are reported once by [`report_cycles`] and only skipped here.
 fn template_chain(
-    owner: &str,
     node: &Node,
     templates: &BTreeMap<String, Def>,
+    templates_may_be_missing: bool,
     diags: &mut Diagnostics,
-) -> Vec<String> {
-    let mut order = Vec::new();
-    let mut path: Vec<String> = Vec::new();
-    visit(owner, node, templates, &mut path, &mut order, diags);
-    order
+) -> (Vec<String>, bool) {
+    let mut walk = Walk {
+        templates,
+        templates_may_be_missing,
+        path: Vec::new(),
+        order: Vec::new(),
+        failed: false,
+    };
+    walk.visit(node, diags);
+    (walk.order, walk.failed)
 }
 
-fn visit(
-    owner: &str,
-    node: &Node,
-    templates: &BTreeMap<String, Def>,
-    path: &mut Vec<String>,
-    order: &mut Vec<String>,
-    diags: &mut Diagnostics,
-) {
-    for (name, span) in extends_of(node) {
-        if path.contains(&name) || name == owner && !path.is_empty() {
-            let mut cycle: Vec<String> = path.clone();
-            cycle.push(name.clone());
-            let start = cycle.iter().position(|n| *n == name).unwrap_or(0);
-            let shown = cycle
-                .get(start..)
-                .map(|c| c.join(" → "))
-                .unwrap_or_default();
-            diags.push(
-                Diagnostic::new(
-                    Code::ExtendsCycle,
+struct Walk<'a> {
+    templates: &'a BTreeMap<String, Def>,
+    templates_may_be_missing: bool,
+    path: Vec<String>,
+    order: Vec<String>,
+    failed: bool,
+}
+
+impl Walk<'_> {
+    fn visit(&mut self, node: &Node, diags: &mut Diagnostics) {
+        for (name, span) in extends_of(node) {
+            if self.path.contains(&name) {
+                // A cycle: reported once for the whole site by `report_cycles`.
+                self.failed = true;
+                continue;
+            }
+            let Some(def) = self.templates.get(&name) else {
+                self.failed = true;
+                if !self.templates_may_be_missing {
+                    diags.push(unknown_template(&name, span, self.templates));
+                }
+                continue;
+            };
+            if self.path.len() >= 32 {
+                self.failed = true;
+                diags.push(Diagnostic::new(
+                    Code::InputLimit,
                     span,
-                    format!("templates extend each other in a cycle: {shown}"),
-                )
-                .help("remove one `extends` so that inheritance forms a tree"),
-            );
+                    "`extends` nests deeper than 32 templates",
+                ));
+                continue;
+            }
+            self.path.push(name.clone());
+            self.visit(&def.node, diags);
+            self.path.pop();
+            if !self.order.contains(&name) {
+                self.order.push(name);
+            }
+        }
+    }
+}
+
+fn unknown_template(name: &str, span: Span, templates: &BTreeMap<String, Def>) -> Diagnostic {
+    let d = Diagnostic::new(
+        Code::UnknownTemplate,
+        span,
+        format!("unknown template `{name}`"),
+    );
+    match did_you_mean(name, templates.keys().map(String::as_str)) {
+        Some(s) => d.help(format!("did you mean `{s}`?")),
+        None if templates.is_empty() => d.help("define it under `templates:`"),
+        None => d.help(format!(
+            "defined templates: {}",
+            templates
+                .keys()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// Reports every cycle of templates extending each other once (`SI022`), whether or not a
+/// service uses it: at the `extends` entry of the member defined first in file order, naming
+/// the whole chain from that member back to itself.
+fn report_cycles(templates: &BTreeMap<String, Def>, diags: &mut Diagnostics) {
+    let mut in_file_order: Vec<(&String, &Def)> = templates.iter().collect();
+    crate::collect::sort_by(&mut in_file_order, |a, b| a.1.key_span.cmp(&b.1.key_span));
+    let position = |name: &str| {
+        in_file_order
+            .iter()
+            .position(|(n, _)| n.as_str() == name)
+            .unwrap_or(usize::MAX)
+    };
+    let mut done: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    let mut cycles: Vec<Vec<String>> = Vec::new();
+    for (start, _) in &in_file_order {
+        if done.contains(start.as_str()) {
             continue;
         }
-        let Some(def) = templates.get(&name) else {
-            let mut d = Diagnostic::new(
-                Code::UnknownTemplate,
-                span,
-                format!("unknown template `{name}`"),
-            );
-            d = match did_you_mean(&name, templates.keys().map(String::as_str)) {
-                Some(s) => d.help(format!("did you mean `{s}`?")),
-                None if templates.is_empty() => d.help("define it under `templates:`"),
-                None => d.help(format!(
-                    "defined templates: {}",
-                    templates
-                        .keys()
-                        .map(String::as_str)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
+        // Iterative depth-first search: (template, index of its next `extends` entry).
+        let mut stack: Vec<(&str, usize)> = vec![(start.as_str(), 0)];
+        while let Some((name, next)) = stack.last().copied() {
+            let targets = templates
+                .get(name)
+                .map(|d| extends_of(&d.node))
+                .unwrap_or_default();
+            let Some((target, _)) = targets.get(next) else {
+                done.insert(name);
+                stack.pop();
+                continue;
             };
-            diags.push(d);
+            if let Some(top) = stack.last_mut() {
+                top.1 += 1;
+            }
+            let Some((target_name, _)) = templates.get_key_value(target) else {
+                continue;
+            };
+            if let Some(at) = stack.iter().position(|(n, _)| *n == target_name.as_str()) {
+                let members: Vec<String> = stack
+                    .get(at..)
+                    .unwrap_or(&[])
+                    .iter()
+                    .map(|(n, _)| (*n).to_owned())
+                    .collect();
+                // The same cycle from another member is a rotation of it: keep one, starting
+                // at the member first in file order.
+                let first = members
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, n)| position(n))
+                    .map_or(0, |(i, _)| i);
+                let mut rotated = members.clone();
+                rotated.rotate_left(first);
+                if !cycles.contains(&rotated) {
+                    cycles.push(rotated);
+                }
+            } else if !done.contains(target_name.as_str()) && stack.len() <= 64 {
+                stack.push((target_name.as_str(), 0));
+            }
+        }
+    }
+    for cycle in cycles {
+        let (Some(first), Some(second)) = (cycle.first(), cycle.get(1).or(cycle.first())) else {
             continue;
         };
-        if path.len() >= 32 {
-            diags.push(Diagnostic::new(
-                Code::InputLimit,
-                span,
-                "`extends` nests deeper than 32 templates",
-            ));
+        let Some(def) = templates.get(first) else {
             continue;
-        }
-        path.push(name.clone());
-        visit(owner, &def.node, templates, path, order, diags);
-        path.pop();
-        if !order.contains(&name) {
-            order.push(name);
-        }
+        };
+        let span = extends_of(&def.node)
+            .into_iter()
+            .find(|(n, _)| n == second)
+            .map_or(def.key_span, |(_, s)| s);
+        let shown = cycle
+            .iter()
+            .chain(std::iter::once(first))
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(" → ");
+        diags.push(
+            Diagnostic::new(
+                Code::ExtendsCycle,
+                span,
+                format!("templates extend each other in a cycle: {shown}"),
+            )
+            .help("remove one `extends` so that inheritance forms a tree"),
+        );
     }
 }
 

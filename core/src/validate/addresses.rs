@@ -7,8 +7,10 @@ use std::net::IpAddr;
 
 use super::Locator;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
-use crate::model::{Intent, Port};
+use crate::model::unknown::Unknowns;
+use crate::model::{Intent, Service};
 use crate::plan::{Announcers, route_reflectors};
+use crate::source::Span;
 
 fn family(ip: IpAddr) -> &'static str {
     if ip.is_ipv4() { "IPv4" } else { "IPv6" }
@@ -17,6 +19,7 @@ fn family(ip: IpAddr) -> &'static str {
 pub(super) fn check(
     intent: &Intent,
     announcing: &Announcers<'_>,
+    unknown: &Unknowns,
     at: &Locator<'_>,
     diags: &mut Diagnostics,
 ) {
@@ -45,6 +48,9 @@ pub(super) fn check(
     let mut ids: BTreeMap<std::net::Ipv4Addr, &str> = BTreeMap::new();
     for host in intent.hosts.values().filter(|h| h.speaks_bgp()) {
         let Some(id) = host.router_id else { continue };
+        if unknown.host_field(&host.name, "router_id") {
+            continue;
+        }
         if let Some(other) = ids.get(&id) {
             diags.push(
                 Diagnostic::new(
@@ -60,33 +66,42 @@ pub(super) fn check(
     }
 
     let reflectors = route_reflectors(intent);
-    let mut listeners: std::collections::BTreeSet<(IpAddr, Port)> =
-        std::collections::BTreeSet::new();
-    let mut owners: BTreeMap<IpAddr, &str> = BTreeMap::new();
+    // Whether some route reflector may have an address that the intent does not know.
+    let reflectors_unknown = unknown.any_host_field("roles")
+        || unknown.any_host_field("ipv4")
+        || unknown.any_host_field("ipv6");
+    vip_conflicts(intent, at, diags);
     for svc in intent.services.values() {
-        if svc.vips.is_empty() && at.service_field(&svc.name, "vips") != at.service(&svc.name) {
+        let name = svc.name.as_str();
+        if svc.vips.is_empty()
+            && !unknown.service_field(name, "vips")
+            && at.service_field(name, "vips") != at.service(name)
+        {
             diags.push(Diagnostic::new(
                 Code::MissingField,
-                at.service_field(&svc.name, "vips"),
-                format!("service `{}` lists no VIPs", svc.name),
+                at.service_field(name, "vips"),
+                format!("service `{name}` lists no VIPs"),
             ));
         }
-        if svc.ports.is_empty() && at.service_field(&svc.name, "ports") != at.service(&svc.name) {
+        if svc.ports.is_empty()
+            && !unknown.service_field(name, "ports")
+            && at.service_field(name, "ports") != at.service(name)
+        {
             diags.push(Diagnostic::new(
                 Code::MissingField,
-                at.service_field(&svc.name, "ports"),
-                format!("service `{}` lists no ports", svc.name),
+                at.service_field(name, "ports"),
+                format!("service `{name}` lists no ports"),
             ));
         }
         let announcers = announcing.of(svc);
+        let announcers_unknown = unknown.service_fields(name, &["group", "nodes"]);
         for vip in &svc.vips {
             // Located only for a diagnostic: finding it means searching the service's tree.
-            let vip_span = || {
-                at.service_item(&svc.name, "vips", |t| {
-                    t.parse::<IpAddr>().ok() == Some(*vip)
-                })
-            };
-            if !intent.site.anycast_prefixes.iter().any(|p| p.contains(vip)) {
+            let vip_span =
+                || at.service_item(name, "vips", |t| t.parse::<IpAddr>().ok() == Some(*vip));
+            if !unknown.site_field("anycast_prefixes")
+                && !intent.site.anycast_prefixes.iter().any(|p| p.contains(vip))
+            {
                 diags.push(
                     Diagnostic::new(Code::VipOutsidePrefixes, vip_span(), format!("VIP {vip} is outside the site's anycast prefixes"))
                         .with_secondary(at.site_field(&["anycast_prefixes"]), "the allowed prefixes")
@@ -103,32 +118,10 @@ pub(super) fn check(
                     .with_secondary(at.host_value(owner, key), "host address"),
                 );
             }
-            // A VIP is announced on the health of one service, so it belongs to one service.
-            if let Some(other) = owners.get(vip).filter(|o| **o != svc.name) {
-                let clash = svc.ports.iter().find(|p| listeners.contains(&(*vip, **p)));
-                let message = match clash {
-                    Some(p) => format!(
-                        "{vip} {}/{} is used by `{other}` and `{}`",
-                        p.port,
-                        p.proto.as_str(),
-                        svc.name
-                    ),
-                    None => format!("{vip} is used by `{other}` and `{}`", svc.name),
-                };
-                diags.push(
-                    Diagnostic::new(Code::VipPortConflict, vip_span(), message)
-                        .with_secondary(at.service_item(other, "vips", |t| t.parse::<IpAddr>().ok() == Some(*vip)), "also here")
-                        .help("each VIP is announced on the health of one service: give each service its own VIP"),
-                );
-            } else {
-                owners.insert(*vip, &svc.name);
-            }
-            for port in &svc.ports {
-                listeners.insert((*vip, *port));
-            }
             // Every announcer must have an address of the VIP's family to carry the route.
-            for host in &announcers {
-                if host.address_for(*vip).is_none() {
+            for host in announcers.iter().filter(|_| !announcers_unknown) {
+                let field = if vip.is_ipv4() { "ipv4" } else { "ipv6" };
+                if host.address_for(*vip).is_none() && !unknown.host_field(&host.name, field) {
                     diags.push(
                         Diagnostic::new(
                             Code::FamilyMismatch,
@@ -149,7 +142,9 @@ pub(super) fn check(
                     );
                 }
             }
-            if !reflectors.is_empty() && !reflectors.iter().any(|rr| rr.address_for(*vip).is_some())
+            if !reflectors.is_empty()
+                && !reflectors_unknown
+                && !reflectors.iter().any(|rr| rr.address_for(*vip).is_some())
             {
                 diags.push(
                     Diagnostic::new(
@@ -165,39 +160,48 @@ pub(super) fn check(
             }
         }
         // `allow` restricted to one family would leave the other family's VIPs closed.
-        if !svc.allow.is_empty() {
+        if !svc.allow.is_empty() && !unknown.service_field(name, "allow") {
             for v6 in [false, true] {
                 let has_vip = svc.vips.iter().any(|v| v.is_ipv6() == v6);
                 let has_source = svc.allow.iter().any(|n| n.addr().is_ipv6() == v6);
                 if has_vip && !has_source {
-                    let fam = if v6 { "IPv6" } else { "IPv4" };
+                    let (fam, anywhere) = if v6 {
+                        ("IPv6", "\"::/0\"")
+                    } else {
+                        ("IPv4", "0.0.0.0/0")
+                    };
                     diags.push(
                         Diagnostic::new(
-                            Code::FamilyMismatch,
-                            at.service_field(&svc.name, "allow"),
-                            format!("`allow` lists no {fam} source, so the {fam} VIPs of `{}` are reachable from nowhere", svc.name),
+                            Code::AllowFamilyGap,
+                            at.service_field(name, "allow"),
+                            format!("`allow` lists no {fam} source, so the {fam} VIPs of `{name}` are reachable from nowhere"),
                         )
-                        .severity(crate::Severity::Warning)
-                        .help(format!("add the {fam} sources (`::/0` or `0.0.0.0/0` for anywhere), or drop the {fam} VIPs")),
+                        .help(format!("add the {fam} sources that may connect ({anywhere} for anywhere), or drop the {fam} VIPs")),
                     );
                 }
             }
         }
         // Balancers reach every backend over a shared family.
         if let Some(h) = &svc.haproxy {
+            if unknown.service_fields(name, &["group", "backends"]) {
+                continue;
+            }
             let balancers = announcing.balancers(svc);
             for b in &h.backends {
                 let Some(backend) = intent.hosts.get(&b.host) else {
                     continue;
                 };
                 for lb in balancers {
+                    let addresses_unknown = [&lb.name, &b.host]
+                        .iter()
+                        .any(|h| unknown.host_field(h, "ipv4") || unknown.host_field(h, "ipv6"));
                     let shared = (lb.ipv4.is_some() && backend.ipv4.is_some())
                         || (lb.ipv6.is_some() && backend.ipv6.is_some());
-                    if !shared {
+                    if !shared && !addresses_unknown {
                         diags.push(
                             Diagnostic::new(
                                 Code::FamilyMismatch,
-                                at.service_item(&svc.name, "backends", |t| t == b.host),
+                                at.service_item(name, "backends", |t| t == b.host),
                                 format!(
                                     "balancer `{}` and backend `{}` share no address family",
                                     lb.name, b.host
@@ -224,6 +228,7 @@ pub(super) fn check(
     // Upstreams must be reachable from a route reflector.
     for up in &intent.site.bgp.upstreams {
         if !reflectors.is_empty()
+            && !reflectors_unknown
             && !reflectors
                 .iter()
                 .any(|rr| rr.address_for(up.address).is_some())
@@ -239,4 +244,77 @@ pub(super) fn check(
             ));
         }
     }
+}
+
+/// A VIP belongs to one service (it is announced on that service's health). Each service that
+/// uses a VIP already used by a service defined earlier in file order is reported once, at its
+/// own VIP, with the earlier definitions as related places and every port they share.
+fn vip_conflicts(intent: &Intent, at: &Locator<'_>, diags: &mut Diagnostics) {
+    let mut in_file_order: Vec<(Span, &Service)> = intent
+        .services
+        .values()
+        .map(|s| (at.service(&s.name), s))
+        .collect();
+    crate::collect::sort_by(&mut in_file_order, |a, b| a.0.cmp(&b.0));
+    let mut users: BTreeMap<IpAddr, Vec<&Service>> = BTreeMap::new();
+    for (_, svc) in &in_file_order {
+        for vip in &svc.vips {
+            let earlier = users.entry(*vip).or_default();
+            if !earlier.is_empty() {
+                diags.push(vip_conflict(at, *vip, earlier, svc));
+            }
+            earlier.push(svc);
+        }
+    }
+}
+
+fn vip_conflict(
+    at: &Locator<'_>,
+    vip: IpAddr,
+    earlier: &[&Service],
+    later: &Service,
+) -> Diagnostic {
+    let is_vip = |t: &str| t.parse::<IpAddr>().ok() == Some(vip);
+    let shared: std::collections::BTreeSet<(u16, &str)> = crate::collect::set(
+        later
+            .ports
+            .iter()
+            .filter(|p| earlier.iter().any(|e| e.ports.contains(p)))
+            .map(|p| (p.port, p.proto.as_str())),
+    );
+    let mut names: Vec<String> = earlier.iter().map(|e| format!("`{}`", e.name)).collect();
+    names.push(format!("`{}`", later.name));
+    let last = names.pop().unwrap_or_default();
+    let who = format!("{} and {last}", names.join(", "));
+    let message = if shared.is_empty() {
+        format!("VIP {vip} is used by {who}")
+    } else {
+        let ports: Vec<String> = shared
+            .iter()
+            .map(|(port, proto)| format!("{port}/{proto}"))
+            .collect();
+        let (last_port, rest) = ports
+            .split_last()
+            .map_or(("", &[][..]), |(l, r)| (l.as_str(), r));
+        let ports = if rest.is_empty() {
+            last_port.to_owned()
+        } else {
+            format!("{} and {last_port}", rest.join(", "))
+        };
+        let all = if earlier.len() == 1 { "both" } else { "all" };
+        format!("VIP {vip} is used by {who}, {all} on {ports}")
+    };
+    let mut d = Diagnostic::new(
+        Code::VipPortConflict,
+        at.service_item(&later.name, "vips", is_vip),
+        message,
+    )
+    .label("used again here");
+    for e in earlier {
+        d = d.with_secondary(
+            at.service_item(&e.name, "vips", is_vip),
+            format!("first used by `{}`", e.name),
+        );
+    }
+    d.help("each VIP is announced on the health of one service: give each service its own VIP")
 }

@@ -11,18 +11,20 @@ pub mod strings;
 
 use crate::diagnostic::Diagnostics;
 use crate::model::Intent;
+use crate::model::unknown::Unknowns;
 use crate::parse::{Node, Value};
 use crate::resolve::Resolved;
 use crate::source::{FileId, Span};
 
-/// Runs every semantic check.
-pub fn validate(intent: &Intent, resolved: &Resolved, diags: &mut Diagnostics) {
+/// Runs every semantic check. A check that depends on something `unknown` says nothing (see
+/// [`crate::model::unknown`]): the error that made it unknown is already reported.
+pub fn validate(intent: &Intent, resolved: &Resolved, unknown: &Unknowns, diags: &mut Diagnostics) {
     let at = Locator { r: resolved };
     let announcers = crate::plan::Announcers::new(intent);
-    references::check(intent, &announcers, &at, diags);
-    addresses::check(intent, &announcers, &at, diags);
-    modes::check(intent, &at, diags);
-    operations::check(intent, &announcers, &at, diags);
+    references::check(intent, &announcers, unknown, &at, diags);
+    addresses::check(intent, &announcers, unknown, &at, diags);
+    modes::check(intent, unknown, &at, diags);
+    operations::check(intent, &announcers, unknown, &at, diags);
 }
 
 /// Finds the span of a value in the resolved trees.

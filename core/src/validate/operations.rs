@@ -5,20 +5,25 @@ use std::collections::BTreeMap;
 
 use super::Locator;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use crate::model::unknown::Unknowns;
 use crate::model::{Intent, Mode, Role};
 use crate::plan::{Announcers, monitors, route_reflectors};
 
 pub(super) fn check(
     intent: &Intent,
     announcing: &Announcers<'_>,
+    unknown: &Unknowns,
     at: &Locator<'_>,
     diags: &mut Diagnostics,
 ) {
     let has_monitor = !monitors(intent).is_empty();
+    // Whether some host's roles (or drain) are unknown, or hosts may be missing.
+    let roles_unknown = unknown.any_host_field("roles");
     let mut clashes: BTreeMap<(&str, u16), &str> = BTreeMap::new();
     for svc in intent.services.values() {
         let name = svc.name.as_str();
-        if let Some(h) = &svc.haproxy {
+        let known = |fields: &[&str]| !unknown.service_fields(name, fields);
+        if let Some(h) = svc.haproxy.as_ref().filter(|_| known(&["backends"])) {
             let serving = h
                 .backends
                 .iter()
@@ -35,7 +40,8 @@ pub(super) fn check(
                 );
             }
             // Two L4 services cannot share a port on one backend; http vhosts can.
-            for b in &h.backends {
+            let ports_known = known(&["ports", "backend_port", "mode"]);
+            for b in h.backends.iter().filter(|_| ports_known) {
                 for p in svc.ports.iter() {
                     let port = b.port.or(h.backend_port).unwrap_or(p.port);
                     let key = (b.host.as_str(), port);
@@ -62,7 +68,12 @@ pub(super) fn check(
             .as_ref()
             .map(|a| a.drained.clone())
             .unwrap_or_default();
+        let announcers_known = known(&["group", "nodes", "drain"])
+            && !announcers
+                .iter()
+                .any(|h| unknown.host_field(&h.name, "drain"));
         if !announcers.is_empty()
+            && announcers_known
             && announcers
                 .iter()
                 .all(|h| h.drain || drained_here.contains(&h.name))
@@ -90,7 +101,7 @@ pub(super) fn check(
                 )
                 .help("remove `enabled: false` unless nobody needs to know when it fails"),
             );
-        } else if !has_monitor {
+        } else if !has_monitor && !roles_unknown {
             diags.push(
                 Diagnostic::new(
                     Code::Unmonitored,
@@ -108,6 +119,7 @@ pub(super) fn check(
         .map(|h| h.name.as_str())
         .collect();
     if route_reflectors(intent).is_empty()
+        && !roles_unknown
         && let Some(first) = speakers.first()
     {
         diags.push(
@@ -119,7 +131,14 @@ pub(super) fn check(
             .help("add a host with `roles: [route-reflector]`"),
         );
     }
-    for host in intent.hosts.values().filter(|h| h.drain) {
+    // Whether a drained host serves something is unknown when some service, or who serves it,
+    // is.
+    let served_unknown = unknown.any_service_unknown()
+        || ["backends", "nodes", "group"]
+            .iter()
+            .any(|f| unknown.any_service_field(f))
+        || roles_unknown;
+    for host in intent.hosts.values().filter(|h| h.drain && !served_unknown) {
         let serves = intent.services.values().any(|s| {
             announcing.of(s).iter().any(|a| a.name == host.name)
                 || s.haproxy

@@ -2,6 +2,7 @@
 
 use super::Locator;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, did_you_mean};
+use crate::model::unknown::Unknowns;
 use crate::model::{Intent, Role};
 use crate::plan::Announcers;
 
@@ -26,6 +27,7 @@ fn unknown_host(
 pub(super) fn check(
     intent: &Intent,
     announcing: &Announcers<'_>,
+    unknown: &Unknowns,
     at: &Locator<'_>,
     diags: &mut Diagnostics,
 ) {
@@ -44,8 +46,9 @@ pub(super) fn check(
         }
     }
     for svc in intent.services.values() {
+        let name = svc.name.as_str();
         if let Some(h) = &svc.haproxy {
-            if h.backends.is_empty() {
+            if h.backends.is_empty() && !unknown.service_field(name, "backends") {
                 diags.push(
                     Diagnostic::new(
                         Code::NoBackends,
@@ -57,7 +60,9 @@ pub(super) fn check(
             }
             for b in &h.backends {
                 match intent.hosts.get(&b.host) {
+                    None if unknown.host_may_exist(&b.host) => {}
                     None => diags.push(unknown_host(intent, at, &svc.name, "backends", &b.host)),
+                    Some(_) if unknown.host_field(&b.host, "roles") => {}
                     Some(host) if !(host.has(Role::Web) || host.has(Role::Backend)) => diags.push(
                         Diagnostic::new(
                             Code::RoleMismatch,
@@ -73,7 +78,12 @@ pub(super) fn check(
                     Some(_) => {}
                 }
             }
-            if announcing.balancers(svc).is_empty() {
+            // Which hosts are balancers of the group is unknown when the group, or some host's
+            // roles or group, is.
+            let balancers_unknown = unknown.service_field(name, "group")
+                || unknown.any_host_field("roles")
+                || unknown.any_host_field("group");
+            if announcing.balancers(svc).is_empty() && !balancers_unknown {
                 let groups: Vec<&str> = announcing.balancer_groups().collect();
                 let mut d = Diagnostic::new(
                     Code::NoBalancers,
@@ -92,7 +102,7 @@ pub(super) fn check(
             }
         }
         if let Some(a) = &svc.anycast {
-            if a.nodes.is_empty() {
+            if a.nodes.is_empty() && !unknown.service_field(name, "nodes") {
                 diags.push(
                     Diagnostic::new(
                         Code::NoAnycastNodes,
@@ -104,7 +114,9 @@ pub(super) fn check(
             }
             for n in &a.nodes {
                 match intent.hosts.get(n) {
+                    None if unknown.host_may_exist(n) => {}
                     None => diags.push(unknown_host(intent, at, &svc.name, "nodes", n)),
+                    Some(_) if unknown.host_field(n, "roles") => {}
                     Some(host) if !host.has(Role::AnycastNode) => diags.push(
                         Diagnostic::new(
                             Code::RoleMismatch,
@@ -127,13 +139,21 @@ pub(super) fn check(
             .as_ref()
             .map(|a| a.drained.clone())
             .unwrap_or_default();
-        let drained_backends: Vec<String> = svc
-            .haproxy
-            .as_ref()
-            .map_or_else(Vec::new, |_| at.drain_list(&svc.name));
+        // As written (the extracted backends carry the drain as a flag); a name that is not an
+        // identifier is reported as such (SI016), not as an unknown host.
+        let drained_backends: Vec<String> = svc.haproxy.as_ref().map_or_else(Vec::new, |_| {
+            let mut listed = at.drain_list(&svc.name);
+            listed.retain(|h| super::strings::ident(h).is_ok());
+            listed
+        });
         for host in drained.iter().chain(drained_backends.iter()) {
             if !intent.hosts.contains_key(host) {
-                diags.push(unknown_host(intent, at, &svc.name, "drain", host));
+                if !unknown.host_may_exist(host) {
+                    diags.push(unknown_host(intent, at, &svc.name, "drain", host));
+                }
+                continue;
+            }
+            if unknown.service_fields(name, &["backends", "nodes"]) {
                 continue;
             }
             let serves = svc.anycast.as_ref().is_some_and(|a| a.nodes.contains(host))

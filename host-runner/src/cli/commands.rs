@@ -325,24 +325,46 @@ pub(super) fn validate(ctx: &Ctx<'_>, args: &ValidateArgs) -> Result<u8, CliErro
             ctx.out
                 .out(&(serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"));
         }
-        ValidateFormat::Human => {
-            let mut text = String::new();
-            for finding in &report.failures {
-                text.push_str(&format!("{finding}\n"));
-            }
-            text.push_str(&format!(
-                "{} check(s) ran, {} failure(s)\n",
-                report.checked.len(),
-                report.failures.len()
-            ));
-            ctx.out.out(&text);
-        }
+        ValidateFormat::Human => ctx.out.out(&validate_summary(&report)),
     }
     Ok(if report.is_ok() {
         exit::OK
     } else {
         exit::ERRORS
     })
+}
+
+/// The human `validate` report: each failed check (one daemon on one host) with the lines the
+/// daemon complained about under it, then how many checks ran and how many failed. A check
+/// counts once however many lines it reports.
+fn validate_summary(report: &crate::daemons::Report) -> String {
+    let failed: std::collections::BTreeSet<(&str, crate::daemons::Daemon)> = report
+        .failures
+        .iter()
+        .map(|f| (f.host.as_str(), f.daemon))
+        .collect();
+    let mut text = String::new();
+    for (host, daemon) in &failed {
+        let checked = report
+            .checked
+            .iter()
+            .find(|(d, h, _)| d == daemon && h == host)
+            .map_or_else(String::new, |(_, _, path)| format!(" ({})", path.display()));
+        text.push_str(&format!("{daemon} rejected {host}{checked}:\n"));
+        for finding in report
+            .failures
+            .iter()
+            .filter(|f| f.daemon == *daemon && f.host == *host)
+        {
+            text.push_str(&format!("  {finding}\n"));
+        }
+    }
+    text.push_str(&format!(
+        "{} check(s) ran, {} failed\n",
+        report.checked.len(),
+        failed.len()
+    ));
+    text
 }
 
 /// A `diff` operand: a directory, `REV:DIR`, or (for OLD) a bare revision of `other`'s
