@@ -82,6 +82,8 @@ pub struct StateFile {
     pub path: String,
     /// SHA-256 of what was installed.
     pub sha256: String,
+    /// The target it belongs to (which daemon reads it).
+    pub target: crate::render::Target,
     /// A state file (installed only where missing; its daemon changes it).
     #[serde(default)]
     pub state: bool,
@@ -159,7 +161,7 @@ impl Fleet {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Refusal {
     /// The service concerned, when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
     /// The statement.
     pub summary: String,
@@ -171,13 +173,13 @@ pub struct HostStep {
     /// Files added, changed or removed on it.
     pub files: usize,
     /// Prefixes it stops announcing.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub withdraws: Vec<IpNet>,
     /// Prefixes it starts announcing.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub announces: Vec<IpNet>,
     /// Its BGP sessions change (they restart while it is applied).
-    #[serde(skip_serializing_if = "is_false")]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub sessions_change: bool,
 }
 

@@ -8,10 +8,13 @@
 //! - [`site`]: reading a site directory, finding the site of a file, the bundled example.
 //! - [`tree`]: writing a rendered tree atomically as generations; `--check` comparison.
 //! - [`cli`]: the commands; [`exit`]: their exit codes.
-//! - [`daemons`]: the daemons' own config checks of a rendered tree (`validate`).
+//! - [`daemons`]: the daemons' own config checks of a rendered tree (`validate`), and how each
+//!   daemon is activated and verified on a host.
+//! - [`deploy`]: `apply`, one host from what it runs to a rendered tree, in the anycast-safe order.
 
 pub mod cli;
 pub mod daemons;
+pub mod deploy;
 pub mod engine;
 pub mod exit;
 pub mod module;

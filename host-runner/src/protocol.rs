@@ -60,6 +60,9 @@ pub struct Response {
     /// What changes (diff).
     #[serde(default)]
     pub diff: Option<svcintent_core::diff::SiteDiff>,
+    /// The rollout's batches or refusals (rollout).
+    #[serde(default)]
+    pub rollout: Option<svcintent_core::rollout::Rollout>,
     /// Text payload.
     #[serde(default)]
     pub text: Option<String>,

@@ -325,6 +325,7 @@ fn host_states_say_what_each_host_runs() {
             .map(|f| StateFile {
                 path: f.host_path.clone(),
                 sha256: f.sha256.clone(),
+                target: f.target,
                 state: f.state,
             })
             .collect(),

@@ -9,7 +9,8 @@ use svcintent_core::diagnostic::{github, sarif};
 use svcintent_core::{SourceFile, Sources};
 
 use super::{
-    CliError, Ctx, DiffArgs, DiffFormat, Format, LintArgs, RenderArgs, ValidateArgs, ValidateFormat,
+    ApplyArgs, CliError, Ctx, DiffArgs, DiffFormat, Format, LintArgs, RenderArgs, RolloutArgs,
+    ValidateArgs, ValidateFormat,
 };
 use crate::exit;
 use crate::module;
@@ -317,9 +318,31 @@ pub(super) fn validate(ctx: &Ctx<'_>, args: &ValidateArgs) -> Result<u8, CliErro
         warnings_are_failures: !args.allow_warnings,
         jobs: args.jobs,
         keep_sandboxes: args.keep_sandboxes,
+        cache: validate_cache(args, ctx.global.no_cache),
         ..Options::default()
     };
+    let started = std::time::Instant::now();
     let report = daemons::check_tree(&args.dir, &options).map_err(CliError::Harness)?;
+    if ctx.global.stats {
+        let work = report.work;
+        let cpu = cpu_seconds()
+            .map(|(own, children)| {
+                format!(", CPU {own:.2}s in svcintent + {children:.2}s in the sandboxes")
+            })
+            .unwrap_or_default();
+        ctx.out.err(&format!(
+            "stats: validate: {} check(s), {} distinct, {} from the cache, {} run ({} in a sandbox of their own), {:.1}ms{cpu}\n",
+            report.checked.len(),
+            work.distinct,
+            work.cached,
+            work.ran,
+            work.private,
+            started.elapsed().as_secs_f64() * 1000.0
+        ));
+    }
+    for note in &report.notes {
+        ctx.out.note(&note.to_string());
+    }
     match args.format {
         ValidateFormat::Json => {
             ctx.out
@@ -365,6 +388,39 @@ fn validate_summary(report: &crate::daemons::Report) -> String {
         failed.len()
     ));
     text
+}
+
+/// CPU seconds (user + system) used so far by this process and by its waited-for children,
+/// from `/proc/self/stat` (Linux; in clock ticks of 1/100 s there).
+fn cpu_seconds() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces), from field 3 (state) on.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let fields: Vec<f64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(4)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    match fields.as_slice() {
+        [utime, stime, cutime, cstime] => {
+            Some(((utime + stime) / 100.0, (cutime + cstime) / 100.0))
+        }
+        _ => None,
+    }
+}
+
+/// The result cache `validate` uses: `--cache DIR`, else `$SVCINTENT_VALIDATE_CACHE`; none
+/// with `--no-cache`.
+fn validate_cache(args: &ValidateArgs, no_cache: bool) -> Option<std::path::PathBuf> {
+    if no_cache {
+        return None;
+    }
+    args.cache.clone().or_else(|| {
+        std::env::var_os("SVCINTENT_VALIDATE_CACHE")
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+    })
 }
 
 /// A `diff` operand: a directory, `REV:DIR`, or (for OLD) a bare revision of `other`'s
@@ -503,4 +559,216 @@ fn human_diff(diff: &svcintent_core::diff::SiteDiff, summary: bool, color: Color
         }
     }
     out
+}
+
+/// A `rollout` operand as the protocol carries it.
+fn rollout_side(
+    spec: &str,
+    other: Option<&str>,
+    is_old: bool,
+) -> Result<(svcintent_core::api::RolloutSide, Option<Site>), CliError> {
+    use svcintent_core::api::RolloutSide;
+    let path = std::path::Path::new(spec);
+    if is_old && spec == "none" && !path.exists() {
+        return Ok((RolloutSide::None, None));
+    }
+    if path.is_dir() {
+        let manifest = path.join("manifest.json");
+        if manifest.is_file() {
+            let bytes = std::fs::read(&manifest)
+                .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", manifest.display())))?;
+            let manifest = serde_json::from_slice(&bytes).map_err(|e| {
+                CliError::Usage(format!(
+                    "{} is not a manifest svcintent can read: {e}",
+                    manifest.display()
+                ))
+            })?;
+            return Ok((RolloutSide::Manifest { manifest }, None));
+        }
+        if site::is_site_root(path) {
+            let site = site::read(path)?;
+            return Ok((
+                RolloutSide::Site {
+                    files: site.files.clone(),
+                },
+                Some(site),
+            ));
+        }
+        if is_old {
+            let mut states = Vec::new();
+            let entries = std::fs::read_dir(path)
+                .map_err(|e| CliError::Usage(format!("cannot read {spec}: {e}")))?;
+            let mut names: Vec<std::path::PathBuf> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect();
+            names.sort();
+            for p in names {
+                let bytes = std::fs::read(&p)
+                    .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", p.display())))?;
+                let state: svcintent_core::rollout::HostState = serde_json::from_slice(&bytes)
+                    .map_err(|e| {
+                        CliError::Usage(format!(
+                            "{} is not a host state (state.json of svcintent apply): {e}",
+                            p.display()
+                        ))
+                    })?;
+                states.push(state);
+            }
+            if !states.is_empty() {
+                return Ok((RolloutSide::States { states }, None));
+            }
+        }
+        return Err(CliError::Usage(format!(
+            "{spec} is neither a site (no YAML file with a top-level `site:` key), nor a rendered tree (no manifest.json){}",
+            if is_old {
+                ", nor a directory of host states (no <host>.json)"
+            } else {
+                ""
+            }
+        )));
+    }
+    let site = diff_site(spec, other)?;
+    Ok((
+        RolloutSide::Site {
+            files: site.files.clone(),
+        },
+        Some(site),
+    ))
+}
+
+pub(super) fn rollout(ctx: &Ctx<'_>, args: &RolloutArgs) -> Result<u8, CliError> {
+    let (new, new_site) = rollout_side(&args.new, None, false)?;
+    let (old, old_site) = rollout_side(&args.old, Some(&args.new), true)?;
+    let engine = ctx.engine()?;
+    let request = protocol::request(Request::Rollout {
+        old,
+        new,
+        options: svcintent_core::rollout::Options {
+            allow_withdraw: args.allow_withdraw.clone(),
+            max_batch: args.max_batch,
+        },
+    });
+    let response = ctx.call(&engine, &request)?;
+    if let Some(error) = &response.error {
+        for (site, diagnostics) in [
+            (&old_site, &response.old_diagnostics),
+            (&new_site, &response.diagnostics),
+        ] {
+            if let Some(site) = site
+                && !diagnostics.is_empty()
+            {
+                let ds = displayed(site, diagnostics.clone());
+                ctx.out.err(&human_report(site, &ds, ctx.out.stderr_color));
+            }
+        }
+        ctx.out.error(error);
+        return Ok(
+            if response.has_errors() || !response.old_diagnostics.is_empty() {
+                exit::ERRORS
+            } else {
+                exit::USAGE
+            },
+        );
+    }
+    let Some(plan) = response.rollout else {
+        return Err(CliError::Protocol(
+            "the rollout response has no rollout".to_owned(),
+        ));
+    };
+    match args.format {
+        DiffFormat::Json => ctx
+            .out
+            .out(&(serde_json::to_string_pretty(&plan).unwrap_or_default() + "\n")),
+        DiffFormat::Human => ctx.out.out(&human_rollout(&plan)),
+    }
+    Ok(if plan.ok { exit::OK } else { exit::REFUSED })
+}
+
+fn human_rollout(plan: &svcintent_core::rollout::Rollout) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for c in &plan.statements {
+        let kind = serde_json::to_value(c.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let _ = writeln!(out, "{kind:<9} {}", c.summary);
+    }
+    if !plan.statements.is_empty() {
+        out.push('\n');
+    }
+    if !plan.ok {
+        for r in &plan.refusals {
+            let _ = writeln!(out, "refused: {}", r.summary);
+        }
+        let _ = writeln!(out, "\nthe rollout is refused: no host may be applied");
+        return out;
+    }
+    let hosts: usize = plan.batches.iter().map(Vec::len).sum();
+    if hosts == 0 {
+        let _ = writeln!(
+            out,
+            "nothing to apply: all {} host(s) already run these files",
+            plan.unchanged.len()
+        );
+        return out;
+    }
+    for (n, batch) in plan.batches.iter().enumerate() {
+        let detail: Vec<String> = batch
+            .iter()
+            .map(|h| match plan.hosts.get(h) {
+                Some(step) if !step.withdraws.is_empty() || !step.announces.is_empty() => {
+                    let mut parts = Vec::new();
+                    if !step.withdraws.is_empty() {
+                        parts.push(format!("withdraws {}", step.withdraws.len()));
+                    }
+                    if !step.announces.is_empty() {
+                        parts.push(format!("announces {}", step.announces.len()));
+                    }
+                    format!("{h} ({})", parts.join(", "))
+                }
+                _ => h.clone(),
+            })
+            .collect();
+        let _ = writeln!(out, "batch {}: {}", n + 1, detail.join(", "));
+    }
+    let _ = writeln!(
+        out,
+        "\n{hosts} host(s) to apply in {} batch(es); {} unchanged",
+        plan.batches.len(),
+        plan.unchanged.len()
+    );
+    out
+}
+
+pub(super) fn apply(ctx: &Ctx<'_>, args: &ApplyArgs) -> Result<u8, CliError> {
+    use crate::deploy::{self, Outcome};
+    let options = deploy::Options {
+        host: args.host.clone(),
+        tree: args.tree.clone(),
+        check: args.check,
+        diff: args.diff,
+        force: args.force,
+        root: args.root.clone(),
+        state_dir: args.state_dir.clone(),
+        checks: crate::daemons::Options {
+            timeout: args.check_timeout,
+            ..crate::daemons::Options::default()
+        },
+    };
+    let report = deploy::apply(&options);
+    match args.format {
+        DiffFormat::Json => ctx
+            .out
+            .out(&(serde_json::to_string_pretty(&report).unwrap_or_default() + "\n")),
+        DiffFormat::Human => ctx.out.out(&report.human()),
+    }
+    if report.outcome == Outcome::Refused
+        && report.failure.as_ref().is_some_and(|f| f.step == "lock")
+    {
+        return Ok(exit::IO);
+    }
+    Ok(report.outcome.exit_code())
 }

@@ -39,6 +39,8 @@ Typical use:
                                                is out/ what the intent renders to? (CI)
   svcintent validate out                       run the daemons' own config checks on out/
   svcintent explain SI010                      what a diagnostic means and how to fix it
+  svcintent rollout HEAD sites/campus          which hosts change, in which batches; safe?
+  svcintent apply --host lb1 out               on lb1: install and activate its files
 
 Without a SITE, commands use the example site bundled with svcintent (examples/campus).";
 
@@ -47,10 +49,13 @@ Exit codes:
   0   success (warnings allowed); render --check: up to date
   1   the intent has errors (lint, render), or a daemon rejected the tree (validate)
   2   bad command line: unknown option or diagnostic code, no site to work on
-  3   render --check: the output differs from what the intent renders to
+  3   render --check: the output differs from what the intent renders to; apply: changed
   4   reading the site or writing the output failed (not UTF-8, permissions, locked)
   5   internal error: a bug in svcintent (please report it with the input)
   6   validate: the daemon checks could not run (a daemon or tool is missing)
+  7   apply: a step failed and the previous state is back
+  8   apply: refused (unsafe input, files changed by hand); rollout: the guard refuses
+  9   apply: the rollback failed too (the journal says what)
   10  out of fuel: raise --fuel
   11  out of memory: raise --max-memory
   12  timed out: raise --timeout
@@ -221,12 +226,131 @@ Examples:
     #[command(long_about = "\
 Run each daemon's own configuration check on every host of a rendered tree (haproxy -c,
 bird -p, nft -c, icinga2 daemon -C, apache2 -t, anycast-healthchecker), each in a throwaway
-sandbox. Exits 1 when a daemon rejects a file, 6 when a needed daemon or tool is missing
-(.ci/install-daemons.sh installs them).
+sandbox. Hosts whose files for a daemon are identical share one check; every host is still
+reported. With --cache DIR (or $SVCINTENT_VALIDATE_CACHE) results are kept by the checked
+files' contents, so a re-run checks only what changed. Exits 1 when a daemon rejects a file,
+6 when a needed daemon or tool is missing (.ci/install-daemons.sh installs them).
 
-Example:
-  svcintent render sites/campus --out out && svcintent validate out")]
+Examples:
+  svcintent render sites/campus --out out && svcintent validate out
+  svcintent validate out --cache ~/.cache/svcintent-validate")]
     Validate(ValidateArgs),
+
+    /// Order the hosts a change touches into batches, or refuse an unsafe change.
+    #[command(long_about = "\
+Compute how a change reaches the fleet: which hosts change, in which batches a deployment
+applies them (each batch may run in parallel, the next waits for it), and whether the change is
+safe at all. The guard: every VIP keeps at least its service's deploy.min_announcers announcing
+hosts at every moment of the rollout, at most deploy.max_in_flight of a service's announcers
+(and of its backends) are applied at once, withdrawals go first and additions last where the
+order matters. A change that would leave a VIP with fewer announcers than its minimum, even
+step by step, is refused with a statement; --allow-withdraw SERVICE names an intended one.
+
+OLD is what the hosts run: a site directory, REV:DIR, a rendered tree (a directory with
+manifest.json), a directory of host states (<host>.json: each host's
+/var/lib/svcintent/state.json, for a fleet where hosts run different generations), or `none`
+(first deployment). NEW is a site directory, REV:DIR or a rendered tree.
+
+Exits 0 with the batches, 8 when the guard refuses, 1 when a site has errors.
+
+Examples:
+  svcintent rollout HEAD sites/campus
+  svcintent rollout /srv/svcintent/campus.generations/000041 /srv/svcintent/campus
+  svcintent rollout none sites/campus --format json
+  svcintent rollout main:sites/campus sites/campus --allow-withdraw oldwiki")]
+    Rollout(RolloutArgs),
+
+    /// Apply a rendered tree to this host, in the anycast-safe order, with rollback.
+    #[command(long_about = "\
+Bring this host from what it runs to the files TREE has for HOST, as root. Nothing changed:
+nothing is touched or reloaded (exit 0). Otherwise the host's whole new file set is first
+checked by each daemon's own check (rejected: exit 1, nothing touched), then applied step by
+step, each verified before the next: withdraw the VIPs the host stops announcing (and wait
+until BIRD no longer exports them), nftables (one transaction), HAProxy (reload, never a
+restart), Apache (graceful), Icinga2 (reload), new VIPs onto lo, anycast-healthchecker
+(restart: it has no reload), BIRD (configure with an undo timeout, confirmed once the
+post-checks pass), withdrawn VIPs off lo. A failure puts the previous files back, re-activates
+what was changed and exits 7 with the daemon's own words. A journal in /var/lib/svcintent
+makes the next run complete or roll back a run that was killed.
+
+TREE is a tree render --out wrote (its link is read once), one generation of it, or a copy
+holding only manifest.json and TREE/HOST/. A file changed by hand since svcintent installed
+it is refused (exit 8, with its diff) unless --force.
+
+Exit codes: 0 unchanged, 3 changed (--check: would change), 1 a daemon check rejected the
+files, 7 rolled back, 8 refused, 9 rollback failed (see the journal), 4 the lock is held.
+
+Examples:
+  svcintent apply --host lb1 /srv/svcintent/campus --check --diff
+  svcintent apply --host lb1 /srv/svcintent/campus
+  svcintent apply --host lb1 /tmp/incoming --format json")]
+    Apply(ApplyArgs),
+}
+
+/// `rollout`.
+#[derive(Debug, Args)]
+pub struct RolloutArgs {
+    /// What the hosts run: a site directory, REV:DIR, a rendered tree, a directory of host
+    /// states, or `none`.
+    #[arg(value_name = "OLD")]
+    pub old: String,
+
+    /// What they move to: a site directory, REV:DIR or a rendered tree.
+    #[arg(value_name = "NEW")]
+    pub new: String,
+
+    /// A service whose VIPs may lose announcers below its minimum (repeatable).
+    #[arg(long = "allow-withdraw", value_name = "SERVICE")]
+    pub allow_withdraw: Vec<String>,
+
+    /// At most this many hosts in one batch (0: only the guard limits).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_batch: usize,
+
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = DiffFormat::Human)]
+    pub format: DiffFormat,
+}
+
+/// `apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// This host's name in the tree.
+    #[arg(long, value_name = "NAME")]
+    pub host: String,
+
+    /// The rendered tree.
+    #[arg(value_name = "TREE")]
+    pub tree: PathBuf,
+
+    /// Say what would change and which daemons would reload; touch nothing.
+    #[arg(long)]
+    pub check: bool,
+
+    /// Show the unified diff of each file that changes.
+    #[arg(long)]
+    pub diff: bool,
+
+    /// Replace files changed by hand, and apply over another site's state.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Read and compare the host's files below DIR instead of / (only with --check: the
+    /// daemons run on /).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+
+    /// Where apply keeps the host's state and journal (default ROOT/var/lib/svcintent).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Bound on each daemon check.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse::duration)]
+    pub check_timeout: Duration,
+
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = DiffFormat::Human)]
+    pub format: DiffFormat,
 }
 
 /// `lint`.
@@ -339,9 +463,16 @@ pub struct ValidateArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub jobs: usize,
 
-    /// Keep each check's sandbox directory, for debugging.
+    /// Keep each check's sandbox directory, for debugging (each check then runs in a sandbox
+    /// of its own, which is slower).
     #[arg(long)]
     pub keep_sandboxes: bool,
+
+    /// Keep each check's result in DIR, keyed by everything the check reads, and reuse it when
+    /// nothing of that changed (default: $SVCINTENT_VALIDATE_CACHE; none when unset or with
+    /// --no-cache).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
 
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = ValidateFormat::Human)]
@@ -531,6 +662,8 @@ pub fn run(cli: &Cli) -> u8 {
         Command::Version => commands::version(&ctx),
         Command::Validate(args) => commands::validate(&ctx, args),
         Command::Diff(args) => commands::diff(&ctx, args),
+        Command::Rollout(args) => commands::rollout(&ctx, args),
+        Command::Apply(args) => commands::apply(&ctx, args),
     };
     match result {
         Ok(code) => code,

@@ -22,8 +22,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::inputs::identity;
 use super::sandbox::{HARNESS_DIR, Sandbox};
-use super::{Ctx, Finding, HarnessError, Job, args, conclude};
+use super::{Ctx, Finding, HarnessError, Job, args, conclude, literal_root, read_text};
 
 const MODULE_DIR: &str = "/usr/lib/apache2/modules";
 
@@ -81,6 +82,41 @@ fn rendered(host_dir: &Path) -> Vec<String> {
 
 pub(crate) fn applies(host_dir: &Path) -> Option<PathBuf> {
     (!rendered(host_dir).is_empty()).then(|| PathBuf::from("etc/apache2"))
+}
+
+/// `etc/apache2/`, and what its files name by absolute path: `Include`d files, `DocumentRoot`
+/// folders and TLS files (the rendered ones are checked where the tree has them; elsewhere
+/// the harness makes a folder or writes its throwaway certificate).
+pub(crate) fn input_roots(host_dir: &Path) -> Vec<PathBuf> {
+    let mut roots = vec![PathBuf::from("etc/apache2")];
+    for file in rendered(host_dir) {
+        let text = read_text(&host_dir.join(file.trim_start_matches('/')));
+        for (directive, value) in directives(&text) {
+            let named = matches!(
+                directive.as_str(),
+                "include"
+                    | "includeoptional"
+                    | "documentroot"
+                    | "sslcertificatefile"
+                    | "sslcertificatechainfile"
+                    | "sslcacertificatefile"
+                    | "sslcertificatekeyfile"
+            );
+            if named && value.starts_with('/') && !value.contains('$') {
+                roots.push(literal_root(&value));
+            }
+        }
+    }
+    roots
+}
+
+/// The identities of the modules the wrapper loads, for the checks' key (a module installed
+/// or removed changes what the wrapper loads).
+pub(crate) fn module_identities() -> Vec<String> {
+    MODULES
+        .iter()
+        .map(|m| identity(&Path::new(MODULE_DIR).join(format!("mod_{m}.so"))))
+        .collect()
 }
 
 /// The wrapper config including `files` (absolute paths inside the host root).
@@ -261,5 +297,94 @@ mod tests {
         );
         assert_eq!(d[0], ("documentroot".into(), "/var/www/a b".into()));
         assert_eq!(d[1], ("sslcertificatefile".into(), "/etc/ssl/x.pem".into()));
+    }
+}
+
+/// Apache on the host (`svcintent apply`): a graceful reload (`apachectl graceful` checks the
+/// configuration first and keeps the old server on an error). A config can pass that check and
+/// still make the server exit after the reload (a `Listen` on an address the host lacks), so the
+/// reload is verified: the server still runs a moment later and listens on every rendered port.
+pub mod live {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::deploy::exec;
+
+    /// Debian's pid file (`APACHE_PID_FILE` in /etc/apache2/envvars).
+    pub const PIDFILE: &str = "/run/apache2/apache2.pid";
+
+    /// The `Listen` ports of a rendered `conf-available/svcintent.conf`.
+    pub fn listen_ports(conf: &str) -> BTreeSet<u16> {
+        conf.lines()
+            .filter_map(|l| {
+                let mut words = l.split_whitespace();
+                (words.next()? == "Listen").then_some(())?;
+                let addr = words.next()?;
+                addr.rsplit(':').next()?.parse().ok()
+            })
+            .collect()
+    }
+
+    /// TCP ports some socket of this network namespace listens on (/proc/net/tcp, tcp6).
+    pub fn listening() -> BTreeSet<u16> {
+        let mut out = BTreeSet::new();
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            let Ok(text) = std::fs::read_to_string(table) else {
+                continue;
+            };
+            for line in text.lines().skip(1) {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                // local_address is HEXADDR:HEXPORT, st 0A is LISTEN.
+                if let (Some(local), Some(&"0A")) = (words.get(1), words.get(3))
+                    && let Some(port) = local.rsplit(':').next()
+                    && let Ok(port) = u16::from_str_radix(port, 16)
+                {
+                    out.insert(port);
+                }
+            }
+        }
+        out
+    }
+
+    /// Reloads with `command` and verifies the server runs and listens on `ports`.
+    pub fn reload(command: &[String], ports: &BTreeSet<u16>) -> Result<(), String> {
+        let ran = exec::run(command, Duration::from_secs(60));
+        if !ran.ok() {
+            return Err(ran.failure());
+        }
+        verify(ports)
+    }
+
+    /// The server runs (twice, a second apart: a bad `Listen` makes it exit just after a
+    /// graceful reload) and listens on every port of `ports`.
+    pub fn verify(ports: &BTreeSet<u16>) -> Result<(), String> {
+        let pidfile = Path::new(PIDFILE);
+        let check = || -> Result<(), String> {
+            if exec::live_pid(pidfile).is_none() {
+                return Err(format!(
+                    "Apache is not running after the reload (no live process in {PIDFILE})"
+                ));
+            }
+            let missing: Vec<String> = ports
+                .difference(&listening())
+                .map(ToString::to_string)
+                .collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "Apache does not listen on port(s) {} after the reload",
+                    missing.join(", ")
+                ))
+            }
+        };
+        exec::wait_for(Duration::from_secs(10), || check().ok()).ok_or_else(|| {
+            check()
+                .err()
+                .unwrap_or_else(|| "Apache did not come up".to_owned())
+        })?;
+        std::thread::sleep(Duration::from_secs(1));
+        check()
     }
 }

@@ -15,13 +15,22 @@
 
 use std::path::{Path, PathBuf};
 
-use super::sandbox::Sandbox;
-use super::{Ctx, Finding, HarnessError, Job, args, conclude, output, rendered_file};
+use super::sandbox::{Sandbox, normalize};
+use super::{Ctx, Finding, HarnessError, Job, args, conclude, output, read_text, rendered_file};
 
 const CONFIG: &str = "/etc/haproxy/haproxy.cfg";
 
 pub(crate) fn applies(host_dir: &Path) -> Option<PathBuf> {
     rendered_file(host_dir, CONFIG)
+}
+
+/// `etc/haproxy/`, and each certificate the config names (the rendered one is checked where
+/// the tree has it; elsewhere the harness writes its throwaway certificate).
+pub(crate) fn input_roots(host_dir: &Path) -> Vec<PathBuf> {
+    let mut roots = vec![PathBuf::from("etc/haproxy")];
+    let config = read_text(&host_dir.join(CONFIG.trim_start_matches('/')));
+    roots.extend(cert_paths(&config).iter().map(|p| normalize(p)));
+    roots
 }
 
 pub(crate) fn check(ctx: &Ctx, job: &Job, sb: &mut Sandbox) -> Result<Vec<Finding>, HarnessError> {
@@ -219,5 +228,117 @@ mod tests {
                 PathBuf::from("/etc/haproxy/dir/"),
             ]
         );
+    }
+}
+
+/// HAProxy on the host (`svcintent apply`): the master CLI (master-worker mode, Debian's unit
+/// starts HAProxy with `-S /run/haproxy-master.sock`). A reload keeps the old worker serving
+/// its connections until they end; a reload that fails keeps the old worker alone. `reload` on
+/// the master CLI answers nothing either way, so the outcome is read from `show proc`: the
+/// master's reload counter and its `[failed: N]` count.
+pub mod live {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    use std::path::Path;
+    use std::time::Duration;
+
+    /// The master's counters.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Reloads {
+        /// Reloads so far.
+        pub total: u64,
+        /// Reloads that failed.
+        pub failed: u64,
+    }
+
+    /// One master CLI command's answer (the CLI ends an answer with an empty line, or closes).
+    pub fn master_command(
+        socket: &Path,
+        command: &str,
+        timeout: Duration,
+    ) -> Result<String, String> {
+        let mut stream = UnixStream::connect(socket).map_err(|e| {
+            format!(
+                "cannot reach HAProxy's master CLI at {}: {e}",
+                socket.display()
+            )
+        })?;
+        let _ = stream.set_read_timeout(Some(timeout));
+        let _ = stream.set_write_timeout(Some(timeout));
+        stream
+            .write_all(format!("{command}\n").as_bytes())
+            .map_err(|e| format!("writing to HAProxy's master CLI: {e}"))?;
+        let mut out = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    out.extend_from_slice(buf.get(..n).unwrap_or_default());
+                    if out.ends_with(b"\n\n") {
+                        break;
+                    }
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    // `reload` answers nothing: a quiet socket is its answer.
+                    break;
+                }
+                Err(e) => return Err(format!("reading HAProxy's master CLI: {e}")),
+            }
+        }
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// The master's line of `show proc`: `<pid> master <reloads> [failed: <n>] ...`.
+    pub fn parse_reloads(show_proc: &str) -> Option<Reloads> {
+        let line = show_proc
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some("master"))?;
+        let mut words = line.split_whitespace().skip(2);
+        let total = words.next()?.parse().ok()?;
+        let failed = line
+            .split("[failed:")
+            .nth(1)?
+            .trim_start()
+            .split(']')
+            .next()?
+            .trim()
+            .parse()
+            .ok()?;
+        Some(Reloads { total, failed })
+    }
+
+    /// The master's counters now.
+    pub fn reloads(socket: &Path) -> Result<Reloads, String> {
+        let text = master_command(socket, "show proc", Duration::from_secs(5))?;
+        parse_reloads(&text).ok_or_else(|| {
+            format!(
+                "HAProxy's master CLI answered `show proc` with: {}",
+                text.trim()
+            )
+        })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn show_proc_gives_the_counters() {
+            let text = "#<PID>          <type>          <reloads>       <uptime>        <version>\n19954           master          2 [failed: 1]   0d00h10m13s     2.6.12-1+deb12u4\n# workers\n5527            worker          1               0d00h00m00s     2.6.12-1+deb12u4\n# programs\n\n";
+            assert_eq!(
+                parse_reloads(text),
+                Some(Reloads {
+                    total: 2,
+                    failed: 1
+                })
+            );
+            assert_eq!(parse_reloads("Unknown command\n"), None);
+        }
     }
 }

@@ -3,19 +3,30 @@
 //!
 //! # The check run here
 //!
-//! 1. `VENV/bin/anycast-healthchecker -c -f /etc/anycast-healthchecker.conf -d /etc/anycast-healthchecker.d`
-//!    — the program's own check mode (`-c`/`--check`): it loads and validates the configuration
-//!    exactly as at startup, prints `OK` and exits 0, or prints
-//!    `Invalid configuration: MESSAGE` on stderr and exits 1. The messages name no line except
-//!    for INI syntax errors, so the harness finds the file and line from the section, option or
-//!    value the message names.
-//! 2. Only when 1 passed: a startup dry run. `-c` stops before the daemon's startup "sanity check"
-//!    of the BIRD prefix files, so the venv's Python runs `utils.load_configuration` and
-//!    `utils.ip_prefixes_sanity_check` with `utils.reconfigure_bird` replaced by a no-op, and
-//!    reports what the daemon would log at WARNING or above: the rendered prefix file would be
-//!    rewritten at startup (dummy prefix missing, variable name missing or different, a
-//!    one-line list it cannot read) or holds prefixes no service check owns. These count as
-//!    warnings.
+//! One run of the venv's Python, in the sandbox, with two steps:
+//!
+//! 1. The program's own check mode (`anycast-healthchecker -c -f /etc/anycast-healthchecker.conf
+//!    -d /etc/anycast-healthchecker.d`), called as its `main()` does: `utils.load_configuration`,
+//!    which loads and validates the configuration exactly as at startup; on `ValueError` it
+//!    prints `Invalid configuration: MESSAGE` on stderr and exits 1, as `-c` does. The messages
+//!    name no line except for INI syntax errors, so the harness finds the file and line from
+//!    the section, option or value the message names.
+//! 2. Only when 1 passed: a startup dry run. `-c` stops before the daemon's startup "sanity
+//!    check" of the BIRD prefix files, so `utils.ip_prefixes_sanity_check` runs with
+//!    `utils.reconfigure_bird` replaced by a no-op, and the harness reports what the daemon
+//!    would log at WARNING or above: the rendered prefix file would be rewritten at startup
+//!    (dummy prefix missing, variable name missing or different, a one-line list it cannot
+//!    read) or holds prefixes no service check owns. These count as warnings.
+//!
+//! Step 1 starts every `check_cmd` (`subprocess.Popen(argv)`, killed at once): it tests only
+//! that each program can be started. The harness starts each distinct program once (the
+//! arguments cannot change whether `exec` succeeds: the same answer for 500 services that all
+//! use `check_http`, for a fraction of the time), and a program that is not in the sandbox (the
+//! machine's `/usr` and the rendered tree: the monitoring plugins of `site.paths.plugins` are
+//! installed on the hosts, not necessarily where `validate` runs) is not a failure: it becomes
+//! a note naming the program and the service file that uses it, and the rest of the
+//! configuration is checked. A program that is there but cannot be started (not executable)
+//! still fails the check, as on the host.
 //!
 //! Prepared in the sandbox, because the package or systemd makes them on a real host: the folder
 //! of `pidfile` (`-c` fails when it is missing: "`/run/anycast-healthchecker doesn't exit`"),
@@ -133,7 +144,8 @@
 use std::path::{Path, PathBuf};
 
 use super::Daemon;
-use super::sandbox::{Sandbox, visible_in_sandbox};
+use super::inputs::{Inputs, identity};
+use super::sandbox::{SANDBOX_PATH, Sandbox, normalize, visible_in_sandbox};
 use super::{
     Ctx, DEFAULT_HEALTHCHECKER_VENV, DaemonBinary, Finding, HEALTHCHECKER_ENV, HarnessError, Job,
     Options, args, conclude, output,
@@ -186,10 +198,112 @@ pub(crate) fn find_binary(opts: &Options) -> Result<DaemonBinary, HarnessError> 
     {
         return Err(missing());
     }
+    // For the key: the interpreter, and the installed packages (a pip install or upgrade
+    // changes site-packages and the package's files).
+    let mut identities = vec![identity(&python)];
+    let mut packages: Vec<PathBuf> = std::fs::read_dir(venv.join("lib"))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path().join("site-packages")))
+                .collect()
+        })
+        .unwrap_or_default();
+    packages.sort();
+    for site in packages {
+        identities.push(identity(&site));
+        let package = site.join("anycast_healthchecker");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&package)
+            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        files.sort();
+        identities.extend(files.iter().map(|f| identity(f)));
+    }
     Ok(DaemonBinary {
         exe,
         extra_binds: vec![venv],
+        identities,
     })
+}
+
+/// The main file, the service folder and the prefix files; the files the `[daemon]` section
+/// names (`bird_conf`, `bird6_conf`, `pidfile`, `log_file`, `stderr_file`) and their folders;
+/// and check programs the tree renders.
+pub(crate) fn input_roots(host_dir: &Path) -> Vec<PathBuf> {
+    let mut roots: Vec<PathBuf> = [MAIN, DIR, "/var/lib/anycast-healthchecker"]
+        .iter()
+        .map(|p| normalize(Path::new(p)))
+        .collect();
+    let ini = Ini::load(host_dir);
+    for key in [
+        "bird_conf",
+        "bird6_conf",
+        "pidfile",
+        "log_file",
+        "stderr_file",
+    ] {
+        if let Some(value) = ini.value("daemon", key).filter(|v| v.starts_with('/')) {
+            let path = Path::new(&value);
+            roots.push(normalize(path));
+            if let Some(parent) = path.parent() {
+                roots.push(normalize(parent));
+            }
+        }
+    }
+    roots.extend(
+        check_programs(&ini)
+            .iter()
+            .filter(|p| p.starts_with('/'))
+            .map(|p| normalize(Path::new(p))),
+    );
+    roots
+}
+
+/// The machine paths the check programs of `inputs` may be at (a bare name: each folder of
+/// the sandbox's `PATH`): whether they are there decides between starting them and a note.
+pub(crate) fn machine_inputs(inputs: &Inputs) -> Vec<PathBuf> {
+    let mut ini = Ini::default();
+    for file in inputs.files() {
+        let inside = Path::new("/").join(file);
+        let inside = inside.to_string_lossy();
+        if (inside == MAIN || inside.starts_with(&format!("{DIR}/")))
+            && let Some(text) = inputs.text(file)
+        {
+            ini.parse(&inside, &text);
+        }
+    }
+    let mut out = Vec::new();
+    for program in check_programs(&ini) {
+        if program.starts_with('/') {
+            out.push(PathBuf::from(program));
+        } else {
+            out.extend(std::env::split_paths(SANDBOX_PATH).map(|d| d.join(&program)));
+        }
+    }
+    out
+}
+
+/// The distinct programs (first words) of every `check_cmd`.
+fn check_programs(ini: &Ini) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for e in &ini.entries {
+        if e.key.as_deref() == Some("check_cmd")
+            && let Some(program) = first_word(&e.value)
+            && !out.contains(&program)
+        {
+            out.push(program);
+        }
+    }
+    out
+}
+
+/// The first word of a command line as `shlex.split` reads the simple cases: up to
+/// whitespace, or inside one pair of quotes.
+fn first_word(command: &str) -> Option<String> {
+    let command = command.trim_start();
+    let word = match command.chars().next()? {
+        q @ ('\'' | '"') => command.get(1..)?.split(q).next()?,
+        _ => command.split_whitespace().next()?,
+    };
+    (!word.is_empty()).then(|| word.to_string())
 }
 
 /// One line of an INI file as configparser sees it.
@@ -211,10 +325,11 @@ struct Ini {
 }
 
 impl Ini {
-    fn load(sb: &Sandbox) -> Self {
+    /// The main file and the service files under `root` (a sandbox root or a host folder).
+    fn load(root: &Path) -> Self {
         let mut ini = Ini::default();
         let mut files = vec![MAIN.to_string()];
-        if let Ok(rd) = std::fs::read_dir(sb.root().join(&DIR[1..])) {
+        if let Ok(rd) = std::fs::read_dir(root.join(&DIR[1..])) {
             let mut names: Vec<String> = rd
                 .filter_map(|e| e.ok()?.file_name().into_string().ok())
                 .filter(|n| n.ends_with(".conf"))
@@ -223,8 +338,8 @@ impl Ini {
             files.extend(names.into_iter().map(|n| format!("{DIR}/{n}")));
         }
         for f in files {
-            if let Some(text) = sb.read(&f) {
-                ini.parse(&f, &text);
+            if let Ok(bytes) = std::fs::read(root.join(f.trim_start_matches('/'))) {
+                ini.parse(&f, &String::from_utf8_lossy(&bytes));
             }
         }
         ini
@@ -443,13 +558,19 @@ fn prepare(sb: &Sandbox, ini: &Ini) -> Result<(), HarnessError> {
     Ok(())
 }
 
-const DRY_RUN: &str = r#"
-import logging, sys
+/// The check (see the module docs): argv `MAIN DIR`. Exit 3 and a `HARNESS:` line when the
+/// installed package lacks what it calls.
+const CHECK: &str = r#"
+import logging, subprocess, sys
 try:
     from anycast_healthchecker import utils
 except Exception as exc:
-    sys.stderr.write("svcintent-dryrun: HARNESS: cannot import anycast_healthchecker.utils: %s\n" % exc)
+    sys.stderr.write("svcintent-check: HARNESS: cannot import anycast_healthchecker.utils: %s\n" % exc)
     sys.exit(3)
+for name in ("load_configuration", "reconfigure_bird", "ip_prefixes_sanity_check"):
+    if not hasattr(utils, name):
+        sys.stderr.write("svcintent-check: HARNESS: anycast_healthchecker.utils lacks %s\n" % name)
+        sys.exit(3)
 
 class Report(logging.Handler):
     def emit(self, record):
@@ -459,12 +580,43 @@ log = logging.getLogger("anycast-healthchecker")
 log.addHandler(Report())
 log.setLevel(logging.WARNING)
 log.propagate = False
-if not hasattr(utils, "reconfigure_bird") or not hasattr(utils, "ip_prefixes_sanity_check"):
-    sys.stderr.write("svcintent-dryrun: HARNESS: anycast_healthchecker.utils lacks the startup check\n")
-    sys.exit(3)
-utils.reconfigure_bird = lambda cmd: None
+
+# load_configuration starts every check_cmd and kills it at once, to test that it can be
+# started. Start each program once (not when the arguments are so long that exec could fail
+# with E2BIG); report a program that is not there instead of failing on it.
+real_popen = subprocess.Popen
+started = set()
+
+class NotStarted:
+    def kill(self):
+        pass
+
+def popen(cmd, *args, **kwargs):
+    program = cmd[0] if isinstance(cmd, list) and cmd and isinstance(cmd[0], str) else None
+    once = program is not None and sum(len(a) for a in cmd if isinstance(a, str)) < 65536
+    if once and program in started:
+        return NotStarted()
+    try:
+        proc = real_popen(cmd, *args, **kwargs)
+    except FileNotFoundError:
+        if program is None:
+            raise
+        sys.stderr.write("svcintent-missing: %s\n" % program.replace("\n", " "))
+        started.add(program)
+        return NotStarted()
+    if once:
+        started.add(program)
+    return proc
+
+subprocess.Popen = popen
 try:
     config, bird = utils.load_configuration(sys.argv[1], sys.argv[2], None)
+except ValueError as exc:
+    sys.exit("Invalid configuration: " + str(exc))
+subprocess.Popen = real_popen
+
+utils.reconfigure_bird = lambda cmd: None
+try:
     utils.ip_prefixes_sanity_check(config, bird)
 except SystemExit as exc:
     sys.stderr.write("svcintent-dryrun: ERROR: the daemon would exit at startup (%s)\n" % (exc.code,))
@@ -475,42 +627,51 @@ except ValueError as exc:
 "#;
 
 pub(crate) fn check(ctx: &Ctx, job: &Job, sb: &mut Sandbox) -> Result<Vec<Finding>, HarnessError> {
-    let ini = Ini::load(sb);
+    let ini = Ini::load(sb.root());
     prepare(sb, &ini)?;
-    let exe = &ctx.binary(job.daemon)?.exe;
-
-    let argv = args([
-        exe.as_os_str(),
-        "-c".as_ref(),
-        "-f".as_ref(),
-        MAIN.as_ref(),
-        "-d".as_ref(),
-        DIR.as_ref(),
-    ]);
-    let out = sb.run(&argv, &[])?;
-    let parsed = parse_check(job, &ini, &out.stderr);
-    let findings = conclude(ctx, job, &out, parsed);
-    if !out.success() || !findings.is_empty() {
-        return Ok(findings);
-    }
-
-    let python = exe.with_file_name("python");
+    let python = ctx.binary(job.daemon)?.exe.with_file_name("python");
     let argv = args([
         python.as_os_str(),
         "-c".as_ref(),
-        DRY_RUN.as_ref(),
+        CHECK.as_ref(),
         MAIN.as_ref(),
         DIR.as_ref(),
     ]);
     let out = sb.run(&argv, &[])?;
-    if out.status == Some(3) || out.stderr.contains("svcintent-dryrun: HARNESS:") {
+    if out.status == Some(3) || out.stderr.contains("svcintent-check: HARNESS:") {
         return Err(sb.sandbox_err(format!(
-            "startup dry run could not run: {}",
+            "the healthchecker check could not run: {}",
             output::tail(&out.combined(), 1000)
         )));
     }
-    let parsed = parse_dry_run(job, &out.stderr);
+    for line in out.stderr.lines() {
+        if let Some(program) = line.strip_prefix("svcintent-missing: ") {
+            sb.note(missing_program(job, &ini, program));
+        }
+    }
+    let parsed = if out.stderr.contains("Invalid configuration: ") {
+        parse_check(job, &ini, &out.stderr)
+    } else {
+        parse_dry_run(job, &out.stderr)
+    };
     Ok(conclude(ctx, job, &out, parsed))
+}
+
+/// The note for a check program the sandbox lacks, at the first `check_cmd` that names it.
+fn missing_program(job: &Job, ini: &Ini, program: &str) -> Finding {
+    let at = ini.entries.iter().find(|e| {
+        e.key.as_deref() == Some("check_cmd") && first_word(&e.value).as_deref() == Some(program)
+    });
+    job.finding(
+        at.map(|e| e.file.as_str()),
+        at.map(|e| e.line),
+        format!(
+            "check program {program} is not on this machine (the sandbox shows its /usr and the \
+             rendered tree), so it was not started: anycast-healthchecker's configuration check \
+             starts every check_cmd, and the host needs this program; the rest of the \
+             configuration was checked"
+        ),
+    )
 }
 
 fn parse_check(job: &Job, ini: &Ini, stderr: &str) -> Vec<(Finding, bool)> {
@@ -606,5 +767,37 @@ mod tests {
             Some(("/etc/anycast-healthchecker.conf".into(), Some(2)))
         );
         assert_eq!(ini.value("daemon", "pidfile").unwrap(), "/run/x/y.pid");
+    }
+}
+
+/// anycast-healthchecker on the host (`svcintent apply`). It has no reload (HUP, TERM and INT
+/// all make it exit), so a changed configuration means a restart: while it is down, its prefix
+/// files and BIRD keep the announcements as they were; at start it reads the files again (and
+/// with `purge_ip_prefixes` drops the prefixes of services it no longer checks). Verified by a
+/// new process in its pid file.
+pub mod live {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::deploy::exec;
+
+    /// The daemon's default pid file (the rendered configuration keeps the default).
+    pub const PIDFILE: &str = "/run/anycast-healthchecker/anycast-healthchecker.pid";
+
+    /// Restarts with `command` and waits for a new process.
+    pub fn restart(command: &[String]) -> Result<(), String> {
+        let pidfile = Path::new(PIDFILE);
+        let before = exec::live_pid(pidfile);
+        let ran = exec::run(command, Duration::from_secs(60));
+        if !ran.ok() {
+            return Err(ran.failure());
+        }
+        exec::wait_for(Duration::from_secs(15), || {
+            exec::live_pid(pidfile).filter(|pid| Some(*pid) != before)
+        })
+        .map(|_| ())
+        .ok_or_else(|| {
+            format!("anycast-healthchecker did not start again (no new live process in {PIDFILE})")
+        })
     }
 }

@@ -24,7 +24,7 @@
 use std::path::{Path, PathBuf};
 
 use super::sandbox::{HARNESS_DIR, Sandbox};
-use super::{Ctx, Finding, HarnessError, Job, args, conclude};
+use super::{Ctx, Finding, HarnessError, Job, args, conclude, include_roots, read_text};
 
 const CONF_DIR: &str = "etc/icinga2/conf.d/svcintent";
 
@@ -36,6 +36,19 @@ pub(crate) fn applies(host_dir: &Path) -> Option<PathBuf> {
         })
     });
     has_conf.then(|| PathBuf::from(CONF_DIR))
+}
+
+/// `etc/icinga2/`, and any other file the rendered objects include.
+pub(crate) fn input_roots(host_dir: &Path) -> Vec<PathBuf> {
+    let mut roots = vec![PathBuf::from("etc/icinga2")];
+    let mut names: Vec<PathBuf> = std::fs::read_dir(host_dir.join(CONF_DIR))
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    names.sort();
+    for file in names {
+        roots.extend(include_roots(&read_text(&file)));
+    }
+    roots
 }
 
 fn icinga_string(s: &str) -> String {
@@ -224,5 +237,33 @@ mod tests {
     #[test]
     fn names_are_quoted() {
         assert!(wrapper("a\"b$").contains(r#"const NodeName = "a\"b$$""#));
+    }
+}
+
+/// Icinga2 on the host (`svcintent apply`): a reload (Debian's unit runs its `safe-reload`,
+/// which checks the configuration before it signals the daemon), verified by the daemon still
+/// running afterwards.
+pub mod live {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::deploy::exec;
+
+    /// Debian's pid file (`PIDFile=` of icinga2.service).
+    pub const PIDFILE: &str = "/run/icinga2/icinga2.pid";
+
+    /// Reloads with `command` and verifies the daemon runs.
+    pub fn reload(command: &[String]) -> Result<(), String> {
+        let ran = exec::run(command, Duration::from_secs(120));
+        if !ran.ok() {
+            return Err(ran.failure());
+        }
+        exec::wait_for(Duration::from_secs(15), || {
+            exec::live_pid(Path::new(PIDFILE))
+        })
+        .map(|_| ())
+        .ok_or_else(|| {
+            format!("Icinga2 is not running after the reload (no live process in {PIDFILE})")
+        })
     }
 }

@@ -5,28 +5,33 @@
 //! [`check_tree`] runs each daemon's own configuration check on each host's files and turns the
 //! daemon's complaints into [`Finding`]s that point at the tree file and line.
 //!
-//! | daemon | runs for a host that has | command (inside the sandbox) |
-//! | --- | --- | --- |
-//! | HAProxy | `etc/haproxy/haproxy.cfg` | `haproxy -c -dW -f /etc/haproxy/haproxy.cfg` |
-//! | BIRD 2 | `etc/bird/bird.conf` | `bird -p -c /etc/bird/bird.conf` |
-//! | nftables | `etc/nftables.conf` | `nft -c -f /etc/nftables.conf` |
-//! | Icinga2 | `etc/icinga2/conf.d/svcintent/*.conf` | `icinga2 daemon -C -c WRAPPER ...` ([`icinga2`]) |
-//! | Apache2 | `etc/apache2/{conf,sites}-available/svcintent*.conf` | `apache2 -t -f WRAPPER` ([`apache`]) |
-//! | anycast-healthchecker | `etc/anycast-healthchecker.conf` | `anycast-healthchecker -c ...` ([`healthchecker`]) |
+//! | daemon | runs for a host that has | sees of the host folder | command (inside the sandbox) |
+//! | --- | --- | --- | --- |
+//! | HAProxy | `etc/haproxy/haproxy.cfg` | `etc/haproxy/`, rendered `crt`/`ca-file` paths | `haproxy -c -dW -f /etc/haproxy/haproxy.cfg` |
+//! | BIRD 2 | `etc/bird/bird.conf` | `etc/bird/`, `var/lib/anycast-healthchecker/`, rendered `include`s | `bird -p -c /etc/bird/bird.conf` |
+//! | nftables | `etc/nftables.conf` | `etc/nftables.conf`, `etc/nftables{,.d}/`, rendered `include`s | `nft -c -f /etc/nftables.conf` |
+//! | Icinga2 | `etc/icinga2/conf.d/svcintent/*.conf` | `etc/icinga2/`, rendered `include`s | `icinga2 daemon -C -c WRAPPER ...` ([`icinga2`]) |
+//! | Apache2 | `etc/apache2/{conf,sites}-available/svcintent*.conf` | `etc/apache2/`, rendered `Include`s, `DocumentRoot`s and `SSL*File`s | `apache2 -t -f WRAPPER` ([`apache`]) |
+//! | anycast-healthchecker | `etc/anycast-healthchecker.conf` | its `.conf` and `.d/`, `var/lib/anycast-healthchecker/`, the files its `[daemon]` names, rendered check programs | its own configuration check ([`healthchecker`]) |
 //!
-//! # Absolute paths: one throwaway root per check
+//! # Absolute paths: a throwaway root per check
 //!
 //! Configs name other files by absolute path (`include "/var/lib/anycast-healthchecker/..."`,
 //! `crt /etc/haproxy/certs/x.pem`, `Include /etc/apache2/...`). Each check therefore runs in a
-//! private root ([`sandbox`]): the host's folder is copied into a fresh temporary directory `R`,
-//! the few things the daemon needs but we do not render are written into that copy (a throwaway
-//! self-signed certificate at each `crt` path, the Apache and Icinga2 wrapper files under
-//! `/.svcintent-check/`, runtime directories), and the daemon runs as
+//! root of its own ([`sandbox`]): the host files the check reads (the column above: its
+//! inputs, nothing else of the host folder) are copied into a fresh temporary directory `R`,
+//! the few things the daemon needs but we do not render are written into that
+//! copy (a throwaway self-signed certificate at each `crt` path, the Apache and Icinga2 wrapper
+//! files under `/.svcintent-check/`, runtime directories), and the daemon runs as
 //!
 //! ```text
 //! timeout -v -k 5 SECS unshare --user --map-root-user --mount --net -- sh -c '
 //!     mount --rbind /usr R/usr; mount -o remount,bind,ro R/usr; ...; exec chroot R DAEMON ARGS'
 //! ```
+//!
+//! or, what comes to the same root for the daemon but is paid once per worker instead of once
+//! per check, inside a namespace prepared with those mounts whose root takes the check's files
+//! in turn (see [`sandbox`]).
 //!
 //! The user namespace makes this work unprivileged as well as for root (mapped root may
 //! bind-mount and chroot inside its own mount namespace, and holds `CAP_NET_ADMIN` over the new,
@@ -49,19 +54,37 @@
 //! # Findings
 //!
 //! [`Finding::file`] is tree-relative (`lb1/etc/haproxy/haproxy.cfg`) when the daemon blamed a
-//! rendered file. When it blamed a file that is not in the tree (a harness wrapper under
-//! `/.svcintent-check/`, an ITL file) the path stays absolute, as the daemon saw it. When the
+//! rendered file (one of the check's inputs). When it blamed a file that is not (a harness
+//! wrapper under `/.svcintent-check/`, an ITL file) the path stays absolute, as the daemon saw
+//! it. When the
 //! daemon named no file, it is the file the check started from. Warnings count as failures
 //! unless [`Options::warnings_are_failures`] is off (HAProxy then runs without `-dW`).
 //!
 //! A daemon (or tool) that is needed and missing is a [`HarnessError`], never a silent skip.
+//! Something a check could not test on this machine without failing for a reason that has
+//! nothing to do with the config (a healthchecker `check_cmd` program that this machine lacks)
+//! is a note ([`Report::notes`]), not a failure.
+//!
+//! # Each distinct check once
+//!
+//! Every check has a key: the daemon, the content of every input, the host's name
+//! where the check uses it (Icinga2's node name), the options that change verdicts, the
+//! daemon's executable and this harness build. Hosts whose checks have the same key share one
+//! run, and the report still names every host: a finding of the shared run is reported on each
+//! of them, at its own path. With [`Options::cache`], results are also kept by key across runs
+//! (one small file per key, written atomically; a damaged entry is a miss): a re-run checks
+//! only what changed. Checks stopped by their timeout are never cached.
+//!
+//! The distinct checks run on [`Options::jobs`] worker threads, biggest first.
 
 pub mod apache;
 pub mod bird;
+mod cache;
 mod certs;
 pub mod haproxy;
 pub mod healthchecker;
 pub mod icinga2;
+mod inputs;
 pub mod nftables;
 mod output;
 pub mod sandbox;
@@ -73,13 +96,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use self::cache::{Cache, Outcome, Relative};
 use self::certs::CertStore;
-use self::sandbox::{RunOutput, Sandbox, Tools};
+use self::inputs::{Inputs, Key};
+use self::sandbox::{RunOutput, Runners, Sandbox, Tools};
 
 /// The daemons the harness knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Daemon {
     /// HAProxy (`haproxy -c`).
@@ -131,6 +156,46 @@ impl Daemon {
             Daemon::Healthchecker => healthchecker::applies(host_dir),
         }
     }
+
+    /// The host files (or folders, taken whole) this daemon's check reads: the only part of
+    /// the host folder copied into its root, and what its key covers.
+    fn input_roots(self, host_dir: &Path) -> Vec<PathBuf> {
+        match self {
+            Daemon::Haproxy => haproxy::input_roots(host_dir),
+            Daemon::Bird => bird::input_roots(host_dir),
+            Daemon::Nftables => nftables::input_roots(host_dir),
+            Daemon::Icinga2 => icinga2::input_roots(host_dir),
+            Daemon::Apache => apache::input_roots(host_dir),
+            Daemon::Healthchecker => healthchecker::input_roots(host_dir),
+        }
+    }
+
+    /// Whether the check depends on the host's name as well as its files: Icinga2's wrapper
+    /// names the node after the host folder.
+    pub fn reads_host_name(self) -> bool {
+        matches!(self, Daemon::Icinga2)
+    }
+
+    /// Machine programs the check starts (beyond the daemon itself), whose state belongs in
+    /// its key: the healthchecker's `check_cmd`s.
+    fn machine_inputs(self, inputs: &Inputs) -> Vec<PathBuf> {
+        match self {
+            Daemon::Healthchecker => healthchecker::machine_inputs(inputs),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Rough relative cost of one check, to start the longest first: a daemon whose checks
+    /// take long per byte, times the bytes.
+    fn cost(self, bytes: u64) -> u64 {
+        let per_byte = match self {
+            Daemon::Icinga2 => 8,
+            Daemon::Healthchecker => 4,
+            Daemon::Haproxy => 2,
+            Daemon::Apache | Daemon::Bird | Daemon::Nftables => 1,
+        };
+        bytes.saturating_mul(per_byte)
+    }
 }
 
 impl fmt::Display for Daemon {
@@ -168,10 +233,31 @@ impl fmt::Display for Finding {
 /// What [`check_tree`] did and found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Report {
-    /// Every check that ran: daemon, host and the tree-relative file or folder it checked.
+    /// Every check that ran: daemon, host and the tree-relative file or folder it checked
+    /// (a check shared with identical hosts, or served by the cache, is listed for each host).
     pub checked: Vec<(Daemon, String, PathBuf)>,
     /// Every complaint, sorted by host, daemon, file and line.
     pub failures: Vec<Finding>,
+    /// What a check could not test on this machine, without it being a failure of the config
+    /// (a healthchecker check program this machine lacks), sorted like `failures`.
+    pub notes: Vec<Finding>,
+    /// How the checks were carried out.
+    pub work: Work,
+}
+
+/// How [`check_tree`] carried out the checks of [`Report::checked`]: none of this changes a
+/// verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Work {
+    /// Distinct checks (hosts whose checks have the same inputs share one).
+    pub distinct: usize,
+    /// Distinct checks whose result came from [`Options::cache`].
+    pub cached: usize,
+    /// Distinct checks that ran now.
+    pub ran: usize,
+    /// Of those, checks that needed a namespace of their own (a rendered file where the
+    /// prepared sandbox mounts one of the machine's, or `keep_sandboxes`).
+    pub private: usize,
 }
 
 impl Report {
@@ -198,8 +284,11 @@ pub struct Options {
     /// Checks run at once (default 0: the number of CPUs).
     pub jobs: usize,
     /// Keep each check's temporary root (its path is printed in timeouts and sandbox errors) for
-    /// debugging. Default false.
+    /// debugging; each check then runs in a namespace of its own. Default false.
     pub keep_sandboxes: bool,
+    /// A folder for the result cache (created when missing; see the module docs). Default
+    /// `None`: no cache.
+    pub cache: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -212,6 +301,7 @@ impl Default for Options {
             warnings_are_failures: true,
             jobs: 0,
             keep_sandboxes: false,
+            cache: None,
         }
     }
 }
@@ -320,6 +410,9 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> HarnessError
 /// work (a needed daemon or tool is missing, the sandbox does not come up).
 pub fn check_tree(tree: &Path, opts: &Options) -> Result<Report, HarnessError> {
     let hosts = list_hosts(tree, opts)?;
+    // Files are read from one generation of a `render --out` tree, even if a render swaps the
+    // link meanwhile (messages about the tree itself keep the path as given).
+    let tree = std::fs::canonicalize(tree).map_err(io_err(tree))?;
     let mut jobs = Vec::new();
     for host in &hosts {
         let host_dir = tree.join(host);
@@ -328,11 +421,13 @@ pub fn check_tree(tree: &Path, opts: &Options) -> Result<Report, HarnessError> {
                 continue;
             }
             if let Some(checked) = daemon.applies_to(&host_dir) {
+                let inputs = Inputs::collect(&host_dir, &daemon.input_roots(&host_dir))?;
                 jobs.push(Job {
                     daemon,
                     host: host.clone(),
                     host_dir: host_dir.clone(),
                     checked: Path::new(host).join(checked),
+                    inputs,
                 });
             }
         }
@@ -348,28 +443,152 @@ pub fn check_tree(tree: &Path, opts: &Options) -> Result<Report, HarnessError> {
             slot.insert(DaemonBinary::find(job.daemon, opts)?);
         }
     }
+    let contexts: BTreeMap<Daemon, String> = binaries
+        .iter()
+        .map(|(daemon, binary)| {
+            let context = inputs::context(
+                *daemon,
+                &binary.exe,
+                &binary.identities,
+                opts.warnings_are_failures,
+                opts.timeout,
+            );
+            (*daemon, context)
+        })
+        .collect();
+
+    // Group the jobs by key; the first job of a group (in host order) runs for all.
+    let mut groups: Vec<Group> = Vec::new();
+    let mut by_key: BTreeMap<Key, usize> = BTreeMap::new();
+    for (index, job) in jobs.iter().enumerate() {
+        let machine: Vec<String> = job
+            .daemon
+            .machine_inputs(&job.inputs)
+            .iter()
+            .map(|p| inputs::identity(p))
+            .collect();
+        let context = contexts.get(&job.daemon).map_or("", String::as_str);
+        let host = job.daemon.reads_host_name().then_some(job.host.as_str());
+        let key = inputs::key(context, job.daemon, host, &job.inputs, &machine);
+        match by_key.get(&key) {
+            Some(&g) => {
+                if let Some(group) = groups.get_mut(g) {
+                    group.members.push(index);
+                }
+            }
+            None => {
+                by_key.insert(key, groups.len());
+                groups.push(Group {
+                    key,
+                    daemon: job.daemon,
+                    members: vec![index],
+                    outcome: None,
+                });
+            }
+        }
+    }
+
+    let cache = opts.cache.as_deref().map(Cache::open).transpose()?;
+    let mut work = Work {
+        distinct: groups.len(),
+        ..Work::default()
+    };
+    for group in &mut groups {
+        if let Some(outcome) = cache.as_ref().and_then(|c| c.get(&group.key, group.daemon)) {
+            group.outcome = Some(outcome);
+            work.cached += 1;
+        }
+    }
+    // Only the first job of a group that still has to run keeps its files' contents.
+    for group in &groups {
+        for (n, &index) in group.members.iter().enumerate() {
+            if (n > 0 || group.outcome.is_some())
+                && let Some(job) = jobs.get_mut(index)
+            {
+                job.inputs.drop_contents();
+            }
+        }
+    }
+    // (group, the job that runs for it), biggest first.
+    let mut to_run: Vec<(usize, &Job)> = groups
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| g.outcome.is_none())
+        .filter_map(|(n, g)| g.members.first().and_then(|&i| jobs.get(i)).map(|j| (n, j)))
+        .collect();
+    to_run.sort_by_key(|(_, j)| std::cmp::Reverse(j.daemon.cost(j.inputs.bytes())));
+
     let ctx = Ctx {
         opts: opts.clone(),
         tools,
         binaries,
         certs: CertStore::default(),
     };
+    let run: Vec<&Job> = to_run.iter().map(|(_, j)| *j).collect();
+    let results = run_checks(&ctx, &run, opts.jobs)?;
+    let ran_groups: Vec<usize> = to_run.iter().map(|(g, _)| *g).collect();
+    for (g, ran) in ran_groups.into_iter().zip(results) {
+        work.ran += 1;
+        if ran.private {
+            work.private += 1;
+        }
+        let outcome = Outcome {
+            failures: ran.failures.iter().map(Relative::of).collect(),
+            notes: ran.notes.iter().map(Relative::of).collect(),
+        };
+        if let (Some(cache), false, Some(group)) = (&cache, ran.timed_out, groups.get(g)) {
+            // A cache that cannot be written only costs time on the next run.
+            let _ = cache.put(&group.key, group.daemon, &outcome);
+        }
+        if let Some(group) = groups.get_mut(g) {
+            group.outcome = Some(outcome);
+        }
+    }
 
-    let results = run_jobs(&ctx, &jobs, opts.jobs);
-    let mut report = Report::default();
-    for (job, result) in jobs.iter().zip(results) {
-        let findings = result?;
+    let mut report = Report {
+        work,
+        ..Report::default()
+    };
+    let mut outcome_of = vec![None; jobs.len()];
+    for group in &groups {
+        for &index in &group.members {
+            if let Some(slot) = outcome_of.get_mut(index) {
+                *slot = group.outcome.as_ref();
+            }
+        }
+    }
+    for (job, outcome) in jobs.iter().zip(outcome_of) {
         report
             .checked
             .push((job.daemon, job.host.clone(), job.checked.clone()));
-        report.failures.extend(findings);
+        if let Some(outcome) = outcome {
+            report
+                .failures
+                .extend(outcome.failures.iter().map(|f| f.on(job.daemon, &job.host)));
+            report
+                .notes
+                .extend(outcome.notes.iter().map(|f| f.on(job.daemon, &job.host)));
+        }
     }
-    report.failures.sort_by(|a, b| {
-        (&a.host, a.daemon, &a.file, a.line, &a.message)
-            .cmp(&(&b.host, b.daemon, &b.file, b.line, &b.message))
-    });
-    report.failures.dedup();
+    for list in [&mut report.failures, &mut report.notes] {
+        list.sort_by(|a, b| {
+            (&a.host, a.daemon, &a.file, a.line, &a.message)
+                .cmp(&(&b.host, b.daemon, &b.file, b.line, &b.message))
+        });
+        list.dedup();
+    }
     Ok(report)
+}
+
+/// Jobs whose checks have one key.
+#[derive(Debug)]
+struct Group {
+    key: Key,
+    daemon: Daemon,
+    /// Indices into the job list, in host order.
+    members: Vec<usize>,
+    /// The check's findings, once run or read from the cache.
+    outcome: Option<Outcome>,
 }
 
 fn list_hosts(tree: &Path, opts: &Options) -> Result<Vec<String>, HarnessError> {
@@ -421,6 +640,8 @@ pub(crate) struct Job {
     pub(crate) host_dir: PathBuf,
     /// Tree-relative file or folder reported in [`Report::checked`].
     pub(crate) checked: PathBuf,
+    /// The host files the check reads (and nothing else of the host folder).
+    pub(crate) inputs: Inputs,
 }
 
 /// What every job shares.
@@ -438,6 +659,9 @@ pub(crate) struct DaemonBinary {
     pub(crate) exe: PathBuf,
     /// Folders outside `/usr` to bind at the same path (the healthchecker venv).
     pub(crate) extra_binds: Vec<PathBuf>,
+    /// [`inputs::identity`] of the daemon's other files that its checks depend on (the
+    /// healthchecker's interpreter and package, Apache's modules), for the key.
+    pub(crate) identities: Vec<String>,
 }
 
 impl DaemonBinary {
@@ -453,9 +677,14 @@ impl DaemonBinary {
         let looked = sandbox::candidates(name);
         for path in &looked {
             if sandbox::is_executable(path) && sandbox::visible_in_sandbox(path) {
+                let identities = match daemon {
+                    Daemon::Apache => apache::module_identities(),
+                    _ => Vec::new(),
+                };
                 return Ok(DaemonBinary {
                     exe: path.clone(),
                     extra_binds: Vec::new(),
+                    identities,
                 });
             }
         }
@@ -497,21 +726,33 @@ impl Job {
     }
 
     /// Maps a path as seen inside the sandbox to the tree-relative path of the rendered file, or
-    /// keeps it (absolute) when the tree has no such file.
+    /// keeps it (absolute) when it is not one of the check's input files.
     pub(crate) fn tree_path(&self, inside: &str) -> PathBuf {
         let inside = inside.trim();
         let rel = sandbox::normalize(Path::new(inside));
-        if !rel.as_os_str().is_empty() && Path::new(inside).is_absolute() {
-            let on_tree = self.host_dir.join(&rel);
-            if on_tree.is_file() {
-                return Path::new(&self.host).join(rel);
-            }
+        if !rel.as_os_str().is_empty()
+            && Path::new(inside).is_absolute()
+            && self.inputs.has_file(&rel)
+        {
+            return Path::new(&self.host).join(rel);
         }
         PathBuf::from(inside)
     }
 }
 
-fn run_jobs(ctx: &Ctx, jobs: &[Job], wanted: usize) -> Vec<Result<Vec<Finding>, HarnessError>> {
+/// What running one check gave, for the job that ran it.
+#[derive(Debug)]
+struct Ran {
+    failures: Vec<Finding>,
+    notes: Vec<Finding>,
+    timed_out: bool,
+    private: bool,
+}
+
+/// Runs `jobs` on `wanted` worker threads (0: one per CPU), each with its own prepared
+/// namespaces; results in the order of `jobs`. After a harness error the workers take no new
+/// job, and the error of the first job that had one is returned.
+fn run_checks(ctx: &Ctx, jobs: &[&Job], wanted: usize) -> Result<Vec<Ran>, HarnessError> {
     let workers = if wanted == 0 {
         std::thread::available_parallelism().map_or(1, usize::from)
     } else {
@@ -519,12 +760,16 @@ fn run_jobs(ctx: &Ctx, jobs: &[Job], wanted: usize) -> Vec<Result<Vec<Finding>, 
     }
     .clamp(1, jobs.len().max(1));
     let next = Mutex::new(0usize);
-    let results: Mutex<BTreeMap<usize, Result<Vec<Finding>, HarnessError>>> =
-        Mutex::new(BTreeMap::new());
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let results: Mutex<BTreeMap<usize, Result<Ran, HarnessError>>> = Mutex::new(BTreeMap::new());
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
+                let mut runners = Runners::default();
                 loop {
+                    if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                        return;
+                    }
                     let index = {
                         let Ok(mut guard) = next.lock() else { return };
                         let index = *guard;
@@ -532,7 +777,11 @@ fn run_jobs(ctx: &Ctx, jobs: &[Job], wanted: usize) -> Vec<Result<Vec<Finding>, 
                         index
                     };
                     let Some(job) = jobs.get(index) else { return };
-                    let result = run_job(ctx, job);
+                    let prepared = (!ctx.opts.keep_sandboxes).then_some(&mut runners);
+                    let result = run_check(ctx, job, prepared);
+                    if result.is_err() {
+                        failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
                     if let Ok(mut guard) = results.lock() {
                         guard.insert(index, result);
                     }
@@ -541,30 +790,40 @@ fn run_jobs(ctx: &Ctx, jobs: &[Job], wanted: usize) -> Vec<Result<Vec<Finding>, 
         }
     });
     let mut results = results.into_inner().unwrap_or_default();
+    if let Some(i) = results.iter().find_map(|(i, r)| r.is_err().then_some(*i))
+        && let Some(Err(err)) = results.remove(&i)
+    {
+        return Err(err);
+    }
     (0..jobs.len())
-        .map(|i| {
-            results.remove(&i).unwrap_or_else(|| {
-                Err(HarnessError::Sandbox {
-                    daemon: jobs.get(i).map_or(Daemon::Haproxy, |j| j.daemon),
-                    host: jobs.get(i).map(|j| j.host.clone()).unwrap_or_default(),
-                    detail: "the worker thread died".into(),
-                })
-            })
+        .map(|i| match results.remove(&i) {
+            Some(result) => result,
+            None => Err(HarnessError::Sandbox {
+                daemon: jobs.get(i).map_or(Daemon::Haproxy, |j| j.daemon),
+                host: jobs.get(i).map(|j| j.host.clone()).unwrap_or_default(),
+                detail: "the worker thread died".into(),
+            }),
         })
         .collect()
 }
 
-fn run_job(ctx: &Ctx, job: &Job) -> Result<Vec<Finding>, HarnessError> {
+fn run_check(ctx: &Ctx, job: &Job, runners: Option<&mut Runners>) -> Result<Ran, HarnessError> {
     let binary = ctx.binary(job.daemon)?;
-    let mut sb = Sandbox::new(ctx, job, &binary.extra_binds)?;
-    match job.daemon {
+    let mut sb = Sandbox::new(ctx, job, &binary.extra_binds, runners)?;
+    let failures = match job.daemon {
         Daemon::Haproxy => haproxy::check(ctx, job, &mut sb),
         Daemon::Bird => bird::check(ctx, job, &mut sb),
         Daemon::Nftables => nftables::check(ctx, job, &mut sb),
         Daemon::Icinga2 => icinga2::check(ctx, job, &mut sb),
         Daemon::Apache => apache::check(ctx, job, &mut sb),
         Daemon::Healthchecker => healthchecker::check(ctx, job, &mut sb),
-    }
+    }?;
+    Ok(Ran {
+        failures,
+        notes: sb.take_notes(),
+        timed_out: sb.timed_out(),
+        private: sb.ran_private(),
+    })
 }
 
 /// Shared tail of a check: a run that timed out, or failed without any parsed finding, still
@@ -612,6 +871,56 @@ pub(crate) fn rendered_file(host_dir: &Path, on_host: &str) -> Option<PathBuf> {
     host_dir.join(rel).is_file().then(|| rel.to_path_buf())
 }
 
+/// A file's text (lossy UTF-8), empty when it cannot be read: for finding a check's inputs,
+/// where an unreadable file simply names nothing.
+pub(crate) fn read_text(path: &Path) -> String {
+    std::fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
+/// Host-relative paths named by absolute `include "PATH"` lines (BIRD, nftables, Icinga2's
+/// `include` and `include_recursive`): inputs of the check when the host renders them. A path
+/// with a wildcard gives the folder before its first wildcard.
+pub(crate) fn include_roots(text: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        let Some(first) = line.split_whitespace().next() else {
+            continue;
+        };
+        if !first.starts_with("include") {
+            continue;
+        }
+        let rest = line.get(first.len()..).unwrap_or("").trim_start();
+        let Some(path) = rest
+            .strip_prefix('"')
+            .and_then(|r| r.split('"').next())
+            .filter(|p| p.starts_with('/'))
+        else {
+            continue;
+        };
+        let root = literal_root(path);
+        if !root.as_os_str().is_empty() && !out.contains(&root) {
+            out.push(root);
+        }
+    }
+    out
+}
+
+/// The host-relative path of an absolute `path`, cut before its first component with a
+/// wildcard (`/etc/nftables.d/*.nft` -> `etc/nftables.d`).
+pub(crate) fn literal_root(path: &str) -> PathBuf {
+    let mut root = PathBuf::new();
+    for comp in Path::new(path).components() {
+        if comp.as_os_str().to_string_lossy().contains(['*', '?', '[']) {
+            break;
+        }
+        root.push(comp);
+    }
+    sandbox::normalize(&root)
+}
+
 /// Runs the daemon with `flags` followed by `config` (its on-host path) and parses its output:
 /// the whole check for daemons that need nothing materialised.
 pub(crate) fn run_config_check(
@@ -638,4 +947,24 @@ where
     S: Into<OsString>,
 {
     items.into_iter().map(Into::into).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn includes() {
+        let text = "include \"/var/lib/a.conf\";\n  include \"/etc/nftables.d/*.nft\"\n\
+                    include_recursive \"/etc/icinga2/zones\"\ninclude <itl>\n# include \"/x\"\n\
+                    include \"relative.conf\";\n";
+        assert_eq!(
+            include_roots(text),
+            vec![
+                PathBuf::from("var/lib/a.conf"),
+                PathBuf::from("etc/nftables.d"),
+                PathBuf::from("etc/icinga2/zones"),
+            ]
+        );
+    }
 }

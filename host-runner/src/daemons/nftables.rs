@@ -8,12 +8,28 @@
 use std::path::{Path, PathBuf};
 
 use super::sandbox::Sandbox;
-use super::{Ctx, Finding, HarnessError, Job, output, rendered_file, run_config_check};
+use super::{
+    Ctx, Finding, HarnessError, Job, include_roots, output, read_text, rendered_file,
+    run_config_check,
+};
 
 const CONFIG: &str = "/etc/nftables.conf";
 
 pub(crate) fn applies(host_dir: &Path) -> Option<PathBuf> {
     rendered_file(host_dir, CONFIG)
+}
+
+/// `etc/nftables.conf`, Debian's `etc/nftables{,.d}/` folders, and any other file it includes.
+pub(crate) fn input_roots(host_dir: &Path) -> Vec<PathBuf> {
+    let mut roots = vec![
+        PathBuf::from("etc/nftables.conf"),
+        PathBuf::from("etc/nftables"),
+        PathBuf::from("etc/nftables.d"),
+    ];
+    roots.extend(include_roots(&read_text(
+        &host_dir.join(CONFIG.trim_start_matches('/')),
+    )));
+    roots
 }
 
 pub(crate) fn check(ctx: &Ctx, job: &Job, sb: &mut Sandbox) -> Result<Vec<Finding>, HarnessError> {
@@ -44,4 +60,55 @@ pub(crate) fn parse(job: &Job, text: &str) -> Vec<(Finding, bool)> {
         }
     }
     out
+}
+
+/// nftables on the host (`svcintent apply`): the rendered file replaces `table inet svcintent`
+/// in one transaction (`nft -f`; any error leaves the ruleset as it was). Never `flush ruleset`,
+/// never a stop of the unit (Debian's `nftables.service` flushes everything on stop).
+pub mod live {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::deploy::exec::{self, argv};
+
+    const TIMEOUT: Duration = Duration::from_secs(30);
+
+    /// Loads `file` (the rendered `/etc/nftables.conf`) and checks the table is there.
+    pub fn load(file: &Path) -> Result<(), String> {
+        let ran = exec::run(&argv(["nft", "-f", &file.to_string_lossy()]), TIMEOUT);
+        if !ran.ok() {
+            return Err(ran.failure());
+        }
+        verify()
+    }
+
+    /// The table svcintent owns is loaded.
+    pub fn verify() -> Result<(), String> {
+        let ran = exec::run(
+            &argv(["nft", "list", "table", "inet", "svcintent"]),
+            TIMEOUT,
+        );
+        if ran.ok() {
+            Ok(())
+        } else {
+            Err(format!("the table is not loaded: {}", ran.failure()))
+        }
+    }
+
+    /// Removes the table (rolling back a first deployment, which had no table before).
+    pub fn remove() -> Result<(), String> {
+        if !exec::run(
+            &argv(["nft", "list", "table", "inet", "svcintent"]),
+            TIMEOUT,
+        )
+        .ok()
+        {
+            return Ok(());
+        }
+        let ran = exec::run(
+            &argv(["nft", "delete", "table", "inet", "svcintent"]),
+            TIMEOUT,
+        );
+        if ran.ok() { Ok(()) } else { Err(ran.failure()) }
+    }
 }
