@@ -168,8 +168,28 @@ if ! on lb1 svcintent apply --help >/dev/null 2>&1; then
 fi
 
 # The operator's working copy of the site; the inventory plugin renders it into the controller's
-# tree on every run (so inventory and rollout see the same generation).
+# tree on every run (so inventory and rollout see the same generation). A lab host has no init
+# system: the site's deploy settings say how apply restarts anycast-healthchecker and reloads
+# Icinga2 here (site.deploy, docs/format.md); everything else is Debian's default.
 cp -r "$SITE" "$W/site"
+ahc_restart='f=/run/anycast-healthchecker/anycast-healthchecker.pid; if [ -s "$f" ] \&\& kill "$(cat "$f")" 2>/dev/null; then while [ -s "$f" ] \&\& kill -0 "$(cat "$f")" 2>/dev/null; do sleep 0.05; done; fi; '"$VENV"'/bin/anycast-healthchecker >/var/log/anycast-healthchecker/stdout.log 2>\&1 \&'
+sed -i "s|^site:$|site:\n  deploy:\n    healthchecker_restart: [/bin/sh, -c, '$ahc_restart']\n    icinga2_reload: [/bin/sh, -c, 'kill -HUP \"\$(cat /run/icinga2/icinga2.pid)\"']|" "$W/site/site.yaml"
+grep -q 'healthchecker_restart' "$W/site/site.yaml" || fail "the lab's deploy settings are not in site.yaml"
+
+# What runs on a Debian host before svcintent: the packages' daemons with their own default
+# configurations (apply reloads them; it does not start them): BIRD, HAProxy in master-worker
+# mode with its master CLI, Apache, Icinga2.
+for h in rr1 lb1 lb2 dns1 dns2; do
+  on "$h" bird -c /etc/bird/bird.conf -P /run/bird/bird.pid || fail "Debian's BIRD does not start on $h"
+done
+for h in lb1 lb2; do
+  on "$h" haproxy -W -D -S /run/haproxy-master.sock -f /etc/haproxy/haproxy.cfg -p /run/haproxy.pid \
+    || fail "Debian's HAProxy does not start on $h"
+done
+for h in web1 web2; do on "$h" apache2ctl start || fail "Debian's Apache does not start on $h"; done
+on mon1 sh -c 'mkdir -p /var/lib/icinga2 /var/cache/icinga2 /var/log/icinga2 /run/icinga2/cmd &&
+  chown -R nagios:nagios /var/lib/icinga2 /var/cache/icinga2 /var/log/icinga2 /run/icinga2 &&
+  icinga2 daemon -d > /var/log/icinga2/start.log 2>&1' || { on mon1 cat /var/log/icinga2/start.log; fail "Debian's Icinga2 does not start on mon1"; }
 cat > "$W/controller/lab.svcintent.yml" <<EOF
 plugin: svcintent.anycast.svcintent
 site: ../site
