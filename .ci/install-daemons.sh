@@ -47,6 +47,8 @@ declare -A NEED=(
   [/usr/bin/nslookup]=bind9-dnsutils
   [/usr/sbin/dnsmasq]=dnsmasq-base
   [/usr/bin/ping]=iputils-ping
+  # The Debian package's checks (scripts/test-deb.sh).
+  [/usr/bin/lintian]=lintian
 )
 
 missing=()

@@ -57,6 +57,13 @@ bash scripts/test-playground.sh --skip-js  # test-js.sh just built wasm/js/pkg-w
 step "pre-commit hook (language: rust, through pre-commit)"
 bash scripts/test-pre-commit.sh
 
+step "Debian package (build, lintian, install, remove)"
+DEB=$(bash scripts/build-deb.sh | tail -1)
+bash scripts/test-deb.sh --deb "$DEB"
+
+step "Ansible collection (ansible-test sanity, playbook against the netns lab)"
+bash scripts/test-ansible.sh --deb "$DEB"
+
 # Reliability (docs/reliability.md). The committed crash inputs are replayed by `cargo test`
 # (tests/tests/fuzz_regressions.rs) on every run. Coverage-guided fuzzing itself needs a release
 # build of the whole runner (wasmtime, cranelift) with the pinned nightly: about 10 minutes of
