@@ -4,6 +4,7 @@
     clippy::expect_used,
     clippy::panic,
     clippy::print_stderr,
+    clippy::indexing_slicing,
     reason = "tests"
 )]
 

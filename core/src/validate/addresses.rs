@@ -265,7 +265,8 @@ fn site_scope_unrouted(
     }
     let upstreams = &intent.site.bgp.upstreams;
     // (where `announce: site` is written, family) -> services and their VIPs of that family.
-    let mut unrouted: BTreeMap<(Span, &str), Vec<(&str, Vec<IpAddr>)>> = BTreeMap::new();
+    type ServicesWithVips<'a> = Vec<(&'a str, Vec<IpAddr>)>;
+    let mut unrouted: BTreeMap<(Span, &str), ServicesWithVips<'_>> = BTreeMap::new();
     for svc in intent.services.values() {
         if svc.announce != AnnounceScope::Site
             || unknown.service_fields(&svc.name, &["announce", "vips"])
