@@ -56,6 +56,11 @@ mkdir -p "$COLL" "$SANITY/home/.ansible/test/cache"
 cp -a deploy/ansible/. "$COLL/"
 # ansible-test 2.19 bootstraps pip 24.2 (python_requirements.get_venv_packages).
 cp deploy/tests/get-pip-offline.py "$SANITY/home/.ansible/test/cache/get_pip_24_2.py"
+# ansible-test lists a collection's files with git when it lies inside a git work tree: the copy
+# under target/ (ignored by the repository's .gitignore) would show no files and every test
+# would be skipped. The copy is made a repository of its own, its files in the index.
+git -C "$COLL" init -q
+git -C "$COLL" add -A
 (
   cd "$COLL"
   HOME="$SANITY/home" ansible-test sanity --venv --python 3.11 --color no
