@@ -59,6 +59,8 @@ cp deploy/tests/get-pip-offline.py "$SANITY/home/.ansible/test/cache/get_pip_24_
 # ansible-test lists a collection's files with git when it lies inside a git work tree: the copy
 # under target/ (ignored by the repository's .gitignore) would show no files and every test
 # would be skipped. The copy is made a repository of its own, its files in the index.
+# ansible-test writes its venvs and results under tests/output/, which the index must not list.
+printf 'tests/output/\n' > "$COLL/.gitignore"
 git -C "$COLL" init -q
 git -C "$COLL" add -A
 (

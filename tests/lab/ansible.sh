@@ -169,12 +169,17 @@ fi
 
 # The operator's working copy of the site; the inventory plugin renders it into the controller's
 # tree on every run (so inventory and rollout see the same generation). A lab host has no init
-# system: the site's deploy settings say how apply restarts anycast-healthchecker and reloads
-# Icinga2 here (site.deploy, docs/format.md); everything else is Debian's default.
+# system: examples/lab's site.deploy restarts anycast-healthchecker with /run/lab/ahc-restart
+# (installed here in each host's private /run, as tests/lab/deploy.sh does) and reloads Icinga2
+# with Debian's safe-reload; everything else is Debian's default.
 cp -r "$SITE" "$W/site"
-ahc_restart='f=/run/anycast-healthchecker/anycast-healthchecker.pid; if [ -s "$f" ] \&\& kill "$(cat "$f")" 2>/dev/null; then while [ -s "$f" ] \&\& kill -0 "$(cat "$f")" 2>/dev/null; do sleep 0.05; done; fi; '"$VENV"'/bin/anycast-healthchecker >/var/log/anycast-healthchecker/stdout.log 2>\&1 \&'
-sed -i "s|^site:$|site:\n  deploy:\n    healthchecker_restart: [/bin/sh, -c, '$ahc_restart']\n    icinga2_reload: [/bin/sh, -c, 'kill -HUP \"\$(cat /run/icinga2/icinga2.pid)\"']|" "$W/site/site.yaml"
-grep -q 'healthchecker_restart' "$W/site/site.yaml" || fail "the lab's deploy settings are not in site.yaml"
+grep -q 'healthchecker_restart: \[/run/lab/ahc-restart\]' "$W/site/site.yaml" \
+  || fail "examples/lab/site.yaml does not restart anycast-healthchecker with /run/lab/ahc-restart"
+for h in $HOSTS; do
+  mkdir -p "$W/$h/run/lab"
+  sed "s|@VENV@|$VENV|" "$LAB/ahc-restart" > "$W/$h/run/lab/ahc-restart"
+  chmod +x "$W/$h/run/lab/ahc-restart"
+done
 
 # What runs on a Debian host before svcintent: the packages' daemons with their own default
 # configurations (apply reloads them; it does not start them): BIRD, HAProxy in master-worker
@@ -230,7 +235,7 @@ check_plan() {
 
 # The inventory the plugin makes from the site: hosts, roles as groups, addresses.
 inv=$(ctl ansible-inventory -i "$W/controller/lab.svcintent.yml" --list 2>"$W/inventory.err") || { cat "$W/inventory.err"; fail "ansible-inventory"; }
-"$PY" - "$inv" <<'EOF' || fail "the inventory made from the site is not the lab's"
+"$PY" - "$inv" <<'EOF' || { cat "$W/inventory.err"; fail "the inventory made from the site is not the lab's"; }
 import json, sys
 # ansible-inventory marks strings from a plugin as unsafe (never templated): {"__ansible_unsafe": s}.
 unwrap = lambda d: d.get("__ansible_unsafe", d) if isinstance(d, dict) and len(d) == 1 else d
@@ -357,7 +362,7 @@ for h in $HOSTS; do
 done
 echo "ok: (e) lb1's check failed: the play stopped; lb1 and the later batches ($later) untouched: $(grep -m1 -o 'svcintent apply on lb1: .*' "$W/e-fail.log" | cut -c1-160)"
 
-# (f) A change the guard refuses: the resolver service removed (its VIPs would lose every
+# (f) A change the guard refuses: the DNS services removed, resolver and intdns (their VIPs would lose every
 # announcer; rollout wants --allow-withdraw resolver). The play fails with the statement before
 # any host is touched: no batch, no prepare play, every host as before.
 cp "$W/site/services/dns.yaml" "$W/dns.yaml.before"

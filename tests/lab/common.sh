@@ -137,7 +137,8 @@ load() { ip netns exec client "$PY" "$LAB/load.py" "$@"; }
 failed_of() { sed -n 's/.*failed=\([0-9]*\).*/\1/p' <<<"$1"; }
 
 # The fall time of a haproxy service's announcement check, from the rendered configuration.
-ahc_value() { sed -n "0,/^$2 = /s/^$2 = //p" "$T/lb1/etc/anycast-healthchecker.d/$1.conf"; }
+# (The Ansible lab starts from an empty tree: it has no such file and needs no fall time.)
+ahc_value() { sed -n "0,/^$2 = /s/^$2 = //p" "$T/lb1/etc/anycast-healthchecker.d/$1.conf" 2>/dev/null || true; }
 FALL_S=$(awk -v i="$(ahc_value www check_interval)" -v f="$(ahc_value www check_fail)" -v t="$(ahc_value www check_timeout)" \
   'BEGIN { printf "%.1f", i * f + t }')
 
