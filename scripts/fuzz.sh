@@ -3,7 +3,7 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     each TARGET (default: compile site module) for SECONDS (default 60)
 #
-# Targets (fuzz/fuzz_targets/, oracles in tests/src/fuzzing.rs, see docs/reliability.md):
+# Targets (fuzz/fuzz_targets/ and fuzz/module/fuzz_targets/, oracles in tests/src/fuzzing.rs, see docs/reliability.md):
 #   compile  arbitrary bytes as one to three site files (0xff separates them): lint, render
 #   site     a valid-shaped site generated from the bytes (tests/src/random_site.rs)
 #   module   arbitrary request bytes into the wasm module under the runner's engine
@@ -121,12 +121,18 @@ PY
   esac
 }
 
-# 4. Build once, then run each target.
-cd fuzz
+# 4. Build the packages of the chosen targets once, then run each target. `compile` and `site`
+# live in fuzz/ (the compiler core only); `module` in fuzz/module/ (the runner, wasmtime).
+package_of() { if [ "$1" = module ]; then echo fuzz/module; else echo fuzz; fi; }
 export CARGO_TARGET_DIR="$FUZZ_TARGET_DIR"
-say "building the fuzz targets (nightly $NIGHTLY)"
-cargo fuzz build --sanitizer none --target-dir "$FUZZ_TARGET_DIR"
-cd "$ROOT"
+built=" "
+for t in "${TARGETS[@]}"; do
+  pkg=$(package_of "$t")
+  case "$built" in *" $pkg "*) continue ;; esac
+  say "building $pkg (nightly $NIGHTLY)"
+  (cd "$pkg" && cargo fuzz build --sanitizer none --target-dir "$FUZZ_TARGET_DIR")
+  built="$built$pkg "
+done
 
 status=0
 for t in "${TARGETS[@]}"; do
@@ -136,7 +142,7 @@ for t in "${TARGETS[@]}"; do
   if [ -d "tests/fixtures/fuzz/$t" ]; then regress=("$ROOT/tests/fixtures/fuzz/$t"); fi
   say "$t: ${SECONDS_PER_TARGET}s"
   # shellcheck disable=SC2086
-  if ! (cd fuzz && nice -n "$NICE" cargo fuzz run --sanitizer none --target-dir "$FUZZ_TARGET_DIR" "$t" \
+  if ! (cd "$(package_of "$t")" && nice -n "$NICE" cargo fuzz run --sanitizer none --target-dir "$FUZZ_TARGET_DIR" "$t" \
       "$ROOT/fuzz/corpus/$t" "${regress[@]}" -- \
       -max_total_time="$SECONDS_PER_TARGET" -timeout=60 -rss_limit_mb=4096 -max_len=65536 \
       -artifact_prefix="$ROOT/fuzz/artifacts/$t/" -print_final_stats=1 \

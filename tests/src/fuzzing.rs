@@ -213,6 +213,7 @@ pub fn check_generated(site: &crate::random_site::GeneratedSite) {
 
 /// Limits of the `module` target: small enough that a pathological request ends in
 /// milliseconds, large enough that every seed (the campus example) renders.
+#[cfg(feature = "runner")]
 pub fn module_limits() -> svcintent_host::engine::Limits {
     svcintent_host::engine::Limits {
         fuel: 20_000_000_000,
@@ -224,6 +225,7 @@ pub fn module_limits() -> svcintent_host::engine::Limits {
 
 /// The engine of the `module` target: the embedded module under wasmtime, compiled once (the
 /// compiled-module cache in `cache_dir`, when given).
+#[cfg(feature = "runner")]
 pub fn module_engine(cache_dir: Option<std::path::PathBuf>) -> svcintent_host::engine::Engine {
     use svcintent_host::engine::{CachePolicy, Engine, EngineKind};
     let policy = cache_dir.map_or(CachePolicy::Disabled, CachePolicy::Dir);
@@ -236,6 +238,7 @@ pub fn module_engine(cache_dir: Option<std::path::PathBuf>) -> svcintent_host::e
 /// The `module` fuzz target: the bytes (decoded as UTF-8 with replacement: requests are text)
 /// as one request. A response must be what the native core answers; an error must be a
 /// documented limit.
+#[cfg(feature = "runner")]
 pub fn check_module(engine: &svcintent_host::engine::Engine, data: &[u8]) {
     use svcintent_host::engine::EngineError;
     let request = String::from_utf8_lossy(data);

@@ -110,6 +110,7 @@ pub fn file<'a>(out: &'a svcintent_core::render::Output, host: &str, path: &str)
 
 /// Writes `out` as a tree and runs `daemon`'s own check through the shared harness, asserting
 /// that every host with a file of `target` was checked and that nothing failed (warnings count).
+#[cfg(feature = "runner")]
 #[allow(
     clippy::panic,
     reason = "test helper: a failing check is a test failure"
@@ -183,6 +184,7 @@ pub fn edited(sources: &Sources, path: &str, edit: impl Fn(&str) -> String) -> S
 /// The anycast-healthchecker venv the daemon checks use (`SVCINTENT_HEALTHCHECKER` names the
 /// venv or its `bin/anycast-healthchecker`; default `/opt/svcintent-venv`). Panics when the
 /// daemon is not installed there: the tests that need it must fail, not skip.
+#[cfg(feature = "runner")]
 #[allow(
     clippy::panic,
     reason = "test helper: a missing daemon is a test failure"
