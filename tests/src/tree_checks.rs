@@ -16,7 +16,8 @@
 //!
 //! and nothing is bound or announced on a host that the intent does not give it. The campus
 //! example's own checks (`tests/tests/consistency.rs`) are the same ones with its names written
-//! in; this module derives everything from the intent, for generated sites.
+//! in, reading the files with this module's readers; this module derives everything from the
+//! intent, for generated sites.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -28,7 +29,7 @@ fn read(root: &Path, host: &str, path: &str) -> Option<String> {
     std::fs::read_to_string(root.join(host).join(path.trim_start_matches('/'))).ok()
 }
 
-fn prefix_of(ip: IpAddr) -> String {
+pub fn prefix_of(ip: IpAddr) -> String {
     if ip.is_ipv4() {
         format!("{ip}/32")
     } else {
@@ -37,7 +38,7 @@ fn prefix_of(ip: IpAddr) -> String {
 }
 
 /// `(prefix, disabled)` of every anycast-healthchecker section on a host.
-fn announced(root: &Path, host: &str) -> BTreeMap<String, bool> {
+pub fn announced(root: &Path, host: &str) -> BTreeMap<String, bool> {
     let mut out = BTreeMap::new();
     let Ok(entries) = std::fs::read_dir(root.join(host).join("etc/anycast-healthchecker.d")) else {
         return out;
@@ -59,7 +60,7 @@ fn announced(root: &Path, host: &str) -> BTreeMap<String, bool> {
 }
 
 /// `bind ADDR:PORT` of the service frontends of a haproxy.cfg.
-fn haproxy_binds(cfg: &str) -> BTreeSet<(IpAddr, u16)> {
+pub fn haproxy_binds(cfg: &str) -> BTreeSet<(IpAddr, u16)> {
     let mut out = BTreeSet::new();
     let mut in_frontend = false;
     for line in cfg.lines() {
@@ -100,14 +101,14 @@ fn loopback(root: &Path, host: &str) -> BTreeSet<String> {
 }
 
 /// The body of BIRD protocol `name`.
-fn bird_protocol<'a>(conf: &'a str, name: &str) -> Option<&'a str> {
+pub fn bird_protocol<'a>(conf: &'a str, name: &str) -> Option<&'a str> {
     let start = conf.find(&format!("protocol bgp {name} {{"))?;
     let body = conf.get(start..)?;
     let end = body.find("\n}\n").map_or(body.len(), |i| i + 3);
     body.get(..end)
 }
 
-fn icinga_monitors(services: &str, vip: IpAddr, port: u16) -> bool {
+pub fn icinga_monitors(services: &str, vip: IpAddr, port: u16) -> bool {
     services.split("object Service ").any(|block| {
         block.contains(&format!("vars.svcintent_vip = \"{vip}\""))
             && block.contains(&format!("vars.svcintent_port = {port}\n"))

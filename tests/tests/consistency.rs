@@ -14,6 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use svcintent_tests::tree_checks::{
+    self, bird_protocol, haproxy_binds, icinga_monitors, prefix_of,
+};
 use svcintent_tests::{render_dir, repo_root, write_tree};
 
 struct Tree {
@@ -36,81 +39,12 @@ impl Tree {
     }
     /// `(prefix, disabled)` of every anycast-healthchecker section on a host.
     fn announced(&self, host: &str) -> BTreeMap<String, bool> {
-        let mut out = BTreeMap::new();
-        let dir = self.root.join(host).join("etc/anycast-healthchecker.d");
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return out;
-        };
-        for e in entries.flatten() {
-            let text = std::fs::read_to_string(e.path()).unwrap();
-            let mut prefix: Option<String> = None;
-            for line in text.lines() {
-                if let Some(p) = line.strip_prefix("ip_prefix = ") {
-                    prefix = Some(p.trim().to_owned());
-                }
-                if let (Some(p), Some(d)) = (&prefix, line.strip_prefix("check_disabled = ")) {
-                    out.insert(p.clone(), d.trim() == "true");
-                    prefix = None;
-                }
-            }
-        }
-        out
+        tree_checks::announced(&self.root, host)
     }
-}
-
-fn prefix_of(ip: IpAddr) -> String {
-    if ip.is_ipv4() {
-        format!("{ip}/32")
-    } else {
-        format!("{ip}/128")
-    }
-}
-
-/// `bind ADDR:PORT` lines of `frontend` sections.
-fn haproxy_binds(cfg: &str) -> BTreeSet<(IpAddr, u16)> {
-    let mut out = BTreeSet::new();
-    let mut in_frontend = false;
-    for line in cfg.lines() {
-        if !line.starts_with(char::is_whitespace) && !line.is_empty() {
-            // Service frontends; svcintent_health is on the loopback, no VIP.
-            in_frontend = line.starts_with("frontend ") && line != "frontend svcintent_health";
-            continue;
-        }
-        let Some(rest) = line.trim().strip_prefix("bind ") else {
-            continue;
-        };
-        if !in_frontend {
-            continue;
-        }
-        let addr = rest.split_whitespace().next().unwrap();
-        let (host, port) = addr.rsplit_once(':').unwrap();
-        let ip: IpAddr = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse()
-            .unwrap();
-        out.insert((ip, port.parse().unwrap()));
-    }
-    out
-}
-
-/// The body of BIRD protocol `name` in a config.
-fn bird_protocol<'a>(conf: &'a str, name: &str) -> Option<&'a str> {
-    let start = conf.find(&format!("protocol bgp {name} {{"))?;
-    let body = &conf[start..];
-    let end = body.find("\n}\n").map_or(body.len(), |i| i + 3);
-    Some(&body[..end])
 }
 
 fn bird_symbol(host: &str) -> String {
     host.replace('-', "_")
-}
-
-fn icinga_monitors(services: &str, vip: IpAddr, port: u16) -> bool {
-    services.split("object Service ").any(|block| {
-        block.contains(&format!("vars.svcintent_vip = \"{vip}\""))
-            && block.contains(&format!("vars.svcintent_port = {port}\n"))
-    })
 }
 
 fn nft_allows(conf: &str, vip: IpAddr, proto: &str, port: u16) -> bool {
