@@ -130,7 +130,9 @@ for t in "${TARGETS[@]}"; do
   pkg=$(package_of "$t")
   case "$built" in *" $pkg "*) continue ;; esac
   say "building $pkg (nightly $NIGHTLY)"
-  (cd "$pkg" && cargo fuzz build --sanitizer none --target-dir "$FUZZ_TARGET_DIR")
+  # From inside the package (its toolchain file, or fuzz/'s, applies) and named explicitly:
+  # cargo-fuzz would otherwise take <project>/fuzz for every package.
+  (cd "$pkg" && cargo fuzz build --fuzz-dir . --sanitizer none --target-dir "$FUZZ_TARGET_DIR")
   built="$built$pkg "
 done
 
@@ -142,7 +144,7 @@ for t in "${TARGETS[@]}"; do
   if [ -d "tests/fixtures/fuzz/$t" ]; then regress=("$ROOT/tests/fixtures/fuzz/$t"); fi
   say "$t: ${SECONDS_PER_TARGET}s"
   # shellcheck disable=SC2086
-  if ! (cd "$(package_of "$t")" && nice -n "$NICE" cargo fuzz run --sanitizer none --target-dir "$FUZZ_TARGET_DIR" "$t" \
+  if ! (cd "$(package_of "$t")" && nice -n "$NICE" cargo fuzz run --fuzz-dir . --sanitizer none --target-dir "$FUZZ_TARGET_DIR" "$t" \
       "$ROOT/fuzz/corpus/$t" "${regress[@]}" -- \
       -max_total_time="$SECONDS_PER_TARGET" -timeout=60 -rss_limit_mb=4096 -max_len=65536 \
       -artifact_prefix="$ROOT/fuzz/artifacts/$t/" -print_final_stats=1 \

@@ -708,7 +708,14 @@ pub fn generate(c: &mut impl Choices) -> GeneratedSite {
             Fams::V4
         };
         let mut roles = vec!["route-reflector"];
-        if g.c.chance(10) {
+        // Two monitoring hosts form one Icinga2 HA zone: both must have the same families, else
+        // the family only one has goes unchecked (SI060).
+        if g.c.chance(10)
+            && !g
+                .hosts
+                .iter()
+                .any(|h| h.has("monitoring") && h.fams != fams)
+        {
             roles.push("monitoring");
         }
         g.host(format!("rr{i}"), roles, fams);
