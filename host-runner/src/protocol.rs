@@ -251,3 +251,62 @@ impl RenderParts {
             .ok_or_else(|| "streamed render: the module stopped before the last part".to_owned())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    fn take(parts: &[&[u8]]) -> Result<(Vec<String>, Received), String> {
+        let mut decoder = RenderParts::default();
+        let mut seen = Vec::new();
+        for part in parts {
+            decoder
+                .accept(part, &mut |chunk| -> Result<(), String> {
+                    seen.push(format!("{chunk:?}"));
+                    Ok(())
+                })
+                .map_err(|e| match e {
+                    StreamError::Protocol(m) | StreamError::Sink(m) => m,
+                })?;
+        }
+        Ok((seen, decoder.finish()?))
+    }
+
+    const HEAD: &[u8] = br#"H{"version":1,"ok":true}"#;
+    const END: &[u8] = br#"E{"version":1,"ok":true}"#;
+    const FILES: &[u8] = b"F\x03\0\0\0h/a\x02\0\0\0hi";
+
+    #[test]
+    fn parts_in_order_give_the_tree() {
+        let (seen, received) = take(&[HEAD, FILES, b"M{", b"M}\n", END]).unwrap();
+        assert_eq!(
+            seen,
+            [
+                r#"File("h/a", [104, 105])"#,
+                "ManifestStart([123])",
+                "Manifest([125, 10])"
+            ]
+        );
+        assert!(matches!(received, Received::Tree { end, .. } if end.ok));
+        let (seen, received) = take(&[br#"R{"version":1,"ok":false,"error":"x"}"#]).unwrap();
+        assert!(seen.is_empty());
+        assert!(matches!(received, Received::Whole(r) if r.error.as_deref() == Some("x")));
+    }
+
+    #[test]
+    fn parts_out_of_order_or_missing_are_refused() {
+        for parts in [
+            &[FILES][..],
+            &[HEAD, b"M{", FILES, END],
+            &[HEAD, FILES, END],
+            &[HEAD, FILES, b"M{", END, END],
+            &[HEAD, b"F\x09\0\0\0h/a"],
+            &[HEAD, FILES, b"M{"],
+            &[b""],
+        ] {
+            assert!(take(parts).is_err(), "{parts:?}");
+        }
+    }
+}

@@ -751,4 +751,72 @@ mod tests {
         assert_eq!(parse_generation(".tmp-1"), None);
         assert_eq!(parse_generation("42"), None);
     }
+
+    #[allow(clippy::unwrap_used, reason = "tests")]
+    fn tree(dir: &Path) -> BTreeSet<String> {
+        read_tree(dir).unwrap()
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used, reason = "tests")]
+    fn an_incoming_tree_is_compared_piece_by_piece_and_dropping_it_writes_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let files = [
+            TreeFile {
+                path: "h/a".into(),
+                contents: b"alpha".to_vec(),
+            },
+            TreeFile {
+                path: "h/b".into(),
+                contents: b"beta".to_vec(),
+            },
+        ];
+        assert!(matches!(
+            write(&out, &files, 1).unwrap(),
+            WriteOutcome::Written { .. }
+        ));
+
+        // The same bytes in other pieces: unchanged.
+        let mut same = Incoming::write(&out).unwrap();
+        same.file("h/a", b"al").unwrap();
+        same.append(b"pha").unwrap();
+        same.file("h/b", b"beta").unwrap();
+        assert!(matches!(
+            same.commit(1).unwrap(),
+            WriteOutcome::Unchanged { .. }
+        ));
+
+        // A shorter file, a longer one, a missing one, one left out; a path twice is refused.
+        let mut other = Incoming::compare(&out).unwrap();
+        other.file("h/a", b"alph").unwrap();
+        other.file("h/c", b"").unwrap();
+        assert!(other.file("h/c", b"").is_err());
+        assert_eq!(
+            other.drift().unwrap(),
+            vec![
+                Drift::Changed("h/a".into()),
+                Drift::Unexpected("h/b".into()),
+                Drift::Missing("h/c".into()),
+            ]
+        );
+        let mut longer = Incoming::compare(&out).unwrap();
+        longer.file("h/a", b"alpha").unwrap();
+        longer.append(b"!").unwrap();
+        longer.file("h/b", b"beta").unwrap();
+        assert_eq!(longer.drift().unwrap(), vec![Drift::Changed("h/a".into())]);
+
+        // A write abandoned half-way leaves DIR as it was and no staging directory.
+        let before = tree(&out);
+        let mut abandoned = Incoming::write(&out).unwrap();
+        abandoned.file("h/z", b"zzz").unwrap();
+        drop(abandoned);
+        assert_eq!(tree(&out), before);
+        let leftovers: Vec<_> = fs::read_dir(tmp.path().join("out.generations"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
 }

@@ -6,17 +6,22 @@
 //! command (`host-runner/`) run it under fuel, memory and time limits, and lets Python or a
 //! browser run the very same bytes.
 //!
-//! # ABI, version 1
+//! # ABI, version 2
 //!
 //! Exports (all numbers are wasm `i32`/`i64`; pointers are offsets into `memory`):
 //!
 //! | export | signature | what it does |
 //! | --- | --- | --- |
 //! | `memory` | memory | the module's linear memory |
-//! | `svcintent_abi_version` | `() -> i32` | returns [`ABI_VERSION`] (1) |
+//! | `svcintent_abi_version` | `() -> i32` | returns [`ABI_VERSION`] (2) |
 //! | `alloc` | `(len: i32) -> i32` | allocates `len` bytes, returns their address; 0 when `len` is 0 or memory is exhausted |
-//! | `free` | `(ptr: i32, len: i32)` | frees a buffer from `alloc` or from `svcintent_call`; `free(0, 0)` does nothing |
+//! | `free` | `(ptr: i32, len: i32)` | frees a buffer from `alloc`, `svcintent_call`, `svcintent_stream` or `svcintent_stream_next`; `free(0, 0)` does nothing |
 //! | `svcintent_call` | `(ptr: i32, len: i32) -> i64` | serves one JSON request, returns `ptr << 32 \| len` of the JSON response |
+//! | `svcintent_stream` | `(ptr: i32, len: i32) -> i64` | starts serving one JSON request in parts ([`svcintent_core::api::Stream`]), returns the first |
+//! | `svcintent_stream_next` | `() -> i64` | the next part, 0 after the last |
+//!
+//! Every part belongs to the host, which frees it before asking for the next one; the parts
+//! and their tags are documented in `docs/abi.md` ("Streamed responses").
 //!
 //! One call:
 //!
