@@ -421,14 +421,14 @@ fn severity_word(s: Severity) -> &'static str {
 }
 
 /// The request in `request`, or the response that says why it cannot be served.
-fn parse_envelope(request: &str) -> Result<Envelope, Response> {
+fn parse_envelope(request: &str) -> Result<Envelope, Box<Response>> {
     match serde_json::from_str::<Envelope>(request) {
         Ok(env) if env.version == PROTOCOL_VERSION => Ok(env),
-        Ok(env) => Err(Response::error(format!(
+        Ok(env) => Err(Box::new(Response::error(format!(
             "protocol version {} not supported; this module speaks {PROTOCOL_VERSION}",
             env.version
-        ))),
-        Err(e) => Err(Response::error(format!("malformed request: {e}"))),
+        )))),
+        Err(e) => Err(Box::new(Response::error(format!("malformed request: {e}")))),
     }
 }
 
@@ -444,7 +444,7 @@ fn serialisation_failure() -> String {
 pub fn handle_json(request: &str) -> String {
     let response = match parse_envelope(request) {
         Ok(env) => handle(env.request),
-        Err(response) => response,
+        Err(response) => *response,
     };
     serde_json::to_string(&response).unwrap_or_else(|e| {
         format!("{{\"version\":{PROTOCOL_VERSION},\"ok\":false,\"error\":\"{e}\"}}")

@@ -140,14 +140,14 @@ pub enum StreamError<E> {
 pub enum Received {
     /// The module answered with one whole JSON response (an `R` part): a site with errors, a
     /// malformed request.
-    Whole(Response),
+    Whole(Box<Response>),
     /// The module streamed the tree: its head (warnings) and its end (`ok`, and every
     /// diagnostic when the render failed after all).
     Tree {
         /// The `H` part.
-        head: Response,
+        head: Box<Response>,
         /// The `E` part.
-        end: Response,
+        end: Box<Response>,
     },
 }
 
@@ -156,7 +156,7 @@ pub enum Received {
 #[derive(Debug, Default)]
 pub struct RenderParts {
     stage: Stage,
-    head: Option<Response>,
+    head: Option<Box<Response>>,
     received: Option<Received>,
     /// Files handed on (`manifest.json` not counted).
     pub files: usize,
@@ -196,11 +196,11 @@ impl RenderParts {
         };
         match (tag, self.stage) {
             (TAG_RESPONSE, Stage::Start) => {
-                self.received = Some(Received::Whole(json()?));
+                self.received = Some(Received::Whole(Box::new(json()?)));
                 self.stage = Stage::Done;
             }
             (TAG_HEAD, Stage::Start) => {
-                self.head = Some(json()?);
+                self.head = Some(Box::new(json()?));
                 self.stage = Stage::Files;
             }
             (TAG_FILES, Stage::Files) => {
@@ -232,7 +232,10 @@ impl RenderParts {
                     .head
                     .take()
                     .ok_or_else(|| protocol("an end without a head"))?;
-                self.received = Some(Received::Tree { head, end });
+                self.received = Some(Received::Tree {
+                    head,
+                    end: Box::new(end),
+                });
                 self.stage = Stage::Done;
             }
             (tag, stage) => {

@@ -1,3 +1,8 @@
+//! Resident memory after each stage of a native render of a generated site:
+//! `cargo run --release -p svcintent-tests --example memstages -- SERVICES HOSTS` prints the
+//! current and peak RSS (`/proc/self/status`) after parsing, resolving, ..., rendering and
+//! serialising the manifest, and the sizes of the manifest and of the files. It shows what a
+//! render holds at once (docs/performance.md, "The render response, streamed").
 #![allow(clippy::print_stdout, clippy::unwrap_used, reason = "a measuring tool")]
 fn status(key: &str) -> usize {
     let s = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -23,7 +28,9 @@ fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let sources = svcintent_tests::generate::site(args[0], args[1]);
+    let services = args.first().copied().unwrap_or(10_000);
+    let hosts = args.get(1).copied().unwrap_or(400);
+    let sources = svcintent_tests::generate::site(services, hosts);
     show("sources");
     let mut diags = svcintent_core::diagnostic::Diagnostics::default();
     let docs = svcintent_core::parse::parse_all(&sources, &mut diags);

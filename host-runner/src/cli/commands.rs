@@ -186,9 +186,9 @@ pub(super) fn render(ctx: &Ctx<'_>, args: &RenderArgs) -> Result<u8, CliError> {
     }
     let (mut rendered, hosts) = (parts.files + 1, parts.hosts.len());
     let response = match parts.finish().map_err(CliError::Protocol)? {
-        Received::Tree { head, end } if end.ok => head,
-        Received::Tree { end, .. } => end,
-        Received::Whole(response) => served(response)?,
+        Received::Tree { head, end } if end.ok => *head,
+        Received::Tree { end, .. } => *end,
+        Received::Whole(response) => served(*response)?,
     };
 
     let diagnostics = displayed(&site, response.diagnostics.clone());
