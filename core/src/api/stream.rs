@@ -36,6 +36,11 @@ use crate::{Code, Span};
 /// manifest an `M` part.
 pub const PART_SIZE: usize = 1 << 20;
 
+/// About how many bytes of renderings a streamed render keeps for reuse between hosts
+/// ([`Shared::forget_renderings_over`]): enough for every site up to a few thousand services to
+/// keep them all, while at 10,000 services they would otherwise be most of the module's memory.
+pub const MEMO_BUDGET: usize = 48 << 20;
+
 /// A whole response: the only part.
 pub const TAG_RESPONSE: u8 = b'R';
 /// A render's head.
@@ -63,7 +68,7 @@ impl Stream {
             Err(response) => return (Stream { render: None }, whole(&response)),
         };
         match envelope.request {
-            Request::Render { files } => start_render(files),
+            Request::Render { files } => start_render(files, MEMO_BUDGET),
             request => (Stream { render: None }, whole(&super::handle(request))),
         }
     }
@@ -92,7 +97,7 @@ fn tagged(tag: u8, response: &Response) -> Vec<u8> {
     out
 }
 
-fn start_render(files: Vec<InputFile>) -> (Stream, Vec<u8>) {
+fn start_render(files: Vec<InputFile>, memo_budget: usize) -> (Stream, Vec<u8>) {
     let sources = sources(files);
     let compiled = crate::compile(&sources);
     let diagnostics = compiled.diagnostics;
@@ -124,6 +129,7 @@ fn start_render(files: Vec<InputFile>) -> (Stream, Vec<u8>) {
         errors: Vec::new(),
         manifest: None,
         done: false,
+        memo_budget,
     };
     (
         Stream {
@@ -154,6 +160,8 @@ struct RenderParts {
     manifest: Option<ManifestPieces>,
     /// The end has been handed out.
     done: bool,
+    /// See [`MEMO_BUDGET`].
+    memo_budget: usize,
 }
 
 impl RenderParts {
@@ -591,6 +599,53 @@ mod tests {
         assert!(want.len() > 10);
         assert_eq!(files, want);
         assert_eq!(String::from_utf8(manifest).unwrap(), output.manifest_json());
+    }
+
+    #[test]
+    fn forgetting_the_renderings_after_every_host_changes_no_byte() {
+        // The campus example: balancers of a group share renderings.
+        fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(root, &path, out);
+                } else if path.extension().is_some_and(|e| e == "yaml") {
+                    let rel = path
+                        .strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned();
+                    out.push((rel, std::fs::read_to_string(&path).unwrap()));
+                }
+            }
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/campus");
+        let mut files = Vec::new();
+        walk(&root, &root, &mut files);
+        let pairs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect();
+        let req = request(&pairs);
+        let collect = |budget: usize| {
+            let envelope: super::super::Envelope = serde_json::from_str(&req).unwrap();
+            let Request::Render { files } = envelope.request else {
+                panic!("not a render");
+            };
+            let (mut stream, first) = start_render(files, budget);
+            let mut out = vec![first];
+            while let Some(p) = stream.next_part() {
+                out.push(p);
+            }
+            out
+        };
+        let kept = collect(usize::MAX);
+        let forgotten = collect(0);
+        assert!(kept.len() > 3);
+        assert!(
+            kept == forgotten,
+            "the parts differ when renderings are forgotten"
+        );
     }
 
     #[test]
