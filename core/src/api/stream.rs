@@ -233,6 +233,7 @@ impl RenderParts {
                 self.entries
                     .extend(files.iter().map(render::manifest_entry));
                 self.pending.extend(files);
+                self.shared.forget_renderings_over(self.memo_budget);
             }
             Err(errors) => {
                 self.errors = errors;
@@ -639,6 +640,30 @@ mod tests {
             }
             out
         };
+        // A budget of 0 does forget: after a host, nothing is held.
+        let envelope: super::super::Envelope = serde_json::from_str(&req).unwrap();
+        let Request::Render { files: inputs } = envelope.request else {
+            panic!("not a render");
+        };
+        let (mut stream, _) = start_render(inputs, 0);
+        let render = stream.render.as_mut().unwrap();
+        let cx = render::Context::new(
+            &render.intent,
+            &render.plan,
+            &render.sources,
+            &render.shared,
+        );
+        let balancer = render
+            .plan
+            .hosts
+            .values()
+            .find(|h| h.name.starts_with("lb"))
+            .unwrap();
+        render::render_host(&cx, balancer).unwrap();
+        assert!(render.shared.renderings_held() > 0);
+        render.shared.forget_renderings_over(0);
+        assert_eq!(render.shared.renderings_held(), 0);
+
         let kept = collect(usize::MAX);
         let forgotten = collect(0);
         assert!(kept.len() > 3);

@@ -99,6 +99,11 @@ impl Memo {
         });
     }
 
+    /// See [`Memo::held`]'s field.
+    pub(super) fn held(&self) -> usize {
+        self.held
+    }
+
     /// Forgets every rendering when they hold more than `budget` bytes. Only the time of later
     /// renders changes: a rendering not found is rendered again, to the same text.
     pub(super) fn forget_if_over(&mut self, budget: usize) {

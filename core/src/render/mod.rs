@@ -321,6 +321,11 @@ impl Shared {
             memo.forget_if_over(budget);
         }
     }
+
+    /// About how many bytes the renderings kept for reuse hold.
+    pub fn renderings_held(&self) -> usize {
+        self.memo.try_borrow().map_or(0, |memo| memo.held())
+    }
 }
 
 /// A shared rendering as a whole file: its text without origin markers (`None` when it has
