@@ -2,6 +2,8 @@
 //! CLI): one JSON request in, one JSON response out. Keeping it here means the shells carry no
 //! logic of their own. Versioned by [`PROTOCOL_VERSION`]; documented in `docs/abi.md`.
 
+mod stream;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -16,6 +18,10 @@ use crate::{Code, Severity};
 
 /// Version of the request/response protocol.
 pub const PROTOCOL_VERSION: u32 = 1;
+
+pub use stream::{
+    PART_SIZE, Stream, TAG_END, TAG_FILES, TAG_HEAD, TAG_MANIFEST, TAG_RESPONSE, files_of,
+};
 
 /// One input file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -414,16 +420,31 @@ fn severity_word(s: Severity) -> &'static str {
     s.as_str()
 }
 
+/// The request in `request`, or the response that says why it cannot be served.
+fn parse_envelope(request: &str) -> Result<Envelope, Box<Response>> {
+    match serde_json::from_str::<Envelope>(request) {
+        Ok(env) if env.version == PROTOCOL_VERSION => Ok(env),
+        Ok(env) => Err(Box::new(Response::error(format!(
+            "protocol version {} not supported; this module speaks {PROTOCOL_VERSION}",
+            env.version
+        )))),
+        Err(e) => Err(Box::new(Response::error(format!("malformed request: {e}")))),
+    }
+}
+
+/// The response when a response cannot be serialised (never seen: responses are plain data).
+fn serialisation_failure() -> String {
+    format!(
+        "{{\"version\":{PROTOCOL_VERSION},\"ok\":false,\"error\":\"the response could not be serialised\"}}"
+    )
+}
+
 /// Serves a JSON request, returning a JSON response. Never panics; a malformed request yields
 /// `{"ok": false, "error": ...}`.
 pub fn handle_json(request: &str) -> String {
-    let response = match serde_json::from_str::<Envelope>(request) {
-        Ok(env) if env.version == PROTOCOL_VERSION => handle(env.request),
-        Ok(env) => Response::error(format!(
-            "protocol version {} not supported; this module speaks {PROTOCOL_VERSION}",
-            env.version
-        )),
-        Err(e) => Response::error(format!("malformed request: {e}")),
+    let response = match parse_envelope(request) {
+        Ok(env) => handle(env.request),
+        Err(response) => *response,
     };
     serde_json::to_string(&response).unwrap_or_else(|e| {
         format!("{{\"version\":{PROTOCOL_VERSION},\"ok\":false,\"error\":\"{e}\"}}")

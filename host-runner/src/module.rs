@@ -24,7 +24,7 @@ pub const TARGET: &str = env!("SVCINTENT_TARGET");
 pub const CLI_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The wasm ABI version this host speaks (`svcintent_abi_version()` must return it).
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 mod bundled {
     include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
@@ -93,6 +93,8 @@ mod tests {
                 "memory (memory)",
                 "svcintent_abi_version (func)",
                 "svcintent_call (func)",
+                "svcintent_stream (func)",
+                "svcintent_stream_next (func)",
             ]
         );
     }

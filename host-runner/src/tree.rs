@@ -25,7 +25,7 @@
 //! If `DIR` is an ordinary directory (a tree written by other means), it is first moved into
 //! `DIR.generations/` as a generation of its own; that one move is not atomic.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Write};
@@ -281,55 +281,31 @@ fn resolved(layout: &Layout) -> Result<Option<PathBuf>, TreeError> {
     })
 }
 
-/// Regular files below `dir`, tree-relative, with their contents. Symbolic links and other
-/// non-regular entries are listed with no contents (they always differ).
-fn read_tree(dir: &Path) -> Result<BTreeMap<String, Option<Vec<u8>>>, TreeError> {
-    fn walk(
-        root: &Path,
-        dir: &Path,
-        out: &mut BTreeMap<String, Option<Vec<u8>>>,
-    ) -> Result<(), TreeError> {
+/// Every entry below `dir` that is not a directory (regular files, symbolic links, ...),
+/// tree-relative.
+fn read_tree(dir: &Path) -> Result<BTreeSet<String>, TreeError> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) -> Result<(), TreeError> {
         for entry in fs::read_dir(dir).map_err(io_error(dir))? {
             let entry = entry.map_err(io_error(dir))?;
             let path = entry.path();
             let kind = entry.file_type().map_err(io_error(&path))?;
-            let rel = path.strip_prefix(root).unwrap_or(&path);
-            let rel = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
             if kind.is_dir() {
                 walk(root, &path, out)?;
-            } else if kind.is_file() {
-                out.insert(rel, Some(fs::read(&path).map_err(io_error(&path))?));
             } else {
-                out.insert(rel, None);
+                let rel = path.strip_prefix(root).unwrap_or(&path);
+                out.insert(
+                    rel.components()
+                        .map(|c| c.as_os_str().to_string_lossy())
+                        .collect::<Vec<_>>()
+                        .join("/"),
+                );
             }
         }
         Ok(())
     }
-    let mut out = BTreeMap::new();
+    let mut out = BTreeSet::new();
     walk(dir, dir, &mut out)?;
     Ok(out)
-}
-
-fn compare(dir: Option<&Path>, files: &[TreeFile]) -> Result<Vec<Drift>, TreeError> {
-    let mut present = match dir {
-        Some(dir) => read_tree(dir)?,
-        None => BTreeMap::new(),
-    };
-    let mut drift = Vec::new();
-    for file in files {
-        match present.remove(&file.path) {
-            None => drift.push(Drift::Missing(file.path.clone())),
-            Some(Some(contents)) if contents == file.contents => {}
-            Some(_) => drift.push(Drift::Changed(file.path.clone())),
-        }
-    }
-    drift.extend(present.into_keys().map(Drift::Unexpected));
-    drift.sort_by(|a, b| drift_path(a).cmp(drift_path(b)));
-    Ok(drift)
 }
 
 fn drift_path(d: &Drift) -> &str {
@@ -340,11 +316,11 @@ fn drift_path(d: &Drift) -> &str {
 
 /// How `out` differs from `files` (empty: up to date). Writes nothing and takes no lock.
 pub fn diff(out: &Path, files: &[TreeFile]) -> Result<Vec<Drift>, TreeError> {
+    let mut incoming = Incoming::compare(out)?;
     for f in files {
-        check_path(&f.path)?;
+        incoming.file(&f.path, &f.contents)?;
     }
-    let layout = Layout::new(out)?;
-    compare(resolved(&layout)?.as_deref(), files)
+    incoming.drift()
 }
 
 /// What [`write`] did.
@@ -371,99 +347,346 @@ pub enum WriteOutcome {
 /// Writes `files` as a new generation and points `out` at it (see the module docs). Keeps the
 /// `keep` newest previous generations.
 pub fn write(out: &Path, files: &[TreeFile], keep: usize) -> Result<WriteOutcome, TreeError> {
+    let mut incoming = Incoming::write(out)?;
     for f in files {
-        check_path(&f.path)?;
+        incoming.file(&f.path, &f.contents)?;
     }
-    let layout = Layout::new(out)?;
-    fs::create_dir_all(&layout.generations).map_err(io_error(&layout.generations))?;
-    let lock_path = layout.generations.join(".lock");
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(io_error(&lock_path))?;
-    match lock.try_lock() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => return Err(TreeError::Locked { lock: lock_path }),
-        Err(TryLockError::Error(e)) => return Err(io_error(&lock_path)(e)),
-    }
-    remove_leftovers(&layout);
+    incoming.commit(keep)
+}
 
-    let mut migrated = None;
-    let previous = match current(&layout)? {
-        Current::None => None,
-        Current::Generation(g) => Some(g),
-        Current::Directory => {
-            if fs::read_dir(&layout.link)
-                .map_err(io_error(&layout.link))?
-                .next()
-                .is_none()
-            {
-                fs::remove_dir(&layout.link).map_err(io_error(&layout.link))?;
-                None
-            } else {
-                let g = generation_name(layout.generations()?.last().map_or(1, |n| n + 1));
-                let to = layout.generations.join(&g);
-                fs::rename(&layout.link, &to).map_err(io_error(&layout.link))?;
-                sync_dir(&layout.parent)?;
-                migrated = Some(g.clone());
-                Some(g)
+/// A tree arriving a piece at a time (a streamed render): each file is written to the staging
+/// directory and compared with the tree `DIR` shows as it arrives, so the tree is never in
+/// memory. [`Incoming::write`] stages a new generation that [`Incoming::commit`] makes current
+/// (dropping it unfinished removes the staging directory and leaves `DIR` untouched);
+/// [`Incoming::compare`] only compares ([`Incoming::drift`]).
+///
+/// Invariant: `seen` holds every path given so far, each at most once; `open` is the last one,
+/// still receiving bytes; `drift` describes every file given before it.
+#[derive(Debug)]
+pub struct Incoming {
+    layout: Layout,
+    /// The directory compared against, resolved once (a concurrent swap cannot mix two
+    /// generations in one comparison).
+    base: Option<PathBuf>,
+    /// Writing: the lock, the staging directory and the directories made in it.
+    staging: Option<Staging>,
+    seen: BTreeSet<String>,
+    drift: Vec<Drift>,
+    open: Option<OpenFile>,
+}
+
+#[derive(Debug)]
+struct Staging {
+    /// Held until the new generation is in place.
+    _lock: File,
+    root: PathBuf,
+    dirs: BTreeSet<PathBuf>,
+    /// What `DIR` is (read with the lock held).
+    current: CurrentKind,
+    /// Moved into place: nothing to clean up.
+    committed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CurrentKind {
+    None,
+    Generation(String),
+    Directory,
+}
+
+#[derive(Debug)]
+struct OpenFile {
+    path: String,
+    written: Option<File>,
+    /// The file of the same path in the base, while it still matches what arrived.
+    old: Option<io::BufReader<File>>,
+    /// The base has the path, whether or not it still matches.
+    in_base: bool,
+}
+
+impl Incoming {
+    /// Starts comparing with what `out` shows; writes nothing and takes no lock.
+    pub fn compare(out: &Path) -> Result<Incoming, TreeError> {
+        let layout = Layout::new(out)?;
+        let base = resolved(&layout)?;
+        Ok(Incoming {
+            layout,
+            base,
+            staging: None,
+            seen: BTreeSet::new(),
+            drift: Vec::new(),
+            open: None,
+        })
+    }
+
+    /// Starts writing a new generation of `out`: takes the lock and creates the staging
+    /// directory.
+    pub fn write(out: &Path) -> Result<Incoming, TreeError> {
+        let layout = Layout::new(out)?;
+        fs::create_dir_all(&layout.generations).map_err(io_error(&layout.generations))?;
+        let lock_path = layout.generations.join(".lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_error(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(TreeError::Locked { lock: lock_path }),
+            Err(TryLockError::Error(e)) => return Err(io_error(&lock_path)(e)),
+        }
+        remove_leftovers(&layout);
+        let current = match current(&layout)? {
+            Current::None => CurrentKind::None,
+            Current::Generation(g) => CurrentKind::Generation(g),
+            Current::Directory => CurrentKind::Directory,
+        };
+        let base = match &current {
+            CurrentKind::None => None,
+            CurrentKind::Generation(g) => Some(layout.generations.join(g)),
+            CurrentKind::Directory => Some(layout.link.clone()),
+        };
+        let root = layout
+            .generations
+            .join(format!(".tmp-{}", std::process::id()));
+        fs::create_dir(&root).map_err(io_error(&root))?;
+        Ok(Incoming {
+            base,
+            staging: Some(Staging {
+                _lock: lock,
+                dirs: BTreeSet::from([root.clone()]),
+                root,
+                current,
+                committed: false,
+            }),
+            layout,
+            seen: BTreeSet::new(),
+            drift: Vec::new(),
+            open: None,
+        })
+    }
+
+    /// A new file of the tree, `path` (each path may come once), starting with `bytes`;
+    /// [`Incoming::append`] adds to it.
+    pub fn file(&mut self, path: &str, bytes: &[u8]) -> Result<(), TreeError> {
+        self.close()?;
+        self.open_file(path)?;
+        self.append(bytes)
+    }
+
+    /// More bytes of the file [`Incoming::file`] started last.
+    pub fn append(&mut self, bytes: &[u8]) -> Result<(), TreeError> {
+        let Some(open) = &mut self.open else {
+            return Err(io_error(&self.layout.link)(io::Error::other(
+                "bytes for no file",
+            )));
+        };
+        if let Some(f) = &mut open.written {
+            let full = self
+                .staging
+                .as_ref()
+                .map_or_else(PathBuf::new, |s| s.root.join(&open.path));
+            f.write_all(bytes).map_err(io_error(&full))?;
+        }
+        if let Some(old) = &mut open.old {
+            let mut buffer = vec![0; bytes.len()];
+            let same = io::Read::read_exact(old, &mut buffer).is_ok() && buffer == bytes;
+            if !same {
+                open.old = None;
             }
         }
-    };
-    if migrated.is_none()
-        && let Some(g) = &previous
-        && compare(Some(&layout.generations.join(g)), files)?.is_empty()
-    {
-        return Ok(WriteOutcome::Unchanged {
-            generation: g.clone(),
+        Ok(())
+    }
+
+    fn open_file(&mut self, path: &str) -> Result<(), TreeError> {
+        check_path(path)?;
+        if !self.seen.insert(path.to_owned()) {
+            return Err(TreeError::UnsafePath {
+                path: format!("{path} (given twice)"),
+            });
+        }
+        let written = match &mut self.staging {
+            Some(staging) => {
+                let full = staging.root.join(path);
+                if let Some(parent) = full.parent()
+                    && !staging.dirs.contains(parent)
+                {
+                    fs::create_dir_all(parent).map_err(io_error(parent))?;
+                    let mut d = parent;
+                    while d != staging.root && staging.dirs.insert(d.to_path_buf()) {
+                        match d.parent() {
+                            Some(p) => d = p,
+                            None => break,
+                        }
+                    }
+                }
+                Some(
+                    OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(&full)
+                        .map_err(io_error(&full))?,
+                )
+            }
+            None => None,
+        };
+        let (old, in_base) = match &self.base {
+            Some(base) => {
+                let at = base.join(path);
+                match fs::symlink_metadata(&at) {
+                    Ok(meta) if meta.is_file() => (
+                        Some(io::BufReader::new(File::open(&at).map_err(io_error(&at))?)),
+                        true,
+                    ),
+                    Ok(_) => (None, true),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => (None, false),
+                    // A parent that is a file, say: the path is not there as a file.
+                    Err(e) if e.kind() == io::ErrorKind::NotADirectory => (None, false),
+                    Err(e) => return Err(io_error(&at)(e)),
+                }
+            }
+            None => (None, false),
+        };
+        self.open = Some(OpenFile {
+            path: path.to_owned(),
+            written,
+            old,
+            in_base,
         });
+        Ok(())
     }
 
-    // 1. The new tree, complete and durable, under a temporary name.
-    let tmp = layout
-        .generations
-        .join(format!(".tmp-{}", std::process::id()));
-    let generation = generation_name(layout.generations()?.last().map_or(1, |n| n + 1));
-    let build = || -> Result<(), TreeError> {
-        build_tree(&tmp, files)?;
+    /// Finishes the file being received: records how it differs from the base.
+    fn close(&mut self) -> Result<(), TreeError> {
+        let Some(mut open) = self.open.take() else {
+            return Ok(());
+        };
+        let same = match &mut open.old {
+            // Equal so far: equal if the old file has nothing more.
+            Some(old) => matches!(io::Read::read(old, &mut [0u8; 1]), Ok(0)),
+            None => false,
+        };
+        if !open.in_base {
+            self.drift.push(Drift::Missing(open.path));
+        } else if !same {
+            self.drift.push(Drift::Changed(open.path));
+        }
+        Ok(())
+    }
+
+    /// How the base differs from the tree received (empty: up to date), sorted by path.
+    pub fn drift(mut self) -> Result<Vec<Drift>, TreeError> {
+        self.close()?;
+        let mut drift = std::mem::take(&mut self.drift);
+        if let Some(base) = &self.base {
+            for path in read_tree(base)? {
+                if !self.seen.contains(&path) {
+                    drift.push(Drift::Unexpected(path));
+                }
+            }
+        }
+        drift.sort_by(|a, b| drift_path(a).cmp(drift_path(b)));
+        Ok(drift)
+    }
+
+    /// Makes the staged tree the current generation (see the module docs), or writes nothing
+    /// when the current generation already has exactly these files. Keeps the `keep` newest
+    /// previous generations. Only for [`Incoming::write`].
+    pub fn commit(mut self, keep: usize) -> Result<WriteOutcome, TreeError> {
+        self.close()?;
+        let Some(current) = self.staging.as_ref().map(|s| s.current.clone()) else {
+            return Err(io_error(&self.layout.link)(io::Error::other(
+                "a compared tree cannot be committed",
+            )));
+        };
+        let layout = self.layout.clone();
+        if let CurrentKind::Generation(g) = &current
+            && self.drift.is_empty()
+            && read_tree(&layout.generations.join(g))?
+                .iter()
+                .all(|p| self.seen.contains(p))
+        {
+            return Ok(WriteOutcome::Unchanged {
+                generation: g.clone(),
+            });
+        }
+        let Some(staging) = self.staging.as_mut() else {
+            return Err(io_error(&layout.link)(io::Error::other(
+                "no staging directory",
+            )));
+        };
+        // 1. The new tree, complete and durable, under a temporary name.
+        for path in &self.seen {
+            let full = staging.root.join(path);
+            File::open(&full)
+                .and_then(|f| f.sync_all())
+                .map_err(io_error(&full))?;
+        }
+        staging.dirs.iter().try_for_each(|d| sync_dir(d))?;
+        let mut migrated = None;
+        let previous = match current {
+            CurrentKind::None => None,
+            CurrentKind::Generation(g) => Some(g),
+            CurrentKind::Directory => {
+                if fs::read_dir(&layout.link)
+                    .map_err(io_error(&layout.link))?
+                    .next()
+                    .is_none()
+                {
+                    fs::remove_dir(&layout.link).map_err(io_error(&layout.link))?;
+                    None
+                } else {
+                    let g = generation_name(layout.generations()?.last().map_or(1, |n| n + 1));
+                    let to = layout.generations.join(&g);
+                    fs::rename(&layout.link, &to).map_err(io_error(&layout.link))?;
+                    sync_dir(&layout.parent)?;
+                    migrated = Some(g.clone());
+                    Some(g)
+                }
+            }
+        };
+        let generation = generation_name(layout.generations()?.last().map_or(1, |n| n + 1));
         let dest = layout.generations.join(&generation);
-        fs::rename(&tmp, &dest).map_err(io_error(&dest))?;
-        sync_dir(&layout.generations)
-    };
-    if let Err(e) = build() {
-        let _ = fs::remove_dir_all(&tmp);
-        return Err(e);
+        fs::rename(&staging.root, &dest).map_err(io_error(&dest))?;
+        staging.committed = true;
+        sync_dir(&layout.generations)?;
+
+        // 2. The swap: a new symlink under a temporary name, renamed over DIR.
+        let tmp_link = layout
+            .parent
+            .join(format!(".{}.link-{}", layout.name, std::process::id()));
+        let _ = fs::remove_file(&tmp_link);
+        std::os::unix::fs::symlink(layout.target(&generation), &tmp_link)
+            .map_err(io_error(&tmp_link))?;
+        fs::rename(&tmp_link, &layout.link).map_err(io_error(&layout.link))?;
+        sync_dir(&layout.parent)?;
+
+        // 3. Old generations beyond `keep`.
+        let mut removed = Vec::new();
+        let numbers = layout.generations()?;
+        let keep_from = numbers.len().saturating_sub(keep.saturating_add(1));
+        for n in numbers.iter().take(keep_from) {
+            let name = generation_name(*n);
+            if name != generation && fs::remove_dir_all(layout.generations.join(&name)).is_ok() {
+                removed.push(name);
+            }
+        }
+        Ok(WriteOutcome::Written {
+            generation,
+            previous,
+            removed,
+            migrated,
+        })
     }
+}
 
-    // 2. The swap: a new symlink under a temporary name, renamed over DIR.
-    let tmp_link = layout
-        .parent
-        .join(format!(".{}.link-{}", layout.name, std::process::id()));
-    let _ = fs::remove_file(&tmp_link);
-    std::os::unix::fs::symlink(layout.target(&generation), &tmp_link)
-        .map_err(io_error(&tmp_link))?;
-    fs::rename(&tmp_link, &layout.link).map_err(io_error(&layout.link))?;
-    sync_dir(&layout.parent)?;
-
-    // 3. Old generations beyond `keep`.
-    let mut removed = Vec::new();
-    let numbers = layout.generations()?;
-    let keep_from = numbers.len().saturating_sub(keep.saturating_add(1));
-    for n in numbers.iter().take(keep_from) {
-        let name = generation_name(*n);
-        if name != generation && fs::remove_dir_all(layout.generations.join(&name)).is_ok() {
-            removed.push(name);
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.root);
         }
     }
-    drop(lock);
-    Ok(WriteOutcome::Written {
-        generation,
-        previous,
-        removed,
-        migrated,
-    })
 }
 
 /// Removes what a killed render left behind (only ever called with the lock held).
@@ -487,36 +710,6 @@ fn remove_leftovers(layout: &Layout) {
             }
         }
     }
-}
-
-/// Writes every file below `root` (which must not exist), fsyncing each file and then every
-/// directory.
-fn build_tree(root: &Path, files: &[TreeFile]) -> Result<(), TreeError> {
-    fs::create_dir(root).map_err(io_error(root))?;
-    let mut dirs = BTreeSet::from([root.to_path_buf()]);
-    for file in files {
-        let path = root.join(&file.path);
-        if let Some(parent) = path.parent()
-            && !dirs.contains(parent)
-        {
-            fs::create_dir_all(parent).map_err(io_error(parent))?;
-            let mut d = parent;
-            while d != root && dirs.insert(d.to_path_buf()) {
-                match d.parent() {
-                    Some(p) => d = p,
-                    None => break,
-                }
-            }
-        }
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(io_error(&path))?;
-        f.write_all(&file.contents).map_err(io_error(&path))?;
-        f.sync_all().map_err(io_error(&path))?;
-    }
-    dirs.iter().try_for_each(|d| sync_dir(d))
 }
 
 fn sync_dir(dir: &Path) -> Result<(), TreeError> {
@@ -557,5 +750,73 @@ mod tests {
         assert_eq!(parse_generation("1234567"), Some(1_234_567));
         assert_eq!(parse_generation(".tmp-1"), None);
         assert_eq!(parse_generation("42"), None);
+    }
+
+    #[allow(clippy::unwrap_used, reason = "tests")]
+    fn tree(dir: &Path) -> BTreeSet<String> {
+        read_tree(dir).unwrap()
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used, reason = "tests")]
+    fn an_incoming_tree_is_compared_piece_by_piece_and_dropping_it_writes_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let files = [
+            TreeFile {
+                path: "h/a".into(),
+                contents: b"alpha".to_vec(),
+            },
+            TreeFile {
+                path: "h/b".into(),
+                contents: b"beta".to_vec(),
+            },
+        ];
+        assert!(matches!(
+            write(&out, &files, 1).unwrap(),
+            WriteOutcome::Written { .. }
+        ));
+
+        // The same bytes in other pieces: unchanged.
+        let mut same = Incoming::write(&out).unwrap();
+        same.file("h/a", b"al").unwrap();
+        same.append(b"pha").unwrap();
+        same.file("h/b", b"beta").unwrap();
+        assert!(matches!(
+            same.commit(1).unwrap(),
+            WriteOutcome::Unchanged { .. }
+        ));
+
+        // A shorter file, a longer one, a missing one, one left out; a path twice is refused.
+        let mut other = Incoming::compare(&out).unwrap();
+        other.file("h/a", b"alph").unwrap();
+        other.file("h/c", b"").unwrap();
+        assert!(other.file("h/c", b"").is_err());
+        assert_eq!(
+            other.drift().unwrap(),
+            vec![
+                Drift::Changed("h/a".into()),
+                Drift::Unexpected("h/b".into()),
+                Drift::Missing("h/c".into()),
+            ]
+        );
+        let mut longer = Incoming::compare(&out).unwrap();
+        longer.file("h/a", b"alpha").unwrap();
+        longer.append(b"!").unwrap();
+        longer.file("h/b", b"beta").unwrap();
+        assert_eq!(longer.drift().unwrap(), vec![Drift::Changed("h/a".into())]);
+
+        // A write abandoned half-way leaves DIR as it was and no staging directory.
+        let before = tree(&out);
+        let mut abandoned = Incoming::write(&out).unwrap();
+        abandoned.file("h/z", b"zzz").unwrap();
+        drop(abandoned);
+        assert_eq!(tree(&out), before);
+        let leftovers: Vec<_> = fs::read_dir(tmp.path().join("out.generations"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
     }
 }

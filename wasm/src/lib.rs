@@ -6,17 +6,22 @@
 //! command (`host-runner/`) run it under fuel, memory and time limits, and lets Python or a
 //! browser run the very same bytes.
 //!
-//! # ABI, version 1
+//! # ABI, version 2
 //!
 //! Exports (all numbers are wasm `i32`/`i64`; pointers are offsets into `memory`):
 //!
 //! | export | signature | what it does |
 //! | --- | --- | --- |
 //! | `memory` | memory | the module's linear memory |
-//! | `svcintent_abi_version` | `() -> i32` | returns [`ABI_VERSION`] (1) |
+//! | `svcintent_abi_version` | `() -> i32` | returns [`ABI_VERSION`] (2) |
 //! | `alloc` | `(len: i32) -> i32` | allocates `len` bytes, returns their address; 0 when `len` is 0 or memory is exhausted |
-//! | `free` | `(ptr: i32, len: i32)` | frees a buffer from `alloc` or from `svcintent_call`; `free(0, 0)` does nothing |
+//! | `free` | `(ptr: i32, len: i32)` | frees a buffer from `alloc`, `svcintent_call`, `svcintent_stream` or `svcintent_stream_next`; `free(0, 0)` does nothing |
 //! | `svcintent_call` | `(ptr: i32, len: i32) -> i64` | serves one JSON request, returns `ptr << 32 \| len` of the JSON response |
+//! | `svcintent_stream` | `(ptr: i32, len: i32) -> i64` | starts serving one JSON request in parts ([`svcintent_core::api::Stream`]), returns the first |
+//! | `svcintent_stream_next` | `() -> i64` | the next part, 0 after the last |
+//!
+//! Every part belongs to the host, which frees it before asking for the next one; the parts
+//! and their tags are documented in `docs/abi.md` ("Streamed responses").
 //!
 //! One call:
 //!
@@ -56,19 +61,61 @@
 
 pub mod abi;
 
-/// Version of the exports and the memory protocol (not of the JSON messages).
-pub const ABI_VERSION: u32 = 1;
+use std::cell::RefCell;
+
+use svcintent_core::api::{Stream, TAG_RESPONSE};
+
+/// Version of the exports and the memory protocol (not of the JSON messages). Version 2 added
+/// the streamed responses (`svcintent_stream`, `svcintent_stream_next`); version 1's exports
+/// are unchanged.
+pub const ABI_VERSION: u32 = 2;
 
 /// Serves one request: UTF-8 JSON in, UTF-8 JSON out.
 pub fn call(request: &[u8]) -> String {
     match std::str::from_utf8(request) {
         Ok(text) => svcintent_core::api::handle_json(text),
-        Err(e) => format!(
-            "{{\"version\":{},\"ok\":false,\"error\":\"the request is not valid UTF-8 (invalid byte at offset {})\"}}",
-            svcintent_core::api::PROTOCOL_VERSION,
-            e.valid_up_to()
-        ),
+        Err(e) => not_utf8(&e),
     }
+}
+
+fn not_utf8(e: &std::str::Utf8Error) -> String {
+    format!(
+        "{{\"version\":{},\"ok\":false,\"error\":\"the request is not valid UTF-8 (invalid byte at offset {})\"}}",
+        svcintent_core::api::PROTOCOL_VERSION,
+        e.valid_up_to()
+    )
+}
+
+thread_local! {
+    /// The request being served in parts (the module runs one thing at a time).
+    static STREAM: RefCell<Option<Stream>> = const { RefCell::new(None) };
+}
+
+/// Starts serving one request in parts ([`svcintent_core::api::Stream`]) and returns the first;
+/// a stream started before is dropped.
+pub fn stream_start(request: &[u8]) -> Vec<u8> {
+    STREAM.with_borrow_mut(|s| *s = None);
+    let (stream, first) = match std::str::from_utf8(request) {
+        Ok(text) => Stream::start(text),
+        Err(e) => {
+            let mut part = vec![TAG_RESPONSE];
+            part.extend_from_slice(not_utf8(&e).as_bytes());
+            return part;
+        }
+    };
+    STREAM.with_borrow_mut(|s| *s = Some(stream));
+    first
+}
+
+/// The next part of the request [`stream_start`] started; `None` after its last part.
+pub fn stream_next() -> Option<Vec<u8>> {
+    STREAM.with_borrow_mut(|s| {
+        let part = s.as_mut()?.next_part();
+        if part.is_none() {
+            *s = None;
+        }
+        part
+    })
 }
 
 #[cfg(test)]
@@ -79,6 +126,16 @@ mod tests {
     fn version_request() {
         let out = call(br#"{"version":1,"op":"version"}"#);
         assert!(out.contains(r#""ok":true"#), "{out}");
+    }
+
+    #[test]
+    fn streams_end_and_a_new_one_replaces_the_old() {
+        let first = stream_start(br#"{"version":1,"op":"version"}"#);
+        assert_eq!(first.first(), Some(&TAG_RESPONSE));
+        assert!(stream_next().is_none());
+        let first = stream_start(b"\xff");
+        assert!(String::from_utf8_lossy(&first).contains("not valid UTF-8"));
+        assert!(stream_next().is_none());
     }
 
     #[test]

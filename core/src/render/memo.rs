@@ -30,6 +30,9 @@ pub(super) struct Memo {
     by_text: BTreeMap<u64, Vec<usize>>,
     /// The length of the longest text.
     longest: usize,
+    /// About how many bytes the entries hold: their keys and twice their texts (a text and,
+    /// once finished, its clean copy).
+    held: usize,
 }
 
 /// One rendering.
@@ -85,11 +88,28 @@ impl Memo {
             .or_default()
             .push(index);
         self.longest = self.longest.max(text.len());
+        self.held = self
+            .held
+            .saturating_add(key.0.len())
+            .saturating_add(text.len().saturating_mul(2));
         self.entries.push(Entry {
             key: key.0,
             text,
             finished: None,
         });
+    }
+
+    /// See [`Memo::held`]'s field.
+    pub(super) fn held(&self) -> usize {
+        self.held
+    }
+
+    /// Forgets every rendering when they hold more than `budget` bytes. Only the time of later
+    /// renders changes: a rendering not found is rendered again, to the same text.
+    pub(super) fn forget_if_over(&mut self, budget: usize) {
+        if self.held > budget {
+            *self = Memo::default();
+        }
     }
 
     /// The rendering whose text is exactly `text`, if there is one (a file that is a shared

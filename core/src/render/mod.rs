@@ -312,6 +312,22 @@ pub struct Shared {
     monitor_addresses: OnceCell<Vec<IpAddr>>,
 }
 
+impl Shared {
+    /// Forgets the renderings kept for reuse when they hold more than about `budget` bytes
+    /// (between hosts, so that a streamed render's memory stays bounded). The output does not
+    /// change: what is not found is rendered again.
+    pub fn forget_renderings_over(&self, budget: usize) {
+        if let Ok(mut memo) = self.memo.try_borrow_mut() {
+            memo.forget_if_over(budget);
+        }
+    }
+
+    /// About how many bytes the renderings kept for reuse hold.
+    pub fn renderings_held(&self) -> usize {
+        self.memo.try_borrow().map_or(0, |memo| memo.held())
+    }
+}
+
 /// A shared rendering as a whole file: its text without origin markers (`None` when it has
 /// none), its origins and the SHA-256 of the clean text.
 #[derive(Debug, Clone)]

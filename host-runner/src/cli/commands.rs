@@ -12,11 +12,13 @@ use super::{
     ApplyArgs, CliError, Ctx, DiffArgs, DiffFormat, Format, LintArgs, RenderArgs, RolloutArgs,
     ValidateArgs, ValidateFormat,
 };
+use crate::engine::Flow;
 use crate::exit;
 use crate::module;
 use crate::protocol::{self, Response};
+use crate::protocol::{Chunk, Received, StreamError};
 use crate::site::{self, Site};
-use crate::tree::{self, TreeFile, WriteOutcome};
+use crate::tree::{Incoming, WriteOutcome};
 
 /// The diagnostics of a site with paths as the user sees them ([`Site::display_path`]).
 fn displayed(site: &Site, diagnostics: Vec<JsonDiagnostic>) -> Vec<JsonDiagnostic> {
@@ -143,11 +145,55 @@ pub(super) fn render(ctx: &Ctx<'_>, args: &RenderArgs) -> Result<u8, CliError> {
         None => site::bundled()?,
     };
     let engine = ctx.engine()?;
-    let response = served(ctx.call(&engine, &protocol::render(&site.files))?)?;
     let out_dir = args.out.display();
+
+    // The module streams the tree (docs/abi.md, "Streamed responses"): each file goes to the
+    // staging generation (or is compared, with --check) as it arrives, so the tree is never
+    // whole in memory. Dropping `incoming` unfinished removes the staging directory.
+    let mut parts = protocol::RenderParts::default();
+    let mut incoming: Option<Incoming> = None;
+    let mut failure: Option<CliError> = None;
+    let (out, check) = (&args.out, args.check);
+    ctx.stream(&engine, &protocol::render(&site.files), &mut |part| {
+        let taken = parts.accept(part, &mut |chunk| {
+            let tree = match &mut incoming {
+                Some(tree) => tree,
+                None => incoming.insert(if check {
+                    Incoming::compare(out)?
+                } else {
+                    Incoming::write(out)?
+                }),
+            };
+            match chunk {
+                Chunk::File(path, contents) => tree.file(path, contents),
+                Chunk::ManifestStart(bytes) => tree.file("manifest.json", bytes),
+                Chunk::Manifest(bytes) => tree.append(bytes),
+            }
+        });
+        match taken {
+            Ok(()) => Flow::Continue(()),
+            Err(e) => {
+                failure = Some(match e {
+                    StreamError::Protocol(message) => CliError::Protocol(message),
+                    StreamError::Sink(e) => CliError::Tree(e),
+                });
+                Flow::Break(())
+            }
+        }
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let (mut rendered, hosts) = (parts.files + 1, parts.hosts.len());
+    let response = match parts.finish().map_err(CliError::Protocol)? {
+        Received::Tree { head, end } if end.ok => *head,
+        Received::Tree { end, .. } => *end,
+        Received::Whole(response) => served(*response)?,
+    };
 
     let diagnostics = displayed(&site, response.diagnostics.clone());
     if response.has_errors() || !response.ok {
+        drop(incoming);
         ctx.out
             .err(&human_report(&site, &diagnostics, ctx.out.stderr_color));
         ctx.out.error(&format!(
@@ -159,31 +205,14 @@ pub(super) fn render(ctx: &Ctx<'_>, args: &RenderArgs) -> Result<u8, CliError> {
         ctx.out
             .err(&human_report(&site, &diagnostics, ctx.out.stderr_color));
     }
+    let (incoming, hosts) = match incoming {
+        Some(tree) => (tree, hosts),
+        // A whole successful response (a module that does not stream renders).
+        None => whole_tree(&response, &args.out, check, &mut rendered)?,
+    };
 
-    let manifest = response
-        .manifest_json()
-        .ok_or_else(|| CliError::Protocol("the render response has no manifest".to_owned()))?;
-    let hosts: BTreeSet<&str> = response
-        .files
-        .iter()
-        .filter_map(|f| f.path.split('/').next())
-        .collect();
-    let mut files: Vec<TreeFile> = response
-        .files
-        .iter()
-        .map(|f| TreeFile {
-            path: f.path.clone(),
-            contents: f.contents.as_bytes().to_vec(),
-        })
-        .collect();
-    files.push(TreeFile {
-        path: "manifest.json".to_owned(),
-        contents: manifest.into_bytes(),
-    });
-    let rendered = files.len();
-
-    if args.check {
-        let drift = tree::diff(&args.out, &files)?;
+    if check {
+        let drift = incoming.drift()?;
         if drift.is_empty() {
             ctx.out
                 .out(&format!("{out_dir} is up to date ({rendered} files)\n"));
@@ -202,7 +231,7 @@ pub(super) fn render(ctx: &Ctx<'_>, args: &RenderArgs) -> Result<u8, CliError> {
         return Ok(exit::DRIFT);
     }
 
-    match tree::write(&args.out, &files, args.keep)? {
+    match incoming.commit(args.keep)? {
         WriteOutcome::Unchanged { generation } => {
             ctx.out.out(&format!(
                 "{out_dir} is up to date (generation {generation}); nothing written\n"
@@ -220,8 +249,7 @@ pub(super) fn render(ctx: &Ctx<'_>, args: &RenderArgs) -> Result<u8, CliError> {
                 ));
             }
             let mut line = format!(
-                "wrote {rendered} files for {} host(s) to {out_dir} (generation {generation}",
-                hosts.len()
+                "wrote {rendered} files for {hosts} host(s) to {out_dir} (generation {generation}"
             );
             if let Some(p) = previous {
                 line.push_str(&format!("; previous: {p}"));
@@ -234,6 +262,31 @@ pub(super) fn render(ctx: &Ctx<'_>, args: &RenderArgs) -> Result<u8, CliError> {
         }
     }
     Ok(exit::OK)
+}
+
+/// The tree of a whole render response, written or compared; also its number of hosts.
+fn whole_tree(
+    response: &Response,
+    out: &std::path::Path,
+    check: bool,
+    rendered: &mut usize,
+) -> Result<(Incoming, usize), CliError> {
+    let manifest = response
+        .manifest_json()
+        .ok_or_else(|| CliError::Protocol("the render response has no manifest".to_owned()))?;
+    let mut tree = if check {
+        Incoming::compare(out)?
+    } else {
+        Incoming::write(out)?
+    };
+    let mut hosts = BTreeSet::new();
+    for f in &response.files {
+        hosts.extend(f.path.split('/').next());
+        tree.file(&f.path, f.contents.as_bytes())?;
+    }
+    tree.file("manifest.json", manifest.as_bytes())?;
+    *rendered = response.files.len() + 1;
+    Ok((tree, hosts.len()))
 }
 
 /// A request whose answer is text (explain, schema, version).

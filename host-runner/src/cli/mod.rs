@@ -637,6 +637,35 @@ impl Ctx<'_> {
         }
         Response::parse(&text).map_err(CliError::Protocol)
     }
+    /// One request through the engine in parts ([`Engine::stream`]), each handed to `consume`.
+    pub(crate) fn stream(
+        &self,
+        engine: &Engine,
+        request: &str,
+        consume: &mut (dyn FnMut(&[u8]) -> engine::Flow + Send),
+    ) -> Result<(), CliError> {
+        let stats = engine.stream(request, consume)?;
+        if self.global.stats {
+            let wasm = match engine.kind() {
+                EngineKind::Wasm => {
+                    format!(
+                        ", fuel {}, memory {}",
+                        stats.fuel_used,
+                        engine::human_bytes(stats.memory)
+                    )
+                }
+                EngineKind::Native => String::new(),
+            };
+            self.out.err(&format!(
+                "stats: call {:.1}ms{wasm}, request {}, response {} in {} part(s)\n",
+                ms(stats.elapsed),
+                engine::human_bytes(request.len() as u64),
+                engine::human_bytes(stats.response_bytes),
+                stats.parts
+            ));
+        }
+        Ok(())
+    }
 }
 
 fn ms(d: Duration) -> f64 {

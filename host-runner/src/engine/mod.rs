@@ -58,17 +58,25 @@ impl Default for Limits {
     }
 }
 
-/// What one call cost (wasm engine only; for `--stats`).
+/// What one call cost (for `--stats`; fuel and memory with the wasm engine only).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CallStats {
     /// Fuel consumed.
     pub fuel_used: u64,
     /// Size of the module's linear memory at the end of a successful call, in bytes (0 after a
-    /// failure).
+    /// failure). It never shrinks, so this is the most the call used.
     pub memory: u64,
-    /// Wall-clock time of the call (instantiation included).
+    /// Wall-clock time of the call (instantiation included; for a stream, without the time
+    /// its consumer took over the parts).
     pub elapsed: Duration,
+    /// How many parts the response came in (1 for [`Engine::call`]).
+    pub parts: u64,
+    /// The response's size in bytes (all parts together).
+    pub response_bytes: u64,
 }
+
+/// What a stream's consumer says after each part: go on, or stop the request there.
+pub type Flow = std::ops::ControlFlow<()>;
 
 /// Why a request could not be served.
 #[derive(Debug)]
@@ -199,15 +207,56 @@ impl Engine {
                 let response =
                     std::panic::catch_unwind(|| svcintent_core::api::handle_json(request))
                         .map_err(|_| EngineError::Trap("panic in the native core".to_owned()))?;
-                Ok((
-                    response,
-                    CallStats {
-                        elapsed: start.elapsed(),
-                        ..CallStats::default()
-                    },
-                ))
+                let stats = CallStats {
+                    elapsed: start.elapsed(),
+                    parts: 1,
+                    response_bytes: response.len() as u64,
+                    ..CallStats::default()
+                };
+                Ok((response, stats))
             }
             Inner::Wasm(engine) => engine.call(request),
+        }
+    }
+
+    /// Serves one request in parts (`svcintent_core::api::Stream`, `docs/abi.md`): `consume`
+    /// gets each part as soon as the module hands it out, and the module waits meanwhile, so
+    /// the whole response never has to be in memory. A part is only valid during its call.
+    /// When `consume` breaks, the request ends there (not an error).
+    pub fn stream(
+        &self,
+        request: &str,
+        consume: &mut (dyn FnMut(&[u8]) -> Flow + Send),
+    ) -> Result<CallStats, EngineError> {
+        match &self.inner {
+            Inner::Native => {
+                let start = std::time::Instant::now();
+                let mut consuming = Duration::ZERO;
+                let mut stats = CallStats::default();
+                let mut deliver = |part: Vec<u8>| {
+                    stats.parts += 1;
+                    stats.response_bytes += part.len() as u64;
+                    let t = std::time::Instant::now();
+                    let flow = consume(&part);
+                    consuming += t.elapsed();
+                    flow
+                };
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let (mut stream, first) = svcintent_core::api::Stream::start(request);
+                    if deliver(first).is_break() {
+                        return;
+                    }
+                    while let Some(part) = stream.next_part() {
+                        if deliver(part).is_break() {
+                            return;
+                        }
+                    }
+                }))
+                .map_err(|_| EngineError::Trap("panic in the native core".to_owned()))?;
+                stats.elapsed = start.elapsed().saturating_sub(consuming);
+                Ok(stats)
+            }
+            Inner::Wasm(engine) => engine.stream(request, consume),
         }
     }
 

@@ -3,15 +3,15 @@
 //! protocol is the one in `docs/abi.md`.
 
 use std::sync::mpsc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use wasmtime::{
-    Config, Engine, Instance, Module, OptLevel, ResourceLimiter, Store, StoreLimits,
+    Config, Engine, Instance, Memory, Module, OptLevel, ResourceLimiter, Store, StoreLimits,
     StoreLimitsBuilder, Trap, TypedFunc,
 };
 
 use super::cache::{self, CacheOutcome, CachePolicy};
-use super::{CallStats, EngineError, Limits};
+use super::{CallStats, EngineError, Flow, Limits};
 use crate::module::{ABI_VERSION, MODULE};
 
 /// Extra native stack for the thread that runs the module, on top of `Limits::max_stack`:
@@ -117,12 +117,41 @@ impl WasmEngine {
 
     /// Serves one request on a thread of its own, whose stack fits `max_stack`.
     pub(super) fn call(&self, request: &str) -> Result<(String, CallStats), EngineError> {
+        let mut response = String::new();
+        let stats = self.on_module_thread(&mut |store| {
+            let (text, memory) = run(store, &self.module, request)?;
+            let done = Done {
+                memory,
+                parts: 1,
+                response_bytes: text.len() as u64,
+                consuming: Duration::ZERO,
+            };
+            response = text;
+            Ok(done)
+        })?;
+        Ok((response, stats))
+    }
+
+    /// Serves one request in parts ([`super::Engine::stream`]), on a thread of its own.
+    pub(super) fn stream(
+        &self,
+        request: &str,
+        consume: &mut (dyn FnMut(&[u8]) -> Flow + Send),
+    ) -> Result<CallStats, EngineError> {
+        self.on_module_thread(&mut |store| run_stream(store, &self.module, request, consume))
+    }
+
+    /// Runs `job` in a fresh store with the limits, on a thread whose stack fits `max_stack`.
+    fn on_module_thread(
+        &self,
+        job: &mut (dyn FnMut(&mut Store<State>) -> Result<Done, Failure> + Send),
+    ) -> Result<CallStats, EngineError> {
         let stack = self.limits.max_stack.saturating_add(HOST_STACK_MARGIN);
         std::thread::scope(|scope| {
             let runner = std::thread::Builder::new()
                 .name("svcintent-module".to_owned())
                 .stack_size(stack)
-                .spawn_scoped(scope, || self.call_here(request))
+                .spawn_scoped(scope, || self.run_here(job))
                 .map_err(|e| {
                     EngineError::Module(format!("cannot start the module's thread: {e}"))
                 })?;
@@ -134,7 +163,10 @@ impl WasmEngine {
         })
     }
 
-    fn call_here(&self, request: &str) -> Result<(String, CallStats), EngineError> {
+    fn run_here(
+        &self,
+        job: &mut (dyn FnMut(&mut Store<State>) -> Result<Done, Failure> + Send),
+    ) -> Result<CallStats, EngineError> {
         let start = Instant::now();
         let limits = self.limits;
         let max_memory = usize::try_from(limits.max_memory).unwrap_or(usize::MAX);
@@ -172,18 +204,19 @@ impl WasmEngine {
             })
             .map_err(|e| EngineError::Module(format!("cannot start the timer thread: {e}")))?;
 
-        let result = run(&mut store, &self.module, request);
+        let result = job(&mut store);
         drop(done);
         let timed_out = timer.join().unwrap_or(false);
 
         let fuel_left = store.get_fuel().unwrap_or(0);
-        let stats = CallStats {
-            fuel_used: limits.fuel.saturating_sub(fuel_left),
-            memory: result.as_ref().map_or(0, |(_, m)| *m),
-            elapsed: start.elapsed(),
-        };
         match result {
-            Ok((response, _)) => Ok((response, stats)),
+            Ok(d) => Ok(CallStats {
+                fuel_used: limits.fuel.saturating_sub(fuel_left),
+                memory: d.memory,
+                elapsed: start.elapsed().saturating_sub(d.consuming),
+                parts: d.parts,
+                response_bytes: d.response_bytes,
+            }),
             Err(Failure::Wasm(e)) => Err(classify(&e, store.data(), &limits, timed_out)),
             Err(Failure::Abi(message)) => Err(match store.data().refused {
                 Some(requested) => EngineError::OutOfMemory {
@@ -194,6 +227,16 @@ impl WasmEngine {
             }),
         }
     }
+}
+
+/// What a finished job reports.
+struct Done {
+    /// The final size of the linear memory.
+    memory: u64,
+    parts: u64,
+    response_bytes: u64,
+    /// Time spent in the consumer of a stream.
+    consuming: Duration,
 }
 
 enum Failure {
@@ -215,15 +258,18 @@ impl From<wasmtime::MemoryAccessError> for Failure {
     }
 }
 
-struct Exports {
+/// The instance's memory and exports.
+struct Instantiated {
+    memory: Memory,
     alloc: TypedFunc<u32, u32>,
     free: TypedFunc<(u32, u32), ()>,
-    call: TypedFunc<(u32, u32), u64>,
 }
 
-/// Instantiates the module and runs the ABI: alloc, write, call, read, free. Returns the
-/// response and the final memory size.
-fn run(store: &mut Store<State>, module: &Module, request: &str) -> Result<(String, u64), Failure> {
+/// Instantiates the module and checks its ABI version.
+fn instantiate(
+    store: &mut Store<State>,
+    module: &Module,
+) -> Result<(Instance, Instantiated), Failure> {
     let instance = Instance::new(&mut *store, module, &[])?;
     let version = instance
         .get_typed_func::<(), u32>(&mut *store, "svcintent_abi_version")?
@@ -236,12 +282,20 @@ fn run(store: &mut Store<State>, module: &Module, request: &str) -> Result<(Stri
     let memory = instance
         .get_memory(&mut *store, "memory")
         .ok_or_else(|| Failure::Abi("the module exports no memory".to_owned()))?;
-    let f = Exports {
+    let exports = Instantiated {
+        memory,
         alloc: instance.get_typed_func(&mut *store, "alloc")?,
         free: instance.get_typed_func(&mut *store, "free")?,
-        call: instance.get_typed_func(&mut *store, "svcintent_call")?,
     };
+    Ok((instance, exports))
+}
 
+/// Copies `request` into a buffer of the module's; returns its address and length.
+fn write_request(
+    store: &mut Store<State>,
+    f: &Instantiated,
+    request: &str,
+) -> Result<(u32, u32), Failure> {
     let bytes = request.as_bytes();
     let len = u32::try_from(bytes.len()).map_err(|_| {
         Failure::Abi(format!(
@@ -256,9 +310,18 @@ fn run(store: &mut Store<State>, module: &Module, request: &str) -> Result<(Stri
             "the module could not allocate {len} bytes for the request"
         )));
     }
-    memory.write(&mut *store, ptr as usize, bytes)?;
+    f.memory.write(&mut *store, ptr as usize, bytes)?;
+    Ok((ptr, len))
+}
 
-    let packed = f.call.call(&mut *store, (ptr, len))?;
+/// Instantiates the module and runs the ABI: alloc, write, call, read, free. Returns the
+/// response and the final memory size.
+fn run(store: &mut Store<State>, module: &Module, request: &str) -> Result<(String, u64), Failure> {
+    let (instance, f) = instantiate(store, module)?;
+    let call: TypedFunc<(u32, u32), u64> =
+        instance.get_typed_func(&mut *store, "svcintent_call")?;
+    let (ptr, len) = write_request(store, &f, request)?;
+    let packed = call.call(&mut *store, (ptr, len))?;
     if packed == 0 {
         return Err(Failure::Abi(
             "the module could not allocate its response".to_owned(),
@@ -266,7 +329,7 @@ fn run(store: &mut Store<State>, module: &Module, request: &str) -> Result<(Stri
     }
     let (out_ptr, out_len) = ((packed >> 32) as u32, (packed & 0xffff_ffff) as u32);
     let mut response = vec![0; out_len as usize];
-    memory.read(&*store, out_ptr as usize, &mut response)?;
+    f.memory.read(&*store, out_ptr as usize, &mut response)?;
     f.free.call(&mut *store, (out_ptr, out_len))?;
     f.free.call(&mut *store, (ptr, len))?;
 
@@ -276,7 +339,57 @@ fn run(store: &mut Store<State>, module: &Module, request: &str) -> Result<(Stri
             e.utf8_error().valid_up_to()
         ))
     })?;
-    Ok((response, memory.data_size(&*store) as u64))
+    Ok((response, f.memory.data_size(&*store) as u64))
+}
+
+/// Instantiates the module and serves `request` in parts: `svcintent_stream`, then
+/// `svcintent_stream_next` until it returns 0, each part handed to `consume` straight from the
+/// module's memory and then freed.
+fn run_stream(
+    store: &mut Store<State>,
+    module: &Module,
+    request: &str,
+    consume: &mut (dyn FnMut(&[u8]) -> Flow + Send),
+) -> Result<Done, Failure> {
+    let (instance, f) = instantiate(store, module)?;
+    let start: TypedFunc<(u32, u32), u64> =
+        instance.get_typed_func(&mut *store, "svcintent_stream")?;
+    let next: TypedFunc<(), u64> = instance.get_typed_func(&mut *store, "svcintent_stream_next")?;
+    let (ptr, len) = write_request(store, &f, request)?;
+    let mut packed = start.call(&mut *store, (ptr, len))?;
+    f.free.call(&mut *store, (ptr, len))?;
+    let mut done = Done {
+        memory: 0,
+        parts: 0,
+        response_bytes: 0,
+        consuming: Duration::ZERO,
+    };
+    if packed == 0 {
+        return Err(Failure::Abi(
+            "the module could not allocate the first part of its response".to_owned(),
+        ));
+    }
+    while packed != 0 {
+        let (part_ptr, part_len) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
+        let part = f
+            .memory
+            .data(&*store)
+            .get(part_ptr..part_ptr.saturating_add(part_len))
+            .ok_or_else(|| Failure::Abi("the module gave a part outside its memory".to_owned()))?;
+        done.parts += 1;
+        done.response_bytes += part_len as u64;
+        let t = Instant::now();
+        let flow = consume(part);
+        done.consuming += t.elapsed();
+        f.free
+            .call(&mut *store, (part_ptr as u32, part_len as u32))?;
+        if flow.is_break() {
+            break;
+        }
+        packed = next.call(&mut *store, ())?;
+    }
+    done.memory = f.memory.data_size(&*store) as u64;
+    Ok(done)
 }
 
 /// Maps a wasmtime failure to the limit that caused it. A refused memory growth wins: the Rust

@@ -50,7 +50,7 @@ def test_memory_below_the_initial_size(campus: svcintent.Site) -> None:
         limited.version()
     assert info.value.used is None
     assert "more than 64KiB of memory" in str(info.value)
-    assert svcintent.version().abi == 1
+    assert svcintent.version().abi == 2
 
 
 def campus_with_many_services(campus: svcintent.Site, count: int) -> dict[str, str]:

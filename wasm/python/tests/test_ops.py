@@ -30,7 +30,7 @@ def test_schema() -> None:
 def test_version_names_the_bundled_module() -> None:
     v = svcintent.version()
     assert v.core.startswith("svcintent-core ") and "(protocol 1)" in v.core
-    assert (v.abi, v.protocol) == (1, 1)
+    assert (v.abi, v.protocol) == (2, 1)
     assert v.package == "0.1.0"
     assert v.wasmtime.startswith("50.")
     built = REPO / "target" / "wasm" / "svcintent.wasm"

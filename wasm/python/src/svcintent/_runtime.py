@@ -29,8 +29,9 @@ from ._errors import (
     TimeLimitError,
 )
 
-#: The wasm ABI this package speaks (``svcintent_abi_version()`` must return it).
-ABI_VERSION = 1
+#: The wasm ABI this package speaks (``svcintent_abi_version()`` must return it). This package
+#: uses version 1's exports only (``svcintent_call``); version 2 added the streamed responses.
+ABI_VERSION = 2
 
 #: Extra native stack for the thread that runs the module, on top of ``max_stack``: wasmtime's
 #: own frames and the host code around the call (as in the host runner).
