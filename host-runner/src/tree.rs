@@ -362,6 +362,12 @@ pub fn write(out: &Path, files: &[TreeFile], keep: usize) -> Result<WriteOutcome
 ///
 /// Invariant: `seen` holds every path given so far, each at most once; `open` is the last one,
 /// still receiving bytes; `drift` describes every file given before it.
+///
+/// Writing over a current generation is lazy: while everything received equals that
+/// generation, nothing is written (an unchanged render writes nothing, needs no space and
+/// fsyncs nothing). At the first difference the staging directory is *materialized*: the files
+/// received so far are copied from the current generation (they are equal to it), the open
+/// file's prefix too, and from then on every byte is written as it arrives.
 #[derive(Debug)]
 pub struct Incoming {
     layout: Layout,
@@ -373,6 +379,8 @@ pub struct Incoming {
     seen: BTreeSet<String>,
     drift: Vec<Drift>,
     open: Option<OpenFile>,
+    /// Writing: the staging directory holds every file received so far (see above).
+    materialized: bool,
 }
 
 #[derive(Debug)]
@@ -398,6 +406,8 @@ enum CurrentKind {
 struct OpenFile {
     path: String,
     written: Option<File>,
+    /// Bytes received so far.
+    received: u64,
     /// The file of the same path in the base, while it still matches what arrived.
     old: Option<io::BufReader<File>>,
     /// The base has the path, whether or not it still matches.
@@ -416,6 +426,7 @@ impl Incoming {
             seen: BTreeSet::new(),
             drift: Vec::new(),
             open: None,
+            materialized: false,
         })
     }
 
@@ -451,6 +462,9 @@ impl Incoming {
             .generations
             .join(format!(".tmp-{}", std::process::id()));
         fs::create_dir(&root).map_err(io_error(&root))?;
+        // Lazy only over a generation: a first render has nothing to copy from, and a plain
+        // directory is migrated into a generation by the commit.
+        let materialized = !matches!(current, CurrentKind::Generation(_));
         Ok(Incoming {
             base,
             staging: Some(Staging {
@@ -464,6 +478,7 @@ impl Incoming {
             seen: BTreeSet::new(),
             drift: Vec::new(),
             open: None,
+            materialized,
         })
     }
 
@@ -482,6 +497,21 @@ impl Incoming {
                 "bytes for no file",
             )));
         };
+        if let Some(old) = &mut open.old {
+            let mut buffer = vec![0; bytes.len()];
+            let same = io::Read::read_exact(old, &mut buffer).is_ok() && buffer == bytes;
+            if !same {
+                open.old = None;
+            }
+        }
+        // The open file differs from the base (or the base has no such file): from here on the
+        // staging directory must hold everything.
+        if open.old.is_none() && !self.materialized {
+            self.materialize()?;
+        }
+        let Some(open) = &mut self.open else {
+            return Ok(());
+        };
         if let Some(f) = &mut open.written {
             let full = self
                 .staging
@@ -489,12 +519,44 @@ impl Incoming {
                 .map_or_else(PathBuf::new, |s| s.root.join(&open.path));
             f.write_all(bytes).map_err(io_error(&full))?;
         }
-        if let Some(old) = &mut open.old {
-            let mut buffer = vec![0; bytes.len()];
-            let same = io::Read::read_exact(old, &mut buffer).is_ok() && buffer == bytes;
-            if !same {
-                open.old = None;
+        open.received += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Writes into the staging directory, from the base, every file received so far and the
+    /// open file's prefix, all equal to the base (nothing differed before); the open file then
+    /// stays open for the bytes still to come. Only while writing, and once.
+    fn materialize(&mut self) -> Result<(), TreeError> {
+        if self.materialized {
+            return Ok(());
+        }
+        self.materialized = true;
+        let (Some(staging), Some(base)) = (self.staging.as_mut(), self.base.as_ref()) else {
+            return Ok(());
+        };
+        let open_path = self.open.as_ref().map(|o| o.path.as_str());
+        for path in &self.seen {
+            if Some(path.as_str()) == open_path {
+                continue;
             }
+            let to = staging.prepare(path)?;
+            let from = base.join(path);
+            fs::copy(&from, &to).map_err(io_error(&to))?;
+        }
+        if let Some(open) = self.open.as_mut() {
+            let to = staging.prepare(&open.path)?;
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&to)
+                .map_err(io_error(&to))?;
+            if open.received > 0 {
+                let from = base.join(&open.path);
+                let source = File::open(&from).map_err(io_error(&from))?;
+                io::copy(&mut io::Read::take(source, open.received), &mut file)
+                    .map_err(io_error(&to))?;
+            }
+            open.written = Some(file);
         }
         Ok(())
     }
@@ -507,20 +569,8 @@ impl Incoming {
             });
         }
         let written = match &mut self.staging {
-            Some(staging) => {
-                let full = staging.root.join(path);
-                if let Some(parent) = full.parent()
-                    && !staging.dirs.contains(parent)
-                {
-                    fs::create_dir_all(parent).map_err(io_error(parent))?;
-                    let mut d = parent;
-                    while d != staging.root && staging.dirs.insert(d.to_path_buf()) {
-                        match d.parent() {
-                            Some(p) => d = p,
-                            None => break,
-                        }
-                    }
-                }
+            Some(staging) if self.materialized => {
+                let full = staging.prepare(path)?;
                 Some(
                     OpenOptions::new()
                         .write(true)
@@ -529,7 +579,7 @@ impl Incoming {
                         .map_err(io_error(&full))?,
                 )
             }
-            None => None,
+            _ => None,
         };
         let (old, in_base) = match &self.base {
             Some(base) => {
@@ -551,6 +601,7 @@ impl Incoming {
         self.open = Some(OpenFile {
             path: path.to_owned(),
             written,
+            received: 0,
             old,
             in_base,
         });
@@ -559,13 +610,20 @@ impl Incoming {
 
     /// Finishes the file being received: records how it differs from the base.
     fn close(&mut self) -> Result<(), TreeError> {
-        let Some(mut open) = self.open.take() else {
+        let Some(open) = &mut self.open else {
             return Ok(());
         };
         let same = match &mut open.old {
             // Equal so far: equal if the old file has nothing more.
             Some(old) => matches!(io::Read::read(old, &mut [0u8; 1]), Ok(0)),
             None => false,
+        };
+        if !same {
+            // A base file longer than what arrived: its prefix is staged now.
+            self.materialize()?;
+        }
+        let Some(open) = self.open.take() else {
+            return Ok(());
         };
         if !open.in_base {
             self.drift.push(Drift::Missing(open.path));
@@ -611,6 +669,9 @@ impl Incoming {
                 generation: g.clone(),
             });
         }
+        // Everything received equals the current generation, which has more files: the staging
+        // directory gets the received ones now.
+        self.materialize()?;
         let Some(staging) = self.staging.as_mut() else {
             return Err(io_error(&layout.link)(io::Error::other(
                 "no staging directory",
@@ -678,6 +739,27 @@ impl Incoming {
             removed,
             migrated,
         })
+    }
+}
+
+impl Staging {
+    /// The staging path of tree path `path`, its parent directories created (each recorded in
+    /// `dirs`, which the commit fsyncs).
+    fn prepare(&mut self, path: &str) -> Result<PathBuf, TreeError> {
+        let full = self.root.join(path);
+        if let Some(parent) = full.parent()
+            && !self.dirs.contains(parent)
+        {
+            fs::create_dir_all(parent).map_err(io_error(parent))?;
+            let mut d = parent;
+            while d != self.root && self.dirs.insert(d.to_path_buf()) {
+                match d.parent() {
+                    Some(p) => d = p,
+                    None => break,
+                }
+            }
+        }
+        Ok(full)
     }
 }
 
@@ -755,6 +837,76 @@ mod tests {
     #[allow(clippy::unwrap_used, reason = "tests")]
     fn tree(dir: &Path) -> BTreeSet<String> {
         read_tree(dir).unwrap()
+    }
+
+    /// Over a current generation, nothing is staged until something differs; then the files
+    /// received before (equal to the base) are copied, the open file's prefix too. Each case
+    /// must end with exactly the new files in the new generation.
+    #[test]
+    #[allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
+    fn staging_starts_at_the_first_difference_and_holds_every_file() {
+        let base = [("h/a", &b"alpha"[..]), ("h/b", b"beta"), ("h/c", b"gamma")];
+        let cases: [&[(&str, &[u8])]; 5] = [
+            // The last file changes: a and b are copied from the base.
+            &[("h/a", b"alpha"), ("h/b", b"beta"), ("h/c", b"GAMMA")],
+            // A change in the middle of a file, in pieces: its prefix is copied.
+            &[
+                ("h/a", b"alpha"),
+                ("h/b", b"be"),
+                ("h/b", b"TA"),
+                ("h/c", b"gamma"),
+            ],
+            // A file shorter than the base's: found when it closes.
+            &[("h/a", b"alpha"), ("h/b", b"bet"), ("h/c", b"gamma")],
+            // The base has a file the new tree has not: found at the commit.
+            &[("h/a", b"alpha"), ("h/b", b"beta")],
+            // A new file.
+            &[
+                ("h/a", b"alpha"),
+                ("h/b", b"beta"),
+                ("h/c", b"gamma"),
+                ("h/d", b"delta"),
+            ],
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            let tmp = tempfile::tempdir().unwrap();
+            let out = tmp.path().join("out");
+            let files: Vec<TreeFile> = base
+                .iter()
+                .map(|(p, c)| TreeFile {
+                    path: (*p).into(),
+                    contents: c.to_vec(),
+                })
+                .collect();
+            write(&out, &files, 1).unwrap();
+            let mut incoming = Incoming::write(&out).unwrap();
+            let mut want = std::collections::BTreeMap::<String, Vec<u8>>::new();
+            let mut last = "";
+            for (path, bytes) in case.iter() {
+                if *path == last {
+                    incoming.append(bytes).unwrap();
+                } else {
+                    incoming.file(path, bytes).unwrap();
+                }
+                want.entry((*path).to_owned())
+                    .or_default()
+                    .extend_from_slice(bytes);
+                last = path;
+            }
+            assert!(
+                matches!(incoming.commit(1).unwrap(), WriteOutcome::Written { .. }),
+                "case {i}"
+            );
+            let got: std::collections::BTreeMap<String, Vec<u8>> = tree(&out)
+                .into_iter()
+                .filter(|p| p.starts_with("h/"))
+                .map(|p| {
+                    let bytes = fs::read(out.join(&p)).unwrap();
+                    (p, bytes)
+                })
+                .collect();
+            assert_eq!(got, want, "case {i}");
+        }
     }
 
     #[test]
