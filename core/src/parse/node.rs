@@ -116,11 +116,12 @@ impl Node {
                     .and_then(|s| s.find('\n'))
                     .map_or(self.span.end as usize, |i| start + i);
                 let trimmed = text.get(start..line_end).map_or(0, |s| s.trim_end().len());
-                Span::new(
-                    self.span.file,
-                    start,
-                    start + trimmed.max(1).min(line_end - start + 1),
-                )
+                // At least one character where there is one; never past the end of the file
+                // (a collection whose only item is empty at the end of the file starts there).
+                let end = (start + trimmed.max(1).min(line_end - start + 1))
+                    .min(text.len())
+                    .max(start);
+                Span::new(self.span.file, start, end)
             }
             _ => self.span,
         }
