@@ -181,6 +181,10 @@ for h in $HOSTS; do [ "$(runs "$h")" = "$(manifest_sha "$T")" ] || fail "$h chan
 
 # ---------------------------------------------------------------------------- a. a rollout under traffic
 echo "--- a. backend pool, check and a new service, batch by batch"
+# When BIRD's direct protocol took its VIP routes on lb1 and lb2 (Since): a new VIP must not
+# restart it, or every VIP of the balancer is withdrawn and announced again by the configure.
+vips_since() { birdc_on "$1" show protocols svcintent_vips | awk '$1 == "svcintent_vips" { print $5 }'; }
+since_before="$(vips_since lb1) $(vips_since lb2)"
 ip netns exec client "$PY" "$LAB/load.py" 100000 20 $TARGETS > "$W/loadA.out" &
 LOADPID=$!
 sleep 1
@@ -193,6 +197,10 @@ out=$(head -1 "$W/loadA.out")
 echo "measured: requests during rollout A (20 ms apart, www and shop, v4 and v6): $out"
 sed -n '2,$p' "$W/loadA.out"
 [ "$(failed_of "$out")" = 0 ] || fail "requests failed during the rollout to A"
+since_after="$(vips_since lb1) $(vips_since lb2)"
+[ "$since_after" = "$since_before" ] \
+  || fail "BIRD restarted svcintent_vips on a balancer during rollout A (since: '$since_before' -> '$since_after'): every VIP was withdrawn and announced again"
+echo "ok: BIRD's svcintent_vips on lb1 and lb2 ran through rollout A (up since $since_before)"
 for h in $HOSTS; do [ "$(runs "$h")" = "$(manifest_sha "$TA")" ] || fail "$h does not run A after the rollout"; done
 wait_routes -4 192.0.2.12 "$LBS4" 20
 wait_routes -6 2001:db8:100::12 "$LBS6" 20

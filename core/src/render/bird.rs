@@ -3,9 +3,13 @@
 //! # Balancers and anycast nodes (route-reflector clients)
 //!
 //! - `router id` (the host's `router_id`, else its IPv4 address), `protocol device`.
-//! - `protocol direct svcintent_vips` on `lo` imports the VIP host routes (`/32`, `/128`) of the
-//!   addresses `render::loopback` puts there, and nothing else (`SVCINTENT_LO4/6`: every
-//!   loopback VIP). A VIP missing from `lo` therefore has no route and is never announced.
+//! - `protocol direct svcintent_vips` on `lo` imports the host routes within the site's
+//!   `anycast_prefixes` (`SVCINTENT_SITE4/6`): a filter that does not change when VIPs come and
+//!   go, so that `birdc configure` never restarts the protocol (a restart withdraws and
+//!   re-announces every VIP: the routers rehash their ECMP flows and reset connections in
+//!   flight, as the deploy lab showed). The export filter then takes only the addresses
+//!   `render::loopback` puts there (`SVCINTENT_LO4/6`: every loopback VIP); a VIP missing from
+//!   `lo` has no route and is never announced.
 //! - `include` of anycast-healthchecker's prefix files by absolute path
 //!   (`render::healthchecker::BIRD_CONF4/6`, for the families the daemon runs), defining
 //!   `ACAST_PS_ADVERTISE` / `ACAST6_PS_ADVERTISE`: the healthy prefixes plus a dummy.
@@ -200,7 +204,7 @@ struct Family {
     loopback: Vec<String>,
     /// VIPs announced when healthy.
     announce: Vec<String>,
-    /// Route reflector: the site's VIP routes (`P{32,32}`).
+    /// The site's VIP routes (`P{32,32}`): what a reflector accepts, what a client imports.
     site: Vec<String>,
     /// Route reflector: the host routes of the `announce: site` VIPs.
     site_only: Vec<String>,
@@ -287,6 +291,23 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
     } else {
         Vec::new()
     };
+    // Host routes within `site.anycast_prefixes` (`P{32,32}`, `P{128,128}`): what a reflector
+    // accepts at all, and what a client's `svcintent_vips` imports from `lo`. A set that changes
+    // only with the site's prefixes: a new or removed VIP must not change the direct protocol's
+    // filter, or BIRD restarts that protocol on `configure`, withdrawing and re-announcing every
+    // VIP of the host (the routers rehash their ECMP flows, and connections in flight are reset).
+    let site = |v4: bool| {
+        crate::collect::set(
+            intent
+                .site
+                .anycast_prefixes
+                .iter()
+                .filter(|p| p.addr().is_ipv4() == v4)
+                .map(|p| format!("{0}{{{1},{1}}}", p.trunc(), if v4 { 32 } else { 128 })),
+        )
+        .into_iter()
+        .collect::<Vec<_>>()
+    };
     let families = if reflector {
         // Services whose VIPs some client may announce through this reflector.
         let accepted: BTreeSet<IpNet> =
@@ -296,18 +317,6 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
                 services.insert(svc.name.clone());
             }
         }
-        let site = |v4: bool| {
-            crate::collect::set(
-                intent
-                    .site
-                    .anycast_prefixes
-                    .iter()
-                    .filter(|p| p.addr().is_ipv4() == v4)
-                    .map(|p| format!("{0}{{{1},{1}}}", p.trunc(), if v4 { 32 } else { 128 })),
-            )
-            .into_iter()
-            .collect::<Vec<_>>()
-        };
         vec![
             Family {
                 v: "4",
@@ -361,7 +370,7 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
             },
             loopback: strings(lo.iter(), v4),
             announce: strings(announce.iter(), v4),
-            site: Vec::new(),
+            site: site(v4),
             site_only: Vec::new(),
         };
         vec![fam(true), fam(false)]
