@@ -618,16 +618,7 @@ impl Ctx<'_> {
     pub(crate) fn call(&self, engine: &Engine, request: &str) -> Result<Response, CliError> {
         let (text, stats) = engine.call(request)?;
         if self.global.stats {
-            let wasm = match engine.kind() {
-                EngineKind::Wasm => {
-                    format!(
-                        ", fuel {}, memory {}",
-                        stats.fuel_used,
-                        engine::human_bytes(stats.memory)
-                    )
-                }
-                EngineKind::Native => String::new(),
-            };
+            let wasm = sandbox_stats(engine, stats.fuel_used, stats.memory);
             self.out.err(&format!(
                 "stats: call {:.1}ms{wasm}, request {}, response {}\n",
                 ms(stats.elapsed),
@@ -646,16 +637,7 @@ impl Ctx<'_> {
     ) -> Result<(), CliError> {
         let stats = engine.stream(request, consume)?;
         if self.global.stats {
-            let wasm = match engine.kind() {
-                EngineKind::Wasm => {
-                    format!(
-                        ", fuel {}, memory {}",
-                        stats.fuel_used,
-                        engine::human_bytes(stats.memory)
-                    )
-                }
-                EngineKind::Native => String::new(),
-            };
+            let wasm = sandbox_stats(engine, stats.fuel_used, stats.memory);
             self.out.err(&format!(
                 "stats: call {:.1}ms{wasm}, request {}, response {} in {} part(s)\n",
                 ms(stats.elapsed),
@@ -700,5 +682,13 @@ pub fn run(cli: &Cli) -> u8 {
             ctx.out.error(&e.to_string());
             e.exit_code()
         }
+    }
+}
+
+/// The sandbox's part of a `--stats` line (fuel and memory), empty for the native engine.
+fn sandbox_stats(engine: &Engine, fuel_used: u64, memory: u64) -> String {
+    match engine.kind() {
+        EngineKind::Wasm => format!(", fuel {fuel_used}, memory {}", engine::human_bytes(memory)),
+        EngineKind::Native => String::new(),
     }
 }
