@@ -1027,9 +1027,50 @@ pub fn monitoring(cx: &Context<'_>, zone: &[&Host]) -> Monitoring {
 #[derive(Serialize)]
 struct FileCtx {
     header: String,
-    /// The monitoring model, converted to a template value once for all files (converting it
-    /// per file was most of this target's time on large sites).
+    /// The monitoring model as the templates see it ([`template_model`]), made once for all
+    /// files (converting it per file was most of this target's time on large sites).
     m: minijinja::Value,
+}
+
+/// A list handed to the templates an item at a time: an item becomes a template value when a
+/// template's loop reaches it and is dropped after, so no file holds the whole list converted.
+/// Converting the model of a 10,000-service site at once took more memory than the model and
+/// the files together (`tests/examples/streampeak.rs`).
+#[derive(Debug)]
+struct ItemByItem<T>(Vec<T>);
+
+impl<T: Serialize + std::fmt::Debug + Send + Sync + 'static> minijinja::value::Object
+    for ItemByItem<T>
+{
+    fn repr(self: &std::sync::Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Seq
+    }
+
+    fn get_value(self: &std::sync::Arc<Self>, index: &Value) -> Option<Value> {
+        self.0.get(index.as_usize()?).map(Value::from_serialize)
+    }
+
+    fn enumerate(self: &std::sync::Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Seq(self.0.len())
+    }
+}
+
+/// The model the templates read as `m`: [`Monitoring`]'s fields, its long lists an item at a
+/// time, and `drained_services`, the Services in downtime (filtered here, not by a template
+/// that would convert every Service to test one flag).
+fn template_model(m: Monitoring) -> Value {
+    let drained_services: Vec<IcingaService> =
+        m.services.iter().filter(|s| s.drain).cloned().collect();
+    minijinja::context! {
+        hosts => Value::from_object(ItemByItem(m.hosts)),
+        services => Value::from_object(ItemByItem(m.services)),
+        drained_services => Value::from_object(ItemByItem(drained_services)),
+        commands => Value::from_object(ItemByItem(m.commands)),
+        users => m.users,
+        notify_hosts => m.notify_hosts,
+        notify_services => m.notify_services,
+        drained_hosts => m.drained_hosts,
+    }
 }
 
 /// One endpoint of the HA zone, for `zones.conf`.
@@ -1073,22 +1114,24 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
         return Ok(Vec::new());
     }
     let zone = crate::plan::monitors(cx.intent);
-    let m = monitoring(cx, &zone);
-    let m_value = minijinja::Value::from_serialize(&m);
+    let mut m = monitoring(cx, &zone);
+    // The services each file is made from, for its header and the manifest.
+    let commands: Vec<String> = m.commands.iter().map(|c| c.service.clone()).collect();
+    let drained: BTreeSet<String> =
+        crate::collect::set(m.services.iter().filter(|s| s.drain).filter_map(|s| {
+            s.vars
+                .get("svcintent_service")
+                .and_then(|v| v.as_str().map(str::to_owned))
+        }));
+    let drained: Vec<String> = drained.into_iter().collect();
+    let monitored = std::mem::take(&mut m.monitored);
+    let m_value = template_model(m);
     let mut files = Vec::new();
     for file in FILES {
         let services: Vec<String> = match *file {
-            "commands.conf" => m.commands.iter().map(|c| c.service.clone()).collect(),
-            "downtimes.conf" => {
-                let set: BTreeSet<String> =
-                    crate::collect::set(m.services.iter().filter(|s| s.drain).filter_map(|s| {
-                        s.vars
-                            .get("svcintent_service")
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                    }));
-                set.into_iter().collect()
-            }
-            _ => m.monitored.clone(),
+            "commands.conf" => commands.clone(),
+            "downtimes.conf" => drained.clone(),
+            _ => monitored.clone(),
         };
         let header = cx.header("//", &host.name, &services);
         let template = format!("icinga2/{}.j2", file);
