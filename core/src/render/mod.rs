@@ -144,6 +144,9 @@ fn split_origins(
 ) -> Result<(String, Vec<Origin>), String> {
     // Most files have no marker at all (BIRD, loopback, the per-service files): kept as they are.
     if !contents.contains(ORIGIN_OPEN) {
+        // A template's output grows by doubling: give back the unused half of a large file.
+        let mut contents = contents;
+        contents.shrink_to_fit();
         return Ok((contents, Vec::new()));
     }
     let mut clean = String::with_capacity(contents.len());
