@@ -20,7 +20,10 @@
 #
 # Environment: FUZZ_TARGET_DIR (cargo target dir of the fuzz build, default target/fuzz),
 # FUZZ_JOBS (libFuzzer -fork=N, default none), FUZZ_ARGS (more libFuzzer flags),
-# NICE (nice level for the fuzzing itself, default 0).
+# NICE (nice level for the fuzzing itself, default 0), FUZZ_CODEGEN_UNITS (rustc codegen units
+# of the fuzz build; cargo-fuzz's default is 1, for the fastest executions: the module target's
+# instrumented wasmtime and cranelift then take most of a CI run to build, see
+# docs/reliability.md; CI sets 16).
 set -euo pipefail
 exec </dev/null
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,6 +35,9 @@ TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then TARGETS=(compile site module); fi
 CARGO_FUZZ_VERSION=0.13.1
 FUZZ_TARGET_DIR="${FUZZ_TARGET_DIR:-$ROOT/target/fuzz}"
+# Build options, the same for `cargo fuzz build` and `cargo fuzz run` (else run builds again).
+BUILD_OPTS=(--fuzz-dir . --sanitizer none --target-dir "$FUZZ_TARGET_DIR")
+if [ -n "${FUZZ_CODEGEN_UNITS:-}" ]; then BUILD_OPTS+=(--codegen-units "$FUZZ_CODEGEN_UNITS"); fi
 NICE="${NICE:-0}"
 
 say() { printf 'fuzz.sh: %s\n' "$*" >&2; }
@@ -132,7 +138,7 @@ for t in "${TARGETS[@]}"; do
   say "building $pkg (nightly $NIGHTLY)"
   # From inside the package (its toolchain file, or fuzz/'s, applies) and named explicitly:
   # cargo-fuzz would otherwise take <project>/fuzz for every package.
-  (cd "$pkg" && cargo fuzz build --fuzz-dir . --sanitizer none --target-dir "$FUZZ_TARGET_DIR")
+  (cd "$pkg" && cargo fuzz build "${BUILD_OPTS[@]}")
   built="$built$pkg "
 done
 
@@ -144,7 +150,7 @@ for t in "${TARGETS[@]}"; do
   if [ -d "tests/fixtures/fuzz/$t" ]; then regress=("$ROOT/tests/fixtures/fuzz/$t"); fi
   say "$t: ${SECONDS_PER_TARGET}s"
   # shellcheck disable=SC2086
-  if ! (cd "$(package_of "$t")" && nice -n "$NICE" cargo fuzz run --fuzz-dir . --sanitizer none --target-dir "$FUZZ_TARGET_DIR" "$t" \
+  if ! (cd "$(package_of "$t")" && nice -n "$NICE" cargo fuzz run "${BUILD_OPTS[@]}" "$t" \
       "$ROOT/fuzz/corpus/$t" "${regress[@]}" -- \
       -max_total_time="$SECONDS_PER_TARGET" -timeout=60 -rss_limit_mb=4096 -max_len=65536 \
       -artifact_prefix="$ROOT/fuzz/artifacts/$t/" -print_final_stats=1 \
