@@ -459,7 +459,7 @@ pub struct ValidateArgs {
     #[arg(long)]
     pub allow_warnings: bool,
 
-    /// Checks to run at once (0: one per CPU).
+    /// Checks to run at once (0: two per CPU).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub jobs: usize,
 

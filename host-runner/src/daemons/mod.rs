@@ -281,7 +281,7 @@ pub struct Options {
     pub timeout: Duration,
     /// Report warnings as failures (default true; HAProxy runs with `-dW`).
     pub warnings_are_failures: bool,
-    /// Checks run at once (default 0: the number of CPUs).
+    /// Checks run at once (default 0: [`WORKERS_PER_CPU`] per CPU).
     pub jobs: usize,
     /// Keep each check's temporary root (its path is printed in timeouts and sandbox errors) for
     /// debugging; each check then runs in a namespace of its own. Default false.
@@ -749,12 +749,20 @@ struct Ran {
     private: bool,
 }
 
-/// Runs `jobs` on `wanted` worker threads (0: one per CPU), each with its own prepared
+/// Runs `jobs` on `wanted` worker threads (0: [`WORKERS_PER_CPU`] per CPU), each with its own prepared
 /// namespaces; results in the order of `jobs`. After a harness error the workers take no new
 /// job, and the error of the first job that had one is returned.
+/// Workers per CPU when [`Options::jobs`] is 0. A check is not all CPU: `nft -c` waits in one
+/// netlink call while the kernel validates and aborts its transaction (8–18 ms per ruleset),
+/// and every check starts processes. With two workers per CPU, `validate` of 1,000 services ×
+/// 200 hosts took 7.7–8.6 s on 2 CPUs (medians of 3) against 9.5–10.4 s with one; three
+/// workers in all took 9.1 s, eight 10.0 s with more CPU time lost to contention
+/// (docs/performance.md).
+pub const WORKERS_PER_CPU: usize = 2;
+
 fn run_checks(ctx: &Ctx, jobs: &[&Job], wanted: usize) -> Result<Vec<Ran>, HarnessError> {
     let workers = if wanted == 0 {
-        std::thread::available_parallelism().map_or(1, usize::from)
+        std::thread::available_parallelism().map_or(1, usize::from) * WORKERS_PER_CPU
     } else {
         wanted
     }
