@@ -7,14 +7,7 @@ use std::time::Instant;
 use svcintent_core::diagnostic::Diagnostics;
 
 fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
-    let (services, hosts) = (
-        args.first().copied().unwrap_or(1000),
-        args.get(1).copied().unwrap_or(200),
-    );
+    let (services, hosts) = svcintent_tests::generate::size_from_args(1000, 200);
     let sources = svcintent_tests::generate::site(services, hosts);
     let mut diags = Diagnostics::default();
     let t = Instant::now();

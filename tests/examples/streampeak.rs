@@ -29,12 +29,7 @@ fn mib(x: usize) -> f64 {
 }
 
 fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
-    let services = args.first().copied().unwrap_or(10_000);
-    let hosts = args.get(1).copied().unwrap_or(400);
+    let (services, hosts) = svcintent_tests::generate::size_from_args(10_000, 400);
     let request = {
         let sources = svcintent_tests::generate::site(services, hosts);
         let files: Vec<_> = sources

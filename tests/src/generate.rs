@@ -6,6 +6,19 @@ use std::fmt::Write as _;
 
 use svcintent_core::Sources;
 
+/// The size the measuring examples take from their command line: `SERVICES HOSTS`, each
+/// defaulting to the given value (arguments that are not numbers are skipped).
+pub fn size_from_args(services: usize, hosts: usize) -> (usize, usize) {
+    let numbers: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    (
+        numbers.first().copied().unwrap_or(services),
+        numbers.get(1).copied().unwrap_or(hosts),
+    )
+}
+
 /// Builds a site with `services` services on `hosts` hosts (at least 16).
 pub fn site(services: usize, hosts: usize) -> Sources {
     let hosts = hosts.max(16);
