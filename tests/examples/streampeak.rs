@@ -1,9 +1,10 @@
 //! Live heap of a streamed render, natively, part by part: `cargo run --release -p
 //! svcintent-tests --example streampeak -- SERVICES HOSTS` serves a render request for a
 //! generated site through `svcintent_core::api::Stream` (what the module's `svcintent_stream`
-//! serves) under a counting allocator (peak_alloc) and prints the live bytes after the first part, the peak
-//! and the part that reached it, and the peak before the manifest. The module's linear memory
-//! is this peak plus its allocator's fragmentation (docs/performance.md).
+//! serves) under a counting allocator (peak_alloc) and prints, above what the request holds, the
+//! live bytes after the first part, the peak and the part that reached it, and the peak before
+//! the manifest (`STREAMPEAK_PARTS=1`: every part's). The module's linear memory is this peak
+//! plus its allocator's fragmentation (docs/performance.md).
 #![allow(
     clippy::print_stdout,
     clippy::unwrap_used,
@@ -38,6 +39,7 @@ fn main() {
             .collect();
         serde_json::json!({"version": 1, "op": "render", "files": files}).to_string()
     };
+    let every_part = std::env::var_os("STREAMPEAK_PARTS").is_some();
     let base = live();
     ALLOCATOR.reset_peak_usage();
     println!("request {:.1} MiB", mib(request.len()));
@@ -45,8 +47,8 @@ fn main() {
     drop(request);
     println!(
         "after the head: live {:.1} MiB (peak {:.1})",
-        mib(live()),
-        mib(peak())
+        mib(live().saturating_sub(base)),
+        mib(peak().saturating_sub(base))
     );
     let mut part_index = 0usize;
     let mut peak_seen = peak();
@@ -66,7 +68,7 @@ fn main() {
             peak_part = (part_index, tag);
         }
         bytes += part.len();
-        if std::env::var_os("STREAMPEAK_PARTS").is_some() {
+        if every_part {
             println!(
                 "part {part_index} {} {:.1} MiB: live {:.1} MiB, peak {:.1} MiB",
                 char::from(tag),

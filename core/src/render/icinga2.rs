@@ -552,7 +552,7 @@ impl Builder<'_> {
     }
 
     /// The one value of the string `text`.
-    fn text(&mut self, text: &str) -> Value {
+    fn shared_text(&mut self, text: &str) -> Value {
         if let Some(v) = self.strings.get(text) {
             return v.clone();
         }
@@ -562,7 +562,7 @@ impl Builder<'_> {
     }
 
     /// The one value of the list `items`.
-    fn list(&mut self, items: &[String]) -> Value {
+    fn shared_list(&mut self, items: &[String]) -> Value {
         if let Some(v) = self.lists.get(items) {
             return v.clone();
         }
@@ -586,10 +586,10 @@ impl Builder<'_> {
             &s.monitoring.notify
         });
         if !notify.is_empty() {
-            let notify = self.list(notify);
+            let notify = self.shared_list(notify);
             vars.insert("svcintent_notify", notify);
         }
-        let service = svc.map(|svc| self.text(&svc.name));
+        let service = svc.map(|svc| self.shared_text(&svc.name));
         if let Some(service) = &service {
             vars.insert("svcintent_service", service.clone());
         }
@@ -598,9 +598,9 @@ impl Builder<'_> {
         }
         let notes = svc
             .and_then(|s| s.description.as_deref())
-            .map(|d| self.text(d));
-        let host = self.text(host);
-        let check_command = self.text(command);
+            .map(|d| self.shared_text(d));
+        let host = self.shared_text(host);
+        let check_command = self.shared_text(command);
         self.services.push(IcingaService {
             host,
             name,
@@ -1136,11 +1136,9 @@ impl<T: Serialize + std::fmt::Debug + Send + Sync + 'static> minijinja::value::O
 }
 
 /// The model the templates read as `m`: [`Monitoring`]'s fields, its long lists an item at a
-/// time, and `drained_services`, the Services in downtime (filtered here, not by a template
+/// time, and `drained_services`, the Services in downtime (filtered in Rust, not by a template
 /// that would convert every Service to test one flag).
-fn template_model(m: Monitoring) -> Value {
-    let drained_services: Vec<IcingaService> =
-        m.services.iter().filter(|s| s.drain).cloned().collect();
+fn template_model(m: Monitoring, drained_services: Vec<IcingaService>) -> Value {
     minijinja::context! {
         hosts => Value::from_object(ItemByItem(m.hosts)),
         services => Value::from_object(ItemByItem(m.services)),
@@ -1197,15 +1195,16 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
     let mut m = monitoring(cx, &zone);
     // The services each file is made from, for its header and the manifest.
     let commands: Vec<String> = m.commands.iter().map(|c| c.service.clone()).collect();
-    let drained: BTreeSet<String> =
-        crate::collect::set(m.services.iter().filter(|s| s.drain).filter_map(|s| {
-            s.vars
-                .get("svcintent_service")
-                .and_then(|v| v.as_str().map(str::to_owned))
-        }));
+    let drained_services: Vec<IcingaService> =
+        m.services.iter().filter(|s| s.drain).cloned().collect();
+    let drained: BTreeSet<String> = crate::collect::set(
+        drained_services
+            .iter()
+            .filter_map(|s| s.service.as_ref()?.as_str().map(str::to_owned)),
+    );
     let drained: Vec<String> = drained.into_iter().collect();
     let monitored = std::mem::take(&mut m.monitored);
-    let m_value = template_model(m);
+    let m_value = template_model(m, drained_services);
     let mut files = Vec::new();
     for file in FILES {
         let services: Vec<String> = match *file {
@@ -1300,6 +1299,23 @@ mod tests {
                 "{file}"
             );
         }
+    }
+
+    #[test]
+    fn vars_keep_one_value_per_name_in_name_order() {
+        let mut vars = Vars::default();
+        vars.insert("svcintent_service", s("www"));
+        vars.insert("http_port", Value::from(80));
+        vars.insert("svcintent_drain", Value::from(false));
+        vars.insert("http_port", Value::from(443));
+        assert_eq!(vars.get("http_port"), Some(&Value::from(443)));
+        assert!(vars.contains_key("svcintent_drain"));
+        assert!(!vars.contains_key("http_uri"));
+        let json = serde_json::to_string(&vars).unwrap_or_default();
+        assert_eq!(
+            json,
+            r#"{"http_port":443,"svcintent_drain":false,"svcintent_service":"www"}"#
+        );
     }
 
     #[test]

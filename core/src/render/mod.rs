@@ -135,6 +135,9 @@ fn origin_marker(service: Option<String>) -> String {
     s
 }
 
+/// Spare capacity of a rendered file worth giving back (see [`split_origins`]).
+const LARGE_SPARE_CAPACITY: usize = 64 << 10;
+
 /// Removes the origin markers from `contents`, returning the cleaned text and the origins.
 /// Names that are not services (e.g. `bgp` in a firewall comment) count as host-level;
 /// consecutive blocks of the same service merge. A marker without its end is a template bug.
@@ -144,9 +147,12 @@ fn split_origins(
 ) -> Result<(String, Vec<Origin>), String> {
     // Most files have no marker at all (BIRD, loopback, the per-service files): kept as they are.
     if !contents.contains(ORIGIN_OPEN) {
-        // A template's output grows by doubling: give back the unused half of a large file.
+        // A template's output grows by doubling: a large file gives back what it did not use
+        // (a small one is dropped soon enough that a reallocation would cost more than it saves).
         let mut contents = contents;
-        contents.shrink_to_fit();
+        if contents.capacity() - contents.len() > LARGE_SPARE_CAPACITY {
+            contents.shrink_to_fit();
+        }
         return Ok((contents, Vec::new()));
     }
     let mut clean = String::with_capacity(contents.len());

@@ -749,9 +749,6 @@ struct Ran {
     private: bool,
 }
 
-/// Runs `jobs` on `wanted` worker threads (0: [`WORKERS_PER_CPU`] per CPU), each with its own prepared
-/// namespaces; results in the order of `jobs`. After a harness error the workers take no new
-/// job, and the error of the first job that had one is returned.
 /// Workers per CPU when [`Options::jobs`] is 0. A check is not all CPU: `nft -c` waits in one
 /// netlink call while the kernel validates and aborts its transaction (8–18 ms per ruleset),
 /// and every check starts processes. With two workers per CPU, `validate` of 1,000 services ×
@@ -760,6 +757,9 @@ struct Ran {
 /// (docs/performance.md).
 pub const WORKERS_PER_CPU: usize = 2;
 
+/// Runs `jobs` on `wanted` worker threads (0: [`WORKERS_PER_CPU`] per CPU), each with its own
+/// prepared namespaces; results in the order of `jobs`. After a harness error the workers take
+/// no new job, and the error of the first job that had one is returned.
 fn run_checks(ctx: &Ctx, jobs: &[&Job], wanted: usize) -> Result<Vec<Ran>, HarnessError> {
     let workers = if wanted == 0 {
         std::thread::available_parallelism().map_or(1, usize::from) * WORKERS_PER_CPU
