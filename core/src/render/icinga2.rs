@@ -16,7 +16,7 @@
 //!
 //! With two monitoring hosts ([`crate::plan::monitors`]; validation refuses more) both get the
 //! same objects, built for the zone as a whole ([`monitoring`]): only addresses of a family
-//! every member has are checked, and `{address}` is a function of `NodeName` (see [`value`]).
+//! every member has are checked, and `{address}` is a function of `NodeName` (see [`push_value`]).
 //! Icinga2 then gives each object's checks and notifications to one connected endpoint of the
 //! zone. Each also gets [`ZONES_PATH`] (an `Endpoint` per monitoring host, the first by name
 //! connecting to the others; `Zone` [`ZONE`] with both; the package's global zones) and
@@ -87,7 +87,9 @@
 //! `display_name` (not macro-resolved) only ever holds identifiers, addresses and numbers.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use minijinja::value::ValueKind;
 use minijinja::{Environment, Error, ErrorKind, Value};
@@ -164,8 +166,7 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("icinga2_str", |s: &str| string(s));
     env.add_filter("icinga2_macro_str", |s: &str| macro_string(s));
     env.add_filter("icinga2_command_arg", |s: &str| command_arg(s));
-    env.add_filter("icinga2_value", |v: Value| value(&v));
-    env.add_filter("icinga2_key", |k: &str| key(k));
+    env.add_filter("icinga2_vars", vars_block);
 }
 
 /// An Icinga2 double-quoted string literal holding exactly `s`.
@@ -176,27 +177,45 @@ pub fn register(env: &mut Environment<'static>) {
 /// three-digit octal escape (byte-wise, `< 0x20` or `0x7f`; validation admits none of them).
 pub fn string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\{:03o}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    push_string(&mut out, s, false);
     out
 }
 
 /// [`string`] for a value Icinga2 resolves macros in: `$` is doubled (`$$` is a literal `$`).
 pub fn macro_string(s: &str) -> String {
-    string(&s.replace('$', "$$"))
+    let mut out = String::with_capacity(s.len() + 2);
+    push_string(&mut out, s, true);
+    out
+}
+
+/// Appends [`string`] of `s` to `out` ([`macro_string`] when `macros`), in one pass over `s`.
+fn push_string(out: &mut String, s: &str, macros: bool) {
+    out.push('"');
+    // Runs of characters that need no escape are copied whole.
+    let mut plain = 0;
+    for (i, c) in s.char_indices() {
+        let escape = match c {
+            '\\' => "\\\\",
+            '"' => "\\\"",
+            '\n' => "\\n",
+            '\t' => "\\t",
+            '\r' => "\\r",
+            '\u{8}' => "\\b",
+            '\u{c}' => "\\f",
+            '$' if macros => "$$",
+            c if (c as u32) < 0x20 || c == '\u{7f}' => "\\",
+            _ => continue,
+        };
+        out.push_str(s.get(plain..i).unwrap_or_default());
+        out.push_str(escape);
+        if escape == "\\" {
+            // Any other control character: a three-digit octal escape.
+            let _ = write!(out, "{:03o}", c as u32);
+        }
+        plain = i + c.len_utf8();
+    }
+    out.push_str(s.get(plain..).unwrap_or_default());
+    out.push('"');
 }
 
 /// The placeholders of `check.command` arguments and the macros they become.
@@ -230,67 +249,97 @@ pub fn command_arg(arg: &str) -> String {
     string(&out)
 }
 
-/// A custom variable's name (after `vars.`): `[a-z][a-z0-9_]*`. Only names written in this
-/// module reach it.
-fn key(k: &str) -> Result<String, Error> {
-    let ok = k.starts_with(|c: char| c.is_ascii_lowercase())
-        && k.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if ok {
-        Ok(k.to_owned())
-    } else {
-        Err(Error::new(
-            ErrorKind::InvalidOperation,
-            format!("bad variable name {k:?}"),
-        ))
-    }
+/// Whether `name` can be a custom variable's name (after `vars.`): `[a-z][a-z0-9_]*`. Only
+/// names written in this module reach it.
+fn is_key(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// A custom variable's value: booleans and integers bare, strings with [`macro_string`],
 /// lists of those in brackets. A map holds a value per endpoint of the HA zone (endpoint name
 /// to string): it becomes a function that returns the running endpoint's own
 /// (`{{ return { "mon1" = "...", "mon2" = "..." }[NodeName] }}`), which Icinga2 calls when it
-/// resolves the variable for a check, on the endpoint that runs the check.
-fn value(v: &Value) -> Result<String, Error> {
-    if v.kind() == ValueKind::Map {
-        let mut entries = Vec::new();
-        for k in v.try_iter()? {
-            let name = k.as_str().unwrap_or_default().to_owned();
-            let item = v.get_item(&k)?;
-            entries.push(format!(
-                "{} = {}",
-                string(&name),
-                macro_string(item.as_str().unwrap_or_default())
+/// resolves the variable for a check, on the endpoint that runs the check. Appended to `out`.
+fn push_value(out: &mut String, v: &Value) -> Result<(), Error> {
+    match v.kind() {
+        ValueKind::Map => {
+            out.push_str("{{ return { ");
+            for (i, k) in v.try_iter()?.enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                let item = v.get_item(&k)?;
+                push_string(out, k.as_str().unwrap_or_default(), false);
+                out.push_str(" = ");
+                push_string(out, item.as_str().unwrap_or_default(), true);
+            }
+            out.push_str(" }[NodeName] }}");
+        }
+        ValueKind::Seq => {
+            out.push('[');
+            for (i, item) in v.try_iter()?.enumerate() {
+                out.push_str(if i > 0 { ", " } else { " " });
+                push_scalar(out, &item)?;
+            }
+            out.push_str(" ]");
+        }
+        _ => push_scalar(out, v)?,
+    }
+    Ok(())
+}
+
+/// An object's custom variables, one line each in name order: a tab, `vars.`, the name
+/// ([`is_key`]) and ` = ` its value ([`push_value`]), and a newline. One filter call for the whole block: a
+/// Service has eight variables on average, and the template loop around two filter calls per
+/// variable was most of the time `services.conf` took.
+fn vars_block(vars: &Value) -> Result<String, Error> {
+    let mut out = String::new();
+    let mut line = |name: &str, v: &Value| -> Result<(), Error> {
+        if !is_key(name) {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("bad variable name {name:?}"),
             ));
         }
-        return Ok(format!(
-            "{{{{ return {{ {} }}[NodeName] }}}}",
-            entries.join(", ")
-        ));
+        out.push_str("\tvars.");
+        out.push_str(name);
+        out.push_str(" = ");
+        push_value(&mut out, v)?;
+        out.push('\n');
+        Ok(())
+    };
+    if let Some(vars) = vars.downcast_object_ref::<Vars>() {
+        for (name, v) in &vars.0 {
+            line(name, v)?;
+        }
+    } else {
+        for name in vars.try_iter()? {
+            line(name.as_str().unwrap_or_default(), &vars.get_item(&name)?)?;
+        }
     }
-    let scalar = |v: &Value| -> Result<String, Error> {
-        match v.kind() {
-            ValueKind::Bool => Ok(if v.is_true() { "true" } else { "false" }.to_owned()),
-            ValueKind::Number => i64::try_from(v.clone()).map(|n| n.to_string()),
-            ValueKind::String => Ok(macro_string(v.as_str().unwrap_or_default())),
-            other => Err(Error::new(
+    Ok(out)
+}
+
+/// Appends a boolean, an integer or a string ([`macro_string`]) of [`push_value`].
+fn push_scalar(out: &mut String, v: &Value) -> Result<(), Error> {
+    match v.kind() {
+        ValueKind::Bool => out.push_str(if v.is_true() { "true" } else { "false" }),
+        ValueKind::Number => {
+            let n = i64::try_from(v.clone())?;
+            let _ = write!(out, "{n}");
+        }
+        ValueKind::String => push_string(out, v.as_str().unwrap_or_default(), true),
+        other => {
+            return Err(Error::new(
                 ErrorKind::InvalidOperation,
                 format!("no Icinga2 literal for a {other}"),
-            )),
+            ));
         }
-    };
-    if v.kind() == ValueKind::Seq {
-        let items = v
-            .try_iter()?
-            .map(|i| scalar(&i))
-            .collect::<Result<Vec<_>, _>>()?;
-        return Ok(if items.is_empty() {
-            "[ ]".to_owned()
-        } else {
-            format!("[ {} ]", items.join(", "))
-        });
     }
-    scalar(v)
+    Ok(())
 }
 
 /// The BIRD protocol name of a BGP session, as the BIRD target names it
@@ -360,6 +409,21 @@ impl Vars {
     }
 }
 
+/// The templates read an object's variables as a map, in name order, without a copy.
+impl minijinja::value::Object for Vars {
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.get(key.as_str()?).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Values(self.0.iter().map(|(k, _)| Value::from(*k)).collect())
+    }
+}
+
 impl Serialize for Vars {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
@@ -371,8 +435,10 @@ impl Serialize for Vars {
     }
 }
 
-/// A Service object.
-#[derive(Debug, Clone, Serialize)]
+/// A Service object. The templates read it as a minijinja [`Object`](minijinja::value::Object),
+/// field by field, so that none of the tens of thousands of Services of a large site is
+/// converted into a map of template values to be read once.
+#[derive(Debug, Clone)]
 pub struct IcingaService {
     /// Host object name (a string).
     pub host: Value,
@@ -384,8 +450,9 @@ pub struct IcingaService {
     pub check_command: Value,
     /// Free text (the service's description; a string).
     pub notes: Option<Value>,
-    /// Custom variables (the check command's and ours).
-    pub vars: Vars,
+    /// Custom variables (the check command's and ours), shared with the template value that
+    /// reads them.
+    pub vars: Arc<Vars>,
     /// In permanent downtime.
     pub drain: bool,
     /// The svcintent service this object checks (a string; `None`: host-level, e.g. BGP
@@ -397,6 +464,47 @@ impl IcingaService {
     /// The Host object's name.
     fn host_name(&self) -> &str {
         self.host.as_str().unwrap_or_default()
+    }
+
+    /// The fields the templates read (`s.<field>`).
+    const FIELDS: &'static [&'static str] = &[
+        "host",
+        "name",
+        "display_name",
+        "check_command",
+        "notes",
+        "vars",
+        "drain",
+        "service",
+    ];
+}
+
+/// A Service as the templates see it: each field made a template value when a template reads
+/// it (the shared strings and the variables are reference counts, not copies).
+impl minijinja::value::Object for IcingaService {
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let optional = |v: &Option<Value>| v.clone().unwrap_or(Value::from(()));
+        Some(match key.as_str()? {
+            "host" => self.host.clone(),
+            "name" => Value::from(self.name.as_str()),
+            "display_name" => Value::from(self.display_name.as_str()),
+            "check_command" => self.check_command.clone(),
+            "notes" => optional(&self.notes),
+            "vars" => {
+                Value::from_dyn_object(minijinja::value::DynObject::new(Arc::clone(&self.vars)))
+            }
+            "drain" => Value::from(self.drain),
+            "service" => optional(&self.service),
+            _ => return None,
+        })
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Str(Self::FIELDS)
     }
 }
 
@@ -412,7 +520,7 @@ pub struct IcingaCommand {
 }
 
 /// Everything the templates render for one monitoring host.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Monitoring {
     /// Host objects (site hosts, then VIP hosts).
     pub hosts: Vec<IcingaHost>,
@@ -607,7 +715,7 @@ impl Builder<'_> {
             display_name,
             check_command,
             notes,
-            vars,
+            vars: Arc::new(vars),
             drain,
             service,
         });
@@ -620,13 +728,16 @@ impl Builder<'_> {
         }
         let host = vip_host_name(&svc.name);
         let family = if vip.is_ipv4() { "4" } else { "6" };
+        // The VIP as text, formatted once for every object and variable that names it.
+        let vip_text = vip.to_string();
+        let address = s(vip_text.as_str());
         let mut vars = Vars::default();
-        vars.insert("ping_address", s(vip.to_string()));
-        vars.insert("svcintent_vip", s(vip.to_string()));
+        vars.insert("ping_address", address.clone());
+        vars.insert("svcintent_vip", address.clone());
         self.push(
             &host,
-            format!("ping_{vip}"),
-            format!("{} VIP {vip} reachable", svc.name),
+            format!("ping_{vip_text}"),
+            format!("{} VIP {vip_text} reachable", svc.name),
             &format!("ping{family}"),
             Some(svc),
             vars,
@@ -635,12 +746,12 @@ impl Builder<'_> {
         let command_check = matches!(svc.check.kind, CheckKind::Command { .. });
         for port in &svc.ports {
             let mut vars = Vars::default();
-            vars.insert("svcintent_vip", s(vip.to_string()));
+            vars.insert("svcintent_vip", address.clone());
             vars.insert("svcintent_port", Value::from(port.port));
             let command = match port.proto {
-                Proto::Tcp => tcp_frontend(svc, vip, port.port, &mut vars),
+                Proto::Tcp => tcp_frontend(svc, &address, port.port, &mut vars),
                 Proto::Udp if port.port == 53 && !command_check => {
-                    vars.insert("dig_server", s(vip.to_string()));
+                    vars.insert("dig_server", address.clone());
                     vars.insert("dig_port", Value::from(port.port));
                     vars.insert("dig_lookup", s("."));
                     vars.insert("dig_record_type", s("NS"));
@@ -650,9 +761,9 @@ impl Builder<'_> {
             };
             self.push(
                 &host,
-                format!("{}_{}_{vip}", port.proto.as_str(), port.port),
+                format!("{}_{}_{vip_text}", port.proto.as_str(), port.port),
                 format!(
-                    "{} {}/{} on {vip} ({command})",
+                    "{} {}/{} on {vip_text} ({command})",
                     svc.name,
                     port.port,
                     port.proto.as_str()
@@ -665,7 +776,7 @@ impl Builder<'_> {
         }
         if command_check {
             let mut vars = Vars::default();
-            vars.insert("svcintent_vip", s(vip.to_string()));
+            vars.insert("svcintent_vip", address.clone());
             let port = svc
                 .ports
                 .iter()
@@ -675,8 +786,8 @@ impl Builder<'_> {
             vars.insert("svcintent_address", self.own_address(vip));
             self.push(
                 &host,
-                format!("health_{vip}"),
-                format!("{} health check on {vip}", svc.name),
+                format!("health_{vip_text}"),
+                format!("{} health check on {vip_text}", svc.name),
                 &command_name(&svc.name),
                 Some(svc),
                 vars,
@@ -930,7 +1041,9 @@ fn proxy_header_check(
 }
 
 /// The check of a TCP frontend port; fills the command's variables.
-fn tcp_frontend(svc: &Service, vip: IpAddr, port: u16, vars: &mut Vars) -> &'static str {
+///
+/// `vip`: the VIP's address as text.
+fn tcp_frontend(svc: &Service, vip: &Value, port: u16, vars: &mut Vars) -> &'static str {
     let (tls_port, redirect) = match svc.haproxy.as_ref().map(|h| &h.tls) {
         Some(Tls::Terminate {
             ports,
@@ -956,7 +1069,7 @@ fn tcp_frontend(svc: &Service, vip: IpAddr, port: u16, vars: &mut Vars) -> &'sta
     let checked_here = svc.haproxy.is_some() || check_port == Some(port);
     let http_check = checked_here && matches!(svc.check.kind, CheckKind::Http { .. });
     if http_mode || http_check {
-        vars.insert("http_address", s(vip.to_string()));
+        vars.insert("http_address", vip.clone());
         vars.insert("http_port", Value::from(port));
         let server_name = svc
             .haproxy
@@ -998,14 +1111,14 @@ fn tcp_frontend(svc: &Service, vip: IpAddr, port: u16, vars: &mut Vars) -> &'sta
     }
     let tls_check = checked_here && matches!(svc.check.kind, CheckKind::Tls { .. });
     if tls_port || tls_check {
-        vars.insert("ssl_address", s(vip.to_string()));
+        vars.insert("ssl_address", vip.clone());
         vars.insert("ssl_port", Value::from(port));
         if let CheckKind::Tls { sni: Some(sni), .. } = &svc.check.kind {
             vars.insert("ssl_sni", s(sni));
         }
         return "ssl";
     }
-    vars.insert("tcp_address", s(vip.to_string()));
+    vars.insert("tcp_address", vip.clone());
     vars.insert("tcp_port", Value::from(port));
     "tcp"
 }
@@ -1135,14 +1248,38 @@ impl<T: Serialize + std::fmt::Debug + Send + Sync + 'static> minijinja::value::O
     }
 }
 
+/// A list of objects the templates read in place ([`IcingaService`]): an item is handed out as
+/// a reference to the object, never converted.
+#[derive(Debug)]
+struct Objects<T>(Vec<Arc<T>>);
+
+impl<T: minijinja::value::Object + Send + Sync + 'static> minijinja::value::Object for Objects<T> {
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, index: &Value) -> Option<Value> {
+        let item = self.0.get(index.as_usize()?)?;
+        Some(Value::from_dyn_object(minijinja::value::DynObject::new(
+            Arc::clone(item),
+        )))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Seq(self.0.len())
+    }
+}
+
 /// The model the templates read as `m`: [`Monitoring`]'s fields, its long lists an item at a
 /// time, and `drained_services`, the Services in downtime (filtered in Rust, not by a template
 /// that would convert every Service to test one flag).
-fn template_model(m: Monitoring, drained_services: Vec<IcingaService>) -> Value {
+fn template_model(m: Monitoring) -> Value {
+    let services: Vec<Arc<IcingaService>> = m.services.into_iter().map(Arc::new).collect();
+    let drained_services = services.iter().filter(|s| s.drain).cloned().collect();
     minijinja::context! {
         hosts => Value::from_object(ItemByItem(m.hosts)),
-        services => Value::from_object(ItemByItem(m.services)),
-        drained_services => Value::from_object(ItemByItem(drained_services)),
+        services => Value::from_object(Objects(services)),
+        drained_services => Value::from_object(Objects(drained_services)),
         commands => Value::from_object(ItemByItem(m.commands)),
         users => m.users,
         notify_hosts => m.notify_hosts,
@@ -1195,16 +1332,15 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
     let mut m = monitoring(cx, &zone);
     // The services each file is made from, for its header and the manifest.
     let commands: Vec<String> = m.commands.iter().map(|c| c.service.clone()).collect();
-    let drained_services: Vec<IcingaService> =
-        m.services.iter().filter(|s| s.drain).cloned().collect();
     let drained: BTreeSet<String> = crate::collect::set(
-        drained_services
+        m.services
             .iter()
+            .filter(|s| s.drain)
             .filter_map(|s| s.service.as_ref()?.as_str().map(str::to_owned)),
     );
     let drained: Vec<String> = drained.into_iter().collect();
     let monitored = std::mem::take(&mut m.monitored);
-    let m_value = template_model(m, drained_services);
+    let m_value = template_model(m);
     let mut files = Vec::new();
     for file in FILES {
         let services: Vec<String> = match *file {
@@ -1316,6 +1452,29 @@ mod tests {
             json,
             r#"{"http_port":443,"svcintent_drain":false,"svcintent_service":"www"}"#
         );
+    }
+
+    #[test]
+    fn a_vars_block_is_one_assignment_per_variable_in_name_order() {
+        let mut vars = Vars::default();
+        vars.insert("svcintent_service", s("w$w"));
+        vars.insert("http_port", Value::from(443));
+        vars.insert("svcintent_notify", Value::from(vec!["noc"]));
+        let expected = "\tvars.http_port = 443\n\tvars.svcintent_notify = [ \"noc\" ]\n\tvars.svcintent_service = \"w$$w\"\n";
+        // As the Services hand it out (the object itself) and as a serialised map (Hosts).
+        let object = Value::from_object(vars.clone());
+        assert_eq!(vars_block(&object).ok().as_deref(), Some(expected));
+        let map = Value::from_serialize(&vars);
+        assert_eq!(vars_block(&map).ok().as_deref(), Some(expected));
+        let bad = Value::from_iter([("Bad-Name", Value::from(1))]);
+        assert!(vars_block(&bad).is_err());
+        assert!(!is_key("9lives") && !is_key("") && is_key("a_9"));
+    }
+
+    fn value(v: &Value) -> Result<String, Error> {
+        let mut out = String::new();
+        push_value(&mut out, v)?;
+        Ok(out)
     }
 
     #[test]
