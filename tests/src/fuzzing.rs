@@ -108,8 +108,8 @@ pub fn check_output(output: &svcintent_core::render::Output) {
 }
 
 /// Whether all eight bytes of `word` are printable ASCII (`0x20..=0x7E`): none is a control
-/// character, outside ASCII, or anything [`forbidden_char`] refuses (it refuses only control
-/// characters and characters above U+0084), and each is a whole character.
+/// character, outside ASCII, or anything [`forbidden_char`] refuses (control characters, U+007F
+/// to U+009F among them, and a few characters above U+2000), and each is a whole character.
 fn printable_ascii_word(word: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
