@@ -18,7 +18,8 @@
 # tests/fixtures/fuzz/TARGET/NAME, and `cargo test -p svcintent-tests --test fuzz_regressions`
 # replays it on the stable toolchain.
 #
-# Environment: FUZZ_TARGET_DIR (cargo target dir of the fuzz build, default target/fuzz),
+# Environment: FUZZ_TARGET_DIR (cargo target dir of the fuzz build, default target/fuzz; `site`
+# builds in its no-trace-compares/ subdirectory),
 # FUZZ_JOBS (libFuzzer -fork=N, default none), FUZZ_ARGS (more libFuzzer flags),
 # NICE (nice level for the fuzzing itself, default 0), FUZZ_CODEGEN_UNITS (rustc codegen units
 # of the fuzz build; cargo-fuzz's default is 1, for the fastest executions: the module target's
@@ -35,9 +36,23 @@ TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then TARGETS=(compile site module); fi
 CARGO_FUZZ_VERSION=0.13.1
 FUZZ_TARGET_DIR="${FUZZ_TARGET_DIR:-$ROOT/target/fuzz}"
-# Build options, the same for `cargo fuzz build` and `cargo fuzz run` (else run builds again).
-BUILD_OPTS=(--fuzz-dir . --sanitizer none --target-dir "$FUZZ_TARGET_DIR")
-if [ -n "${FUZZ_CODEGEN_UNITS:-}" ]; then BUILD_OPTS+=(--codegen-units "$FUZZ_CODEGEN_UNITS"); fi
+# Build options of TARGET, the same for `cargo fuzz build` and `cargo fuzz run` (else run builds
+# again). `site` is built without cargo-fuzz's comparison tracing (`--no-trace-compares`), in its
+# own target directory (other RUSTFLAGS than `compile`'s build): its bytes are only read as the
+# generator's choices (`int_in_range`), never compared with what the compiler compares, so the
+# traced operands cannot guide its mutations, and the tracing hooks were over half of an
+# execution's instructions (docs/reliability.md). `compile`, whose bytes are the YAML the
+# compiler compares, keeps it.
+build_opts_of() {
+  local opts=(--fuzz-dir . --sanitizer none)
+  if [ -n "${FUZZ_CODEGEN_UNITS:-}" ]; then opts+=(--codegen-units "$FUZZ_CODEGEN_UNITS"); fi
+  if [ "$1" = site ]; then
+    opts+=(--no-trace-compares --target-dir "$FUZZ_TARGET_DIR/no-trace-compares")
+  else
+    opts+=(--target-dir "$FUZZ_TARGET_DIR")
+  fi
+  printf '%s\n' "${opts[@]}"
+}
 NICE="${NICE:-0}"
 
 say() { printf 'fuzz.sh: %s\n' "$*" >&2; }
@@ -127,19 +142,17 @@ PY
   esac
 }
 
-# 4. Build the packages of the chosen targets once, then run each target. `compile` and `site`
-# live in fuzz/ (the compiler core only); `module` in fuzz/module/ (the runner, wasmtime).
+# 4. Build each chosen target, then run each. `compile` and `site` live in fuzz/ (the compiler
+# core only); `module` in fuzz/module/ (the runner, wasmtime).
 package_of() { if [ "$1" = module ]; then echo fuzz/module; else echo fuzz; fi; }
 export CARGO_TARGET_DIR="$FUZZ_TARGET_DIR"
-built=" "
 for t in "${TARGETS[@]}"; do
   pkg=$(package_of "$t")
-  case "$built" in *" $pkg "*) continue ;; esac
-  say "building $pkg (nightly $NIGHTLY)"
+  mapfile -t opts < <(build_opts_of "$t")
+  say "building $t in $pkg (nightly $NIGHTLY)"
   # From inside the package (its toolchain file, or fuzz/'s, applies) and named explicitly:
   # cargo-fuzz would otherwise take <project>/fuzz for every package.
-  (cd "$pkg" && cargo fuzz build "${BUILD_OPTS[@]}")
-  built="$built$pkg "
+  (cd "$pkg" && cargo fuzz build "${opts[@]}" "$t")
 done
 
 status=0
@@ -148,9 +161,10 @@ for t in "${TARGETS[@]}"; do
   mkdir -p "fuzz/artifacts/$t"
   regress=()
   if [ -d "tests/fixtures/fuzz/$t" ]; then regress=("$ROOT/tests/fixtures/fuzz/$t"); fi
+  mapfile -t opts < <(build_opts_of "$t")
   say "$t: ${SECONDS_PER_TARGET}s"
   # shellcheck disable=SC2086
-  if ! (cd "$(package_of "$t")" && nice -n "$NICE" cargo fuzz run "${BUILD_OPTS[@]}" "$t" \
+  if ! (cd "$(package_of "$t")" && nice -n "$NICE" cargo fuzz run "${opts[@]}" "$t" \
       "$ROOT/fuzz/corpus/$t" "${regress[@]}" -- \
       -max_total_time="$SECONDS_PER_TARGET" -timeout=60 -rss_limit_mb=4096 -max_len=65536 \
       -artifact_prefix="$ROOT/fuzz/artifacts/$t/" -print_final_stats=1 \

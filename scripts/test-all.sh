@@ -66,8 +66,9 @@ bash scripts/test-ansible.sh --deb "$DEB"
 
 # Reliability (docs/reliability.md). The committed crash inputs are replayed by `cargo test`
 # (tests/tests/fuzz_regressions.rs). Then each fuzz target for 60 s: compile and site (the
-# compiler core only: a build of about 2 minutes with the pinned nightly, which scripts/fuzz.sh
-# installs with cargo-fuzz), and module (an instrumented release build of the runner, wasmtime
+# compiler core only: a build of about 2 minutes of CPU each with the pinned nightly, which
+# scripts/fuzz.sh installs with cargo-fuzz; site is built without comparison tracing, in its own
+# target directory), and module (an instrumented release build of the runner, wasmtime
 # and cranelift: with 16 codegen units instead of cargo-fuzz's one, 7 min 19 s with the 60 s run
 # here on 2 cores; the long runs made by hand use one unit, for speed).
 step "fuzzing: compile and site, 60 s each (scripts/fuzz.sh)"
