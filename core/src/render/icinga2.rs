@@ -1248,6 +1248,28 @@ impl<T: Serialize + std::fmt::Debug + Send + Sync + 'static> minijinja::value::O
     }
 }
 
+/// A list of objects the templates read in place ([`IcingaService`]): an item is handed out as
+/// a reference to the object, never converted.
+#[derive(Debug)]
+struct Objects<T>(Vec<Arc<T>>);
+
+impl<T: minijinja::value::Object + Send + Sync + 'static> minijinja::value::Object for Objects<T> {
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, index: &Value) -> Option<Value> {
+        let item = self.0.get(index.as_usize()?)?;
+        Some(Value::from_dyn_object(minijinja::value::DynObject::new(
+            Arc::clone(item),
+        )))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Seq(self.0.len())
+    }
+}
+
 /// The model the templates read as `m`: [`Monitoring`]'s fields, its long lists an item at a
 /// time, and `drained_services`, the Services in downtime (filtered in Rust, not by a template
 /// that would convert every Service to test one flag).
@@ -1256,8 +1278,8 @@ fn template_model(m: Monitoring) -> Value {
     let drained_services = services.iter().filter(|s| s.drain).cloned().collect();
     minijinja::context! {
         hosts => Value::from_object(ItemByItem(m.hosts)),
-        services => Value::from_object(super::ObjectList(services)),
-        drained_services => Value::from_object(super::ObjectList(drained_services)),
+        services => Value::from_object(Objects(services)),
+        drained_services => Value::from_object(Objects(drained_services)),
         commands => Value::from_object(ItemByItem(m.commands)),
         users => m.users,
         notify_hosts => m.notify_hosts,

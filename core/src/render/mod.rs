@@ -19,7 +19,7 @@ pub mod nftables;
 use std::cell::{OnceCell, RefCell};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use ipnet::IpNet;
 
@@ -551,34 +551,6 @@ impl Context<'_> {
             file,
             sha256,
         })
-    }
-}
-
-/// A list the templates read in place: each item is a minijinja [`Object`] handed out by
-/// reference when a loop reaches it, never converted into a map of template values. For the
-/// long lists (Icinga2's Services, nftables' set elements), where converting every item of a
-/// large site cost more than the template work on it.
-///
-/// [`Object`]: minijinja::value::Object
-#[derive(Debug)]
-struct ObjectList<T>(Vec<Arc<T>>);
-
-impl<T: minijinja::value::Object + Send + Sync + 'static> minijinja::value::Object
-    for ObjectList<T>
-{
-    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
-        minijinja::value::ObjectRepr::Seq
-    }
-
-    fn get_value(self: &Arc<Self>, index: &minijinja::Value) -> Option<minijinja::Value> {
-        let item = self.0.get(index.as_usize()?)?;
-        Some(minijinja::Value::from_dyn_object(
-            minijinja::value::DynObject::new(Arc::clone(item)),
-        ))
-    }
-
-    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
-        minijinja::value::Enumerator::Seq(self.0.len())
     }
 }
 

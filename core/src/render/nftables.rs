@@ -44,10 +44,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use ipnet::IpNet;
-use minijinja::{Environment, Error, ErrorKind, Value};
+use minijinja::{Environment, Error, ErrorKind};
 use serde::Serialize;
 
 use super::{Context, RenderError, RenderedFile, Target};
@@ -119,47 +118,17 @@ pub struct FamilySets {
     pub allowed: Vec<Element>,
 }
 
-impl Element {
-    /// The fields the template reads (`e.<field>`).
-    const FIELDS: &'static [&'static str] = &["daddr", "proto", "port", "source", "comment"];
-}
-
-/// An element as the template reads it: each field made a template value when read (a
-/// balancer's file has thousands of elements; see [`super::ObjectList`]).
-impl minijinja::value::Object for Element {
-    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
-        minijinja::value::ObjectRepr::Map
-    }
-
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        Some(match key.as_str()? {
-            "daddr" => Value::from(self.daddr.to_string()),
-            "proto" => Value::from(self.proto),
-            "port" => Value::from(self.port),
-            "source" => self
-                .source
-                .map_or(Value::from(()), |net| Value::from(net.to_string())),
-            "comment" => Value::from(self.comment.as_str()),
-            _ => return None,
-        })
-    }
-
-    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
-        minijinja::value::Enumerator::Str(Self::FIELDS)
-    }
-}
-
-/// One family's sets as the template reads them (`sets.vips`, `sets.ports`, ...).
-fn family_value(sets: FamilySets) -> Value {
-    let elements = |list: Vec<Element>| {
-        Value::from_object(super::ObjectList(list.into_iter().map(Arc::new).collect()))
-    };
-    minijinja::context! {
-        vips => Value::from_iter(sets.vips.iter().map(|vip| vip.to_string())),
-        ports => elements(sets.ports),
-        open => elements(sets.open),
-        allowed => elements(sets.allowed),
-    }
+/// What the template renders for one host.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ruleset {
+    /// The file header (comment lines).
+    pub header: String,
+    /// IPv4 sets.
+    pub v4: FamilySets,
+    /// IPv6 sets.
+    pub v6: FamilySets,
+    /// Services that contributed.
+    pub services: Vec<String>,
 }
 
 fn proto(p: Proto) -> &'static str {
@@ -245,10 +214,11 @@ pub fn ruleset(host: &HostPlan) -> (FamilySets, FamilySets, Vec<String>) {
 pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, RenderError> {
     let (v4, v6, services) = ruleset(host);
     let header = cx.header("#", &host.name, &services);
-    let ctx = minijinja::context! {
+    let ctx = Ruleset {
         header,
-        v4 => family_value(v4),
-        v6 => family_value(v6),
+        v4,
+        v6,
+        services: services.clone(),
     };
     let contents = cx.render_template(Target::Nftables, &host.name, TEMPLATE, &ctx)?;
     Ok(vec![RenderedFile {
