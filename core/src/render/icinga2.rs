@@ -311,8 +311,8 @@ fn vars_block(vars: &Value) -> Result<String, Error> {
         out.push('\n');
         Ok(())
     };
-    if let Some(vars) = vars.downcast_object_ref::<Vars>() {
-        for (name, v) in &vars.0 {
+    if let Some(service) = vars.downcast_object_ref::<ServiceVars>() {
+        for (name, v) in &service.0.vars.0 {
             line(name, v)?;
         }
     } else {
@@ -409,21 +409,6 @@ impl Vars {
     }
 }
 
-/// The templates read an object's variables as a map, in name order, without a copy.
-impl minijinja::value::Object for Vars {
-    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
-        minijinja::value::ObjectRepr::Map
-    }
-
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        self.get(key.as_str()?).cloned()
-    }
-
-    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
-        minijinja::value::Enumerator::Values(self.0.iter().map(|(k, _)| Value::from(*k)).collect())
-    }
-}
-
 impl Serialize for Vars {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
@@ -450,9 +435,8 @@ pub struct IcingaService {
     pub check_command: Value,
     /// Free text (the service's description; a string).
     pub notes: Option<Value>,
-    /// Custom variables (the check command's and ours), shared with the template value that
-    /// reads them.
-    pub vars: Arc<Vars>,
+    /// Custom variables (the check command's and ours).
+    pub vars: Vars,
     /// In permanent downtime.
     pub drain: bool,
     /// The svcintent service this object checks (a string; `None`: host-level, e.g. BGP
@@ -494,9 +478,7 @@ impl minijinja::value::Object for IcingaService {
             "display_name" => Value::from(self.display_name.as_str()),
             "check_command" => self.check_command.clone(),
             "notes" => optional(&self.notes),
-            "vars" => {
-                Value::from_dyn_object(minijinja::value::DynObject::new(Arc::clone(&self.vars)))
-            }
+            "vars" => Value::from_object(ServiceVars(Arc::clone(self))),
             "drain" => Value::from(self.drain),
             "service" => optional(&self.service),
             _ => return None,
@@ -505,6 +487,26 @@ impl minijinja::value::Object for IcingaService {
 
     fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
         minijinja::value::Enumerator::Str(Self::FIELDS)
+    }
+}
+
+/// A Service's variables as the templates read them (`s.vars`): a map in name order, read in
+/// place through the Service.
+#[derive(Debug)]
+struct ServiceVars(Arc<IcingaService>);
+
+impl minijinja::value::Object for ServiceVars {
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.0.vars.get(key.as_str()?).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        let names = self.0.vars.0.iter().map(|(k, _)| Value::from(*k));
+        minijinja::value::Enumerator::Values(names.collect())
     }
 }
 
@@ -525,7 +527,8 @@ pub struct Monitoring {
     /// Host objects (site hosts, then VIP hosts).
     pub hosts: Vec<IcingaHost>,
     /// Service objects, sorted by host and name.
-    pub services: Vec<IcingaService>,
+    /// (Each shared with the template value that reads it: see [`ObjectList`].)
+    pub services: Vec<Arc<IcingaService>>,
     /// Command-check CheckCommands.
     pub commands: Vec<IcingaCommand>,
     /// User names.
@@ -555,7 +558,7 @@ struct Builder<'a> {
     intent: &'a Intent,
     cx: &'a Context<'a>,
     zone: &'a [&'a Host],
-    services: Vec<IcingaService>,
+    services: Vec<Arc<IcingaService>>,
     /// One template value per distinct string and per distinct notify list of the Services'
     /// fields: a Service shares its Host's name, its check command, its service's name, notes
     /// and notify list with many others (some 85,000 Services at 10,000 services), and a clone
@@ -709,16 +712,16 @@ impl Builder<'_> {
             .map(|d| self.shared_text(d));
         let host = self.shared_text(host);
         let check_command = self.shared_text(command);
-        self.services.push(IcingaService {
+        self.services.push(Arc::new(IcingaService {
             host,
             name,
             display_name,
             check_command,
             notes,
-            vars: Arc::new(vars),
+            vars,
             drain,
             service,
-        });
+        }));
     }
 
     /// ping, per-port and command checks of one VIP.
@@ -1251,9 +1254,11 @@ impl<T: Serialize + std::fmt::Debug + Send + Sync + 'static> minijinja::value::O
 /// A list of objects the templates read in place ([`IcingaService`]): an item is handed out as
 /// a reference to the object, never converted.
 #[derive(Debug)]
-struct Objects<T>(Vec<Arc<T>>);
+struct ObjectList<T>(Vec<Arc<T>>);
 
-impl<T: minijinja::value::Object + Send + Sync + 'static> minijinja::value::Object for Objects<T> {
+impl<T: minijinja::value::Object + Send + Sync + 'static> minijinja::value::Object
+    for ObjectList<T>
+{
     fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
         minijinja::value::ObjectRepr::Seq
     }
@@ -1274,12 +1279,12 @@ impl<T: minijinja::value::Object + Send + Sync + 'static> minijinja::value::Obje
 /// time, and `drained_services`, the Services in downtime (filtered in Rust, not by a template
 /// that would convert every Service to test one flag).
 fn template_model(m: Monitoring) -> Value {
-    let services: Vec<Arc<IcingaService>> = m.services.into_iter().map(Arc::new).collect();
+    let services = m.services;
     let drained_services = services.iter().filter(|s| s.drain).cloned().collect();
     minijinja::context! {
         hosts => Value::from_object(ItemByItem(m.hosts)),
-        services => Value::from_object(Objects(services)),
-        drained_services => Value::from_object(Objects(drained_services)),
+        services => Value::from_object(ObjectList(services)),
+        drained_services => Value::from_object(ObjectList(drained_services)),
         commands => Value::from_object(ItemByItem(m.commands)),
         users => m.users,
         notify_hosts => m.notify_hosts,
@@ -1461,9 +1466,22 @@ mod tests {
         vars.insert("http_port", Value::from(443));
         vars.insert("svcintent_notify", Value::from(vec!["noc"]));
         let expected = "\tvars.http_port = 443\n\tvars.svcintent_notify = [ \"noc\" ]\n\tvars.svcintent_service = \"w$$w\"\n";
-        // As the Services hand it out (the object itself) and as a serialised map (Hosts).
-        let object = Value::from_object(vars.clone());
-        assert_eq!(vars_block(&object).ok().as_deref(), Some(expected));
+        // As a Service hands it out (`s.vars`, read in place) and as a serialised map (Hosts).
+        let service = Arc::new(IcingaService {
+            host: s("web1"),
+            name: "backend_www_80".to_owned(),
+            display_name: "www backend".to_owned(),
+            check_command: s("http"),
+            notes: None,
+            vars: vars.clone(),
+            drain: false,
+            service: None,
+        });
+        let object = minijinja::value::Object::get_value(&service, &Value::from("vars"));
+        assert_eq!(
+            object.as_ref().map(|v| vars_block(v).ok()),
+            Some(Some(expected.to_owned()))
+        );
         let map = Value::from_serialize(&vars);
         assert_eq!(vars_block(&map).ok().as_deref(), Some(expected));
         let bad = Value::from_iter([("Bad-Name", Value::from(1))]);
