@@ -292,9 +292,9 @@ fn push_value(out: &mut String, v: &Value) -> Result<(), Error> {
 }
 
 /// An object's custom variables, one line each in name order: a tab, `vars.`, the name
-/// ([`is_key`]) and ` = ` its value ([`push_value`]), and a newline. One filter call for the whole block: a
-/// Service has eight variables on average, and the template loop around two filter calls per
-/// variable was most of the time `services.conf` took.
+/// ([`is_key`]) and ` = ` its value ([`push_value`]), and a newline. One filter call for the
+/// whole block: a Service has eight variables on average, and a template loop of two filter
+/// calls per variable was most of the time `services.conf` took.
 fn vars_block(vars: &Value) -> Result<String, Error> {
     let mut out = String::new();
     let mut line = |name: &str, v: &Value| -> Result<(), Error> {
@@ -526,8 +526,8 @@ pub struct IcingaCommand {
 pub struct Monitoring {
     /// Host objects (site hosts, then VIP hosts).
     pub hosts: Vec<IcingaHost>,
-    /// Service objects, sorted by host and name.
-    /// (Each shared with the template value that reads it: see [`ObjectList`].)
+    /// Service objects, sorted by host and name, each shared with the template value that
+    /// reads it.
     pub services: Vec<Arc<IcingaService>>,
     /// Command-check CheckCommands.
     pub commands: Vec<IcingaCommand>,
