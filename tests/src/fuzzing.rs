@@ -123,6 +123,23 @@ fn printable_ascii_word(word: u64) -> bool {
     (below_space | is_delete | word) & HIGH_BITS == 0
 }
 
+/// Whether [`check_output`] refuses character `c` in a file of `target`: `Some("")` for a
+/// character nothing may hold, `Some("non-ASCII ")` when only its target's lack of escapes
+/// refuses it. `indentation` says whether everything since the line's start was a tab, and is
+/// updated past `c`: tabs indent the nftables and Icinga2 templates (their tools' own style)
+/// and are allowed only in a line's leading whitespace, where no value is ever written.
+fn refused_char(c: char, indentation: &mut bool, target: Target) -> Option<&'static str> {
+    let indent = *indentation && c == '\t';
+    *indentation = c == '\n' || indent;
+    if c != '\n' && !indent && forbidden_char(c) {
+        return Some("");
+    }
+    if !c.is_ascii() && !target_carries_unicode(target) {
+        return Some("non-ASCII ");
+    }
+    None
+}
+
 /// The first character of a file's `text` that [`check_output`] refuses in a file of `target`:
 /// its byte offset, the character, and `"non-ASCII "` when only its target's lack of escapes
 /// refuses it. Runs of printable ASCII, nearly all of every file, are skipped eight bytes at a
@@ -130,9 +147,7 @@ fn printable_ascii_word(word: u64) -> bool {
 /// a fifth of a `site` execution); every other character is checked one by one.
 fn unclean_char(text: &str, target: Target) -> Option<(usize, char, &'static str)> {
     let bytes = text.as_bytes();
-    // Whether everything since the line's start was a tab: tabs indent the nftables and
-    // Icinga2 templates (their tools' own style) and are allowed only in a line's leading
-    // whitespace, where no value is ever written.
+    // See [`refused_char`]; printable ASCII is never refused and ends the indentation.
     let mut indentation = true;
     let mut i = 0;
     while i < bytes.len() {
@@ -154,13 +169,8 @@ fn unclean_char(text: &str, target: Target) -> Option<(usize, char, &'static str
             indentation = false;
         }
         let c = text.get(i..).and_then(|rest| rest.chars().next())?;
-        let indent = indentation && c == '\t';
-        indentation = c == '\n' || indent;
-        if c != '\n' && !indent && forbidden_char(c) {
-            return Some((i, c, ""));
-        }
-        if !c.is_ascii() && !target_carries_unicode(target) {
-            return Some((i, c, "non-ASCII "));
+        if let Some(what) = refused_char(c, &mut indentation, target) {
+            return Some((i, c, what));
         }
         i += c.len_utf8();
     }
@@ -373,20 +383,12 @@ mod tests {
         }
     }
 
-    /// The character-by-character check `unclean_char` replaced.
+    /// The character-by-character check `unclean_char` replaced: every character through
+    /// [`refused_char`], none skipped.
     fn unclean_char_one_by_one(text: &str, target: Target) -> Option<(usize, char, &'static str)> {
         let mut indentation = true;
-        for (i, c) in text.char_indices() {
-            let indent = indentation && c == '\t';
-            indentation = c == '\n' || indent;
-            if c != '\n' && !indent && forbidden_char(c) {
-                return Some((i, c, ""));
-            }
-            if !c.is_ascii() && !target_carries_unicode(target) {
-                return Some((i, c, "non-ASCII "));
-            }
-        }
-        None
+        text.char_indices()
+            .find_map(|(i, c)| Some((i, c, refused_char(c, &mut indentation, target)?)))
     }
 
     #[test]

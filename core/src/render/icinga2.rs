@@ -195,22 +195,24 @@ fn push_string(out: &mut String, s: &str, macros: bool) {
     let mut plain = 0;
     for (i, c) in s.char_indices() {
         let escape = match c {
-            '\\' => "\\\\",
-            '"' => "\\\"",
-            '\n' => "\\n",
-            '\t' => "\\t",
-            '\r' => "\\r",
-            '\u{8}' => "\\b",
-            '\u{c}' => "\\f",
-            '$' if macros => "$$",
-            c if (c as u32) < 0x20 || c == '\u{7f}' => "\\",
+            '\\' => Some("\\\\"),
+            '"' => Some("\\\""),
+            '\n' => Some("\\n"),
+            '\t' => Some("\\t"),
+            '\r' => Some("\\r"),
+            '\u{8}' => Some("\\b"),
+            '\u{c}' => Some("\\f"),
+            '$' if macros => Some("$$"),
+            // Any other control character: a three-digit octal escape.
+            c if (c as u32) < 0x20 || c == '\u{7f}' => None,
             _ => continue,
         };
         out.push_str(s.get(plain..i).unwrap_or_default());
-        out.push_str(escape);
-        if escape == "\\" {
-            // Any other control character: a three-digit octal escape.
-            let _ = write!(out, "{:03o}", c as u32);
+        match escape {
+            Some(escape) => out.push_str(escape),
+            None => {
+                let _ = write!(out, "\\{:03o}", c as u32);
+            }
         }
         plain = i + c.len_utf8();
     }
@@ -1278,12 +1280,10 @@ impl<T: minijinja::value::Object + Send + Sync + 'static> minijinja::value::Obje
 /// The model the templates read as `m`: [`Monitoring`]'s fields, its long lists an item at a
 /// time, and `drained_services`, the Services in downtime (filtered in Rust, not by a template
 /// that would convert every Service to test one flag).
-fn template_model(m: Monitoring) -> Value {
-    let services = m.services;
-    let drained_services = services.iter().filter(|s| s.drain).cloned().collect();
+fn template_model(m: Monitoring, drained_services: Vec<Arc<IcingaService>>) -> Value {
     minijinja::context! {
         hosts => Value::from_object(ItemByItem(m.hosts)),
-        services => Value::from_object(ObjectList(services)),
+        services => Value::from_object(ObjectList(m.services)),
         drained_services => Value::from_object(ObjectList(drained_services)),
         commands => Value::from_object(ItemByItem(m.commands)),
         users => m.users,
@@ -1337,15 +1337,16 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
     let mut m = monitoring(cx, &zone);
     // The services each file is made from, for its header and the manifest.
     let commands: Vec<String> = m.commands.iter().map(|c| c.service.clone()).collect();
+    let drained_services: Vec<Arc<IcingaService>> =
+        m.services.iter().filter(|s| s.drain).cloned().collect();
     let drained: BTreeSet<String> = crate::collect::set(
-        m.services
+        drained_services
             .iter()
-            .filter(|s| s.drain)
             .filter_map(|s| s.service.as_ref()?.as_str().map(str::to_owned)),
     );
     let drained: Vec<String> = drained.into_iter().collect();
     let monitored = std::mem::take(&mut m.monitored);
-    let m_value = template_model(m);
+    let m_value = template_model(m, drained_services);
     let mut files = Vec::new();
     for file in FILES {
         let services: Vec<String> = match *file {
