@@ -9,8 +9,10 @@
 //! Between batches every host runs either its old or its new files. While a batch is applied,
 //! its hosts are *in flight*: `svcintent apply` withdraws first what a host stops announcing and
 //! adds new announcements last, so an in-flight host keeps exporting the VIPs it announces both
-//! before and after, unless its BGP sessions change (BIRD restarts a session whose settings
-//! change). A VIP reaches the upstreams through a host that announces it and a route reflector
+//! before and after, unless BIRD restarts what carries them on `birdc configure`
+//! ([`bird_restarts`]: a BGP session whose settings or router id change), which withdraws them
+//! all and announces them again.
+//! A VIP reaches the upstreams through a host that announces it and a route reflector
 //! that accepts it from that host (with the reflector's old, new or, in flight, both lists).
 //!
 //! # The guard
@@ -49,7 +51,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::diff::{Change, ChangeKind, host_list};
 use crate::model::Role;
-use crate::plan::facts::{HostFacts, ServiceFacts, announced};
+use crate::plan::facts::{HostFacts, ServiceFacts, announced, bird_restarts};
 use crate::render::Manifest;
 
 /// What `svcintent apply` records on a host about what it runs (`state.json`).
@@ -179,13 +181,11 @@ pub struct HostStep {
     /// Prefixes it starts announcing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub announces: Vec<IpNet>,
-    /// Its BGP sessions change (they restart while it is applied).
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub sessions_change: bool,
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
+    /// What BIRD restarts on it while it is applied ([`bird_restarts`]): its VIPs are withdrawn
+    /// and announced again (or, on a reflector, its clients' routes dropped), so in flight it
+    /// counts for no VIP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bird_restarts: Option<String>,
 }
 
 /// The plan of a rollout.
@@ -239,8 +239,8 @@ struct World<'a> {
     new: &'a Fleet,
     /// Route reflectors of either side.
     reflectors: BTreeSet<&'a str>,
-    /// Hosts whose sessions change.
-    sessions_change: BTreeSet<&'a str>,
+    /// Hosts on which BIRD restarts what carries their routes.
+    bird_restarts: BTreeMap<&'a str, String>,
 }
 
 fn host_announces(view: Option<&HostView>, vip: IpAddr, service: &str) -> bool {
@@ -278,7 +278,7 @@ impl World<'_> {
         match phase {
             Phase::Old => old,
             Phase::New => new,
-            Phase::InFlight => old && new && !self.sessions_change.contains(host),
+            Phase::InFlight => old && new && !self.bird_restarts.contains_key(host),
         }
     }
 
@@ -288,7 +288,7 @@ impl World<'_> {
         match phase {
             Phase::Old => old,
             Phase::New => new,
-            Phase::InFlight => old && new && !self.sessions_change.contains(reflector),
+            Phase::InFlight => old && new && !self.bird_restarts.contains_key(reflector),
         }
     }
 
@@ -338,21 +338,19 @@ pub fn plan(old: &Fleet, new: &Fleet, options: &Options) -> Rollout {
         .filter(|(_, v)| v.facts.roles.contains(&Role::RouteReflector))
         .map(|(n, _)| n.as_str())
         .collect();
-    let sessions_change: BTreeSet<&str> = new
+    let bird_restarts: BTreeMap<&str, String> = new
         .hosts
         .iter()
-        .filter(|(n, v)| {
-            old.hosts
-                .get(*n)
-                .is_some_and(|o| o.facts.sessions != v.facts.sessions)
+        .filter_map(|(n, v)| {
+            let o = old.hosts.get(n)?;
+            Some((n.as_str(), bird_restarts(&o.facts, &v.facts)?))
         })
-        .map(|(n, _)| n.as_str())
         .collect();
     let world = World {
         old,
         new,
         reflectors,
-        sessions_change,
+        bird_restarts,
     };
 
     // The hosts to apply: those of the new generation whose files differ from what they run.
@@ -387,13 +385,21 @@ pub fn plan(old: &Fleet, new: &Fleet, options: &Options) -> Rollout {
                 files,
                 withdraws: was.difference(&is).copied().collect(),
                 announces: is.difference(&was).copied().collect(),
-                sessions_change: world.sessions_change.contains(name.as_str()),
+                bird_restarts: world.bird_restarts.get(name.as_str()).cloned(),
             },
         );
     }
 
     let mut refusals = BTreeSet::new();
     let mut statements: BTreeSet<Change> = announcement_changes(old, new).into_iter().collect();
+    for (host, what) in &world.bird_restarts {
+        statements.insert(Change {
+            kind: ChangeKind::Session,
+            summary: format!(
+                "{host}: BIRD restarts {what} when it is applied; while in flight it counts for none of the VIPs it announces or accepts"
+            ),
+        });
+    }
 
     // Hosts that leave the site while they announce: nothing can be applied to them.
     for (name, view) in &old.hosts {

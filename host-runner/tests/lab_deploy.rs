@@ -202,6 +202,36 @@ fn lab_deploys_through_rollout_and_apply() {
     let mut d_edits = g_edits.clone();
     d_edits.push(drain("lb1", "198.18.1.1"));
     let td = render(d, &site(d, "d", &d_edits), "td");
+    // h: from d, lb1 back in service, a new anycast prefix (filters only: nothing restarts),
+    // new router ids on the balancers and DNS nodes (BIRD restarts their BGP sessions) and up
+    // to two announcers of a service per batch.
+    let mut h_edits = g_edits.clone();
+    h_edits.push((
+        "site.yaml",
+        "anycast_prefixes: [192.0.2.0/24, 2001:db8:100::/48]",
+        "anycast_prefixes: [192.0.2.0/24, 198.51.100.0/24, 2001:db8:100::/48]",
+    ));
+    h_edits.push((
+        "site.yaml",
+        "  deploy:\n    icinga2_reload:",
+        "  deploy:\n    max_in_flight: 2\n    icinga2_reload:",
+    ));
+    for (host, kind, ipv4, id) in [
+        ("lb1:  ", "balancer", "198.18.1.1", "10.255.0.1"),
+        ("lb2:  ", "balancer", "198.18.1.2", "10.255.0.2"),
+        ("dns1: ", "anycast-node", "198.18.3.1", "10.255.0.3"),
+        ("dns2: ", "anycast-node", "198.18.3.2", "10.255.0.4"),
+    ] {
+        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        h_edits.push((
+            "hosts.yaml",
+            leak(format!("  {host}{{ roles: [{kind}], ipv4: {ipv4},")),
+            leak(format!(
+                "  {host}{{ roles: [{kind}], router_id: {id}, ipv4: {ipv4},"
+            )),
+        ));
+    }
+    let th = render(d, &site(d, "h", &h_edits), "th");
 
     let work = tempfile::tempdir().unwrap();
     let mut cmd = Command::new("timeout");
@@ -228,6 +258,7 @@ fn lab_deploys_through_rollout_and_apply() {
     .env("TE", &te)
     .env("TG", &tg)
     .env("TD", &td)
+    .env("TH", &th)
     .env("SITE0", &site0)
     .env("SVCINTENT", env!("CARGO_BIN_EXE_svcintent"))
     .env("VENV", &venv)

@@ -409,3 +409,112 @@ fn removing_an_announcing_host_is_refused_until_it_is_drained() {
         r.refusals
     );
 }
+
+fn with_max_in_flight(sources: &Sources, n: u8) -> Sources {
+    edited(sources, "site.yaml", |t| {
+        t.replacen(
+            "site:\n",
+            &format!("site:\n  deploy: {{ max_in_flight: {n} }}\n"),
+            1,
+        )
+    })
+}
+
+#[test]
+fn new_router_ids_restart_an_announcers_sessions_so_a_group_never_flies_together() {
+    // BIRD restarts every BGP session when the router id changes: every VIP of the host is
+    // withdrawn and announced again. Two balancers restarting in one batch would withdraw www
+    // from everywhere at once, though max_in_flight allows three.
+    let old = with_max_in_flight(&campus(), 3);
+    let mut new = old.clone();
+    for (i, h) in ["lb1", "lb2", "kdc1", "kdc2"].into_iter().enumerate() {
+        new = edited(&new, "hosts.yaml", |t| {
+            set_host(t, h, &format!("router_id: 10.255.0.{}", i + 1))
+        });
+    }
+    let r = rollout(&old, &new, &[]);
+    assert!(r.ok, "{:?}", r.refusals);
+    for (a, b) in [("lb1", "lb2"), ("kdc1", "kdc2")] {
+        assert_ne!(batch_of(&r, a), batch_of(&r, b), "{a} {b}: {:?}", r.batches);
+        for h in [a, b] {
+            let what = r.hosts[h].bird_restarts.as_deref().unwrap_or_default();
+            assert!(what.contains("router id"), "{h}: {what:?}");
+        }
+    }
+    assert!(
+        r.statements.iter().any(|s| s
+            .summary
+            .starts_with("lb1: BIRD restarts every BGP session")),
+        "{:?}",
+        r.statements
+    );
+}
+
+#[test]
+fn a_new_anycast_prefix_restarts_nothing_so_a_group_may_fly_together() {
+    // Only filters change (re-fed on configure); `svcintent_vips` imports all of `lo` whatever
+    // the prefixes, so its configuration does not change either.
+    let old = with_max_in_flight(&campus(), 3);
+    let new = edited(&old, "site.yaml", |t| {
+        t.replacen(
+            "anycast_prefixes: [192.0.2.0/24,",
+            "anycast_prefixes: [192.0.2.0/24, 198.51.100.0/24,",
+            1,
+        )
+    });
+    let r = rollout(&old, &new, &[]);
+    assert!(r.ok, "{:?}", r.refusals);
+    assert!(all_batched(&r).contains("lb1"), "{:?}", r.batches);
+    assert!(
+        r.hosts.values().all(|h| h.bird_restarts.is_none()),
+        "{:?}",
+        r.hosts
+    );
+    assert_eq!(batch_of(&r, "lb1"), batch_of(&r, "lb2"), "{:?}", r.batches);
+}
+
+#[test]
+fn a_reflectors_new_router_id_restarts_its_sessions_and_the_others_cluster_id() {
+    // rr1's router id is also the site's cluster id (none is set): both reflectors restart
+    // their sessions, so they never fly together and each, in flight, accepts nothing.
+    let old = with_max_in_flight(&campus(), 3);
+    let new = edited(&old, "hosts.yaml", |t| {
+        set_host(t, "rr1", "router_id: 198.18.0.101")
+    });
+    let r = rollout(&old, &new, &[]);
+    assert!(r.ok, "{:?}", r.refusals);
+    assert_ne!(batch_of(&r, "rr1"), batch_of(&r, "rr2"), "{:?}", r.batches);
+    let rr1 = r.hosts["rr1"].bird_restarts.as_deref().unwrap_or_default();
+    assert!(rr1.contains("router id"), "{rr1:?}");
+    let rr2 = r.hosts["rr2"].bird_restarts.as_deref().unwrap_or_default();
+    assert!(rr2.contains("BGP session(s) with"), "{rr2:?}");
+    // The clients' side of those sessions does not change: they are not even applied.
+    assert!(!all_batched(&r).contains("lb1"), "{:?}", r.batches);
+}
+
+#[test]
+fn a_state_recorded_before_restart_facts_were_kept_expects_a_restart() {
+    // A host record written by an older svcintent has no router id or local AS facts: the rollout cannot know BIRD keeps its sessions, so it expects them to restart.
+    let sources = with_max_in_flight(&campus(), 3);
+    let (built, _) = build(&sources);
+    let manifest = built.unwrap().output.manifest;
+    let mut old_record = serde_json::to_value(&manifest.hosts["lb1"]).unwrap();
+    let facts = old_record.as_object_mut().unwrap();
+    facts.remove("router_id");
+    for s in facts["sessions"].as_array_mut().unwrap() {
+        s.as_object_mut().unwrap().remove("local_as");
+    }
+    let old_facts: svcintent_core::plan::facts::HostFacts =
+        serde_json::from_value(old_record).unwrap();
+    let new_facts = &manifest.hosts["lb1"];
+    assert_eq!(
+        svcintent_core::plan::facts::bird_restarts(new_facts, new_facts),
+        None
+    );
+    let what = svcintent_core::plan::facts::bird_restarts(&old_facts, new_facts);
+    assert!(
+        what.as_deref()
+            .is_some_and(|w| w.contains("every BGP session")),
+        "{what:?}"
+    );
+}

@@ -41,6 +41,9 @@ pub struct HostFacts {
     /// BGP sessions, with every setting whose change restarts the session.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sessions: Vec<SessionFact>,
+    /// BIRD's router id, when the configuration sets one: a change restarts every BGP session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router_id: Option<Ipv4Addr>,
     /// Route reflectors: the prefixes accepted from each client.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accepts: Vec<AcceptFact>,
@@ -79,6 +82,53 @@ pub struct SessionFact {
     pub asn: u32,
     /// Hold, keepalive and connect-delay times (seconds).
     pub timers: [u16; 3],
+    /// Local AS (the site's). A record without it (written before it was kept) reads as 0,
+    /// which differs from any AS: the rollout then expects the session to restart.
+    #[serde(default)]
+    pub local_as: u32,
+    /// Route-reflector cluster id, on a reflector's sessions (clients, mesh and upstreams).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_id: Option<Ipv4Addr>,
+}
+
+/// What BIRD restarts on `birdc configure` when a host moves from `old` to `new`, in words, or
+/// `None` when it only reloads. A restart drops every route the protocol carries: the host's
+/// VIPs are withdrawn and announced again (an announcer), or its clients' routes are dropped
+/// by the routers (a reflector). Compares only what the facts record of BIRD's restart rules
+/// (`bgp_reconfigure`: the router id and every session setting); filters are reloaded without
+/// a restart, and the one protocol that takes the VIPs from `lo` (`svcintent_vips`) has a
+/// configuration that never changes (`render::bird`).
+pub fn bird_restarts(old: &HostFacts, new: &HostFacts) -> Option<String> {
+    fn of<'f>(facts: &'f HostFacts, peer: &str) -> Vec<&'f SessionFact> {
+        facts.sessions.iter().filter(|s| s.peer == peer).collect()
+    }
+    // Peers with a session on both sides: the only sessions a configure can restart (one added
+    // starts, one removed stops: announcements and the guard account for those).
+    let old_peers: BTreeSet<&str> = old.sessions.iter().map(|s| s.peer.as_str()).collect();
+    let common: Vec<&str> = crate::collect::set(
+        new.sessions
+            .iter()
+            .map(|s| s.peer.as_str())
+            .filter(|p| old_peers.contains(p)),
+    )
+    .into_iter()
+    .collect();
+    let mut what = Vec::new();
+    if old.router_id != new.router_id && !common.is_empty() {
+        what.push("every BGP session (the router id changes)".to_owned());
+    } else {
+        let changed: Vec<&str> = common
+            .into_iter()
+            .filter(|p| of(old, p) != of(new, p))
+            .collect();
+        if !changed.is_empty() {
+            what.push(format!(
+                "the BGP session(s) with {} (their settings change)",
+                changed.join(", ")
+            ));
+        }
+    }
+    (!what.is_empty()).then(|| what.join(" and "))
 }
 
 /// What a route reflector accepts from one client.
@@ -138,6 +188,7 @@ pub struct Facts {
 pub fn facts(intent: &Intent, plan: &Plan) -> Facts {
     let bgp = &intent.site.bgp;
     let timers = [bgp.hold_time, bgp.keepalive_time, bgp.connect_delay_time];
+    let cluster_id = super::cluster_id(intent);
     // Every balancer of a group has the same listeners for a service: index them once.
     let mut listeners: BTreeMap<&str, &[super::Listener]> = BTreeMap::new();
     for hp in plan.hosts.values() {
@@ -155,6 +206,7 @@ pub fn facts(intent: &Intent, plan: &Plan) -> Facts {
             service: a.service.clone(),
             withdrawn: a.withdrawn,
         }));
+        let reflector = host.has(Role::RouteReflector);
         let sessions = crate::collect::set(hp.peers.iter().map(|p| SessionFact {
             peer: p.name.clone(),
             kind: p.kind,
@@ -162,6 +214,10 @@ pub fn facts(intent: &Intent, plan: &Plan) -> Facts {
             address: p.address,
             asn: p.asn,
             timers,
+            local_as: intent.site.asn,
+            // Over-approximated: an eBGP upstream session carries no cluster id, but is listed
+            // as if it did (a predicted restart that does not happen only makes batches smaller).
+            cluster_id: if reflector { cluster_id } else { None },
         }));
         let mut accepts: BTreeMap<&str, BTreeSet<IpNet>> = BTreeMap::new();
         for p in hp.peers.iter().filter(|p| p.kind == PeerKind::RrClient) {
@@ -216,6 +272,7 @@ pub fn facts(intent: &Intent, plan: &Plan) -> Facts {
                 drain: host.drain,
                 announces: announces.into_iter().collect(),
                 sessions: sessions.into_iter().collect(),
+                router_id: super::router_id(host),
                 accepts: accepts
                     .into_iter()
                     .map(|(client, prefixes)| AcceptFact {

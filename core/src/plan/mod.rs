@@ -215,6 +215,29 @@ pub fn route_reflectors(intent: &Intent) -> Vec<&Host> {
         .collect()
 }
 
+/// A host's BGP router id: `router_id`, else its IPv4 address (else BIRD picks one).
+pub fn router_id(host: &Host) -> Option<std::net::Ipv4Addr> {
+    host.router_id.or(host.ipv4)
+}
+
+/// The route-reflector cluster id: `site.bgp.cluster_id`, else the router id of the first
+/// reflector (by name).
+pub fn cluster_id(intent: &Intent) -> Option<std::net::Ipv4Addr> {
+    intent
+        .site
+        .bgp
+        .cluster_id
+        .or_else(|| route_reflectors(intent).first().and_then(|h| router_id(h)))
+}
+
+/// The site's anycast prefixes, each truncated to its network, sorted and unique: the host
+/// routes within them are what a reflector accepts at all and what an announcer exports.
+pub fn site_prefixes(intent: &Intent) -> Vec<IpNet> {
+    crate::collect::set(intent.site.anycast_prefixes.iter().map(IpNet::trunc))
+        .into_iter()
+        .collect()
+}
+
 /// Monitoring hosts, sorted by name.
 pub fn monitors(intent: &Intent) -> Vec<&Host> {
     intent

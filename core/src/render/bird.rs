@@ -3,13 +3,15 @@
 //! # Balancers and anycast nodes (route-reflector clients)
 //!
 //! - `router id` (the host's `router_id`, else its IPv4 address), `protocol device`.
-//! - `protocol direct svcintent_vips` on `lo` imports the host routes within the site's
-//!   `anycast_prefixes` (`SVCINTENT_SITE4/6`): a filter that does not change when VIPs come and
-//!   go, so that `birdc configure` never restarts the protocol (a restart withdraws and
+//! - `protocol direct svcintent_vips` on `lo` imports every address there (`import all`): a
+//!   configuration that never changes, so that `birdc configure` never restarts the protocol
+//!   (BIRD restarts a direct protocol whose import filter changes, and a restart withdraws and
 //!   re-announces every VIP: the routers rehash their ECMP flows and reset connections in
-//!   flight, as the deploy lab showed). The export filter then takes only the addresses
-//!   `render::loopback` puts there (`SVCINTENT_LO4/6`: every loopback VIP); a VIP missing from
-//!   `lo` has no route and is never announced.
+//!   flight, as the deploy lab showed, first when the filter named the VIPs, then when it named
+//!   the site's prefixes). The export filter takes only host routes within the site's
+//!   `anycast_prefixes` (`SVCINTENT_SITE4/6`) among the addresses `render::loopback` puts there
+//!   (`SVCINTENT_LO4/6`: every loopback VIP); a VIP missing from `lo` has no route and is
+//!   never announced.
 //! - `include` of anycast-healthchecker's prefix files by absolute path
 //!   (`render::healthchecker::BIRD_CONF4/6`, for the families the daemon runs), defining
 //!   `ACAST_PS_ADVERTISE` / `ACAST6_PS_ADVERTISE`: the healthy prefixes plus a dummy.
@@ -63,7 +65,7 @@
 //! anything that is not `[a-z][a-z0-9_]*` after the mapping.
 
 use std::collections::BTreeSet;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use ipnet::IpNet;
 use minijinja::{Environment, Error, ErrorKind};
@@ -71,8 +73,8 @@ use serde::Serialize;
 
 use super::healthchecker;
 use super::{Context, RenderError, RenderedFile, Target};
-use crate::model::{AnnounceScope, Host, Intent, Role};
-use crate::plan::{BgpPeer, HostPlan, PeerKind, route_reflectors};
+use crate::model::{AnnounceScope, Intent, Role};
+use crate::plan::{BgpPeer, HostPlan, PeerKind, cluster_id, router_id};
 
 /// Where the file goes.
 pub const PATH: &str = "/etc/bird/bird.conf";
@@ -148,21 +150,6 @@ pub fn register(env: &mut Environment<'static>) {
         REFLECTOR_TEMPLATE,
         include_str!("../../templates/bird/reflector.conf.j2"),
     );
-}
-
-/// A host's BGP router id: `router_id`, else its IPv4 address.
-pub fn router_id(host: &Host) -> Option<Ipv4Addr> {
-    host.router_id.or(host.ipv4)
-}
-
-/// The route-reflector cluster id: `site.bgp.cluster_id`, else the router id of the first
-/// reflector (by name).
-pub fn cluster_id(intent: &Intent) -> Option<Ipv4Addr> {
-    intent
-        .site
-        .bgp
-        .cluster_id
-        .or_else(|| route_reflectors(intent).first().and_then(|h| router_id(h)))
 }
 
 #[derive(Serialize)]
@@ -292,18 +279,15 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
         Vec::new()
     };
     // Host routes within `site.anycast_prefixes` (`P{32,32}`, `P{128,128}`): what a reflector
-    // accepts at all, and what a client's `svcintent_vips` imports from `lo`. A set that changes
-    // only with the site's prefixes: a new or removed VIP must not change the direct protocol's
-    // filter, or BIRD restarts that protocol on `configure`, withdrawing and re-announcing every
-    // VIP of the host (the routers rehash their ECMP flows, and connections in flight are reset).
+    // accepts at all, and what a client exports. Only export filters use it (re-fed on
+    // `configure`, never restarted).
+    let site_prefixes = crate::plan::site_prefixes(intent);
     let site = |v4: bool| {
         crate::collect::set(
-            intent
-                .site
-                .anycast_prefixes
+            site_prefixes
                 .iter()
                 .filter(|p| p.addr().is_ipv4() == v4)
-                .map(|p| format!("{0}{{{1},{1}}}", p.trunc(), if v4 { 32 } else { 128 })),
+                .map(|p| format!("{p}{{{0},{0}}}", if v4 { 32 } else { 128 })),
         )
         .into_iter()
         .collect::<Vec<_>>()

@@ -772,13 +772,20 @@ fn human_rollout(plan: &svcintent_core::rollout::Rollout) -> String {
         let detail: Vec<String> = batch
             .iter()
             .map(|h| match plan.hosts.get(h) {
-                Some(step) if !step.withdraws.is_empty() || !step.announces.is_empty() => {
+                Some(step)
+                    if !step.withdraws.is_empty()
+                        || !step.announces.is_empty()
+                        || step.bird_restarts.is_some() =>
+                {
                     let mut parts = Vec::new();
                     if !step.withdraws.is_empty() {
                         parts.push(format!("withdraws {}", step.withdraws.len()));
                     }
                     if !step.announces.is_empty() {
                         parts.push(format!("announces {}", step.announces.len()));
+                    }
+                    if step.bird_restarts.is_some() {
+                        parts.push("BIRD restarts".to_owned());
                     }
                     format!("{h} ({})", parts.join(", "))
                 }

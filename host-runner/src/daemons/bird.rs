@@ -132,6 +132,35 @@ pub mod live {
         }
     }
 
+    /// One protocol as `show protocols` lists it.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Protocol {
+        /// Its name (`svcintent_vips`, `rr_rr1_v4`).
+        pub name: String,
+        /// Its kind (`BGP`, `Direct`).
+        pub proto: String,
+        /// `up`, `start`, `down`...
+        pub state: String,
+        /// When it entered that state (BIRD's protocol time format: milliseconds within the day).
+        pub since: String,
+    }
+
+    /// The protocols up in `before` that restarted by `after`: no longer up, or up since
+    /// another moment. A protocol removed or added is not a restart.
+    pub fn restarted(before: &[Protocol], after: &[Protocol]) -> Vec<String> {
+        before
+            .iter()
+            .filter(|b| b.state == "up")
+            .filter(|b| {
+                after
+                    .iter()
+                    .find(|a| a.name == b.name)
+                    .is_some_and(|a| a.state != "up" || a.since != b.since)
+            })
+            .map(|b| b.name.clone())
+            .collect()
+    }
+
     /// A connection to BIRD's control socket.
     #[derive(Debug)]
     pub struct Birdc {
@@ -241,8 +270,8 @@ pub mod live {
             }
         }
 
-        /// The BGP protocols and their states (`show protocols`).
-        pub fn bgp_protocols(&mut self) -> Result<Vec<(String, String)>, String> {
+        /// Every protocol (`show protocols`).
+        pub fn protocols(&mut self) -> Result<Vec<Protocol>, String> {
             let reply = self.command("show protocols")?;
             if let Some(e) = reply.error() {
                 return Err(format!("BIRD refused `show protocols`: {e}"));
@@ -255,12 +284,25 @@ pub mod live {
                 .filter_map(|(_, t)| {
                     let words: Vec<&str> = t.split_whitespace().collect();
                     match words.as_slice() {
-                        [name, "BGP", _table, state, ..] => {
-                            Some(((*name).to_owned(), (*state).to_owned()))
-                        }
+                        [name, proto, _table, state, since, ..] => Some(Protocol {
+                            name: (*name).to_owned(),
+                            proto: (*proto).to_owned(),
+                            state: (*state).to_owned(),
+                            since: (*since).to_owned(),
+                        }),
                         _ => None,
                     }
                 })
+                .collect())
+        }
+
+        /// The BGP protocols and their states (`show protocols`).
+        pub fn bgp_protocols(&mut self) -> Result<Vec<(String, String)>, String> {
+            Ok(self
+                .protocols()?
+                .into_iter()
+                .filter(|p| p.proto == "BGP")
+                .map(|p| (p.name, p.state))
                 .collect())
         }
 
@@ -306,7 +348,36 @@ pub mod live {
 
     #[cfg(test)]
     mod tests {
-        use super::parse_line;
+        use super::{Protocol, parse_line, restarted};
+
+        fn row(name: &str, state: &str, since: &str) -> Protocol {
+            Protocol {
+                name: name.to_owned(),
+                proto: "BGP".to_owned(),
+                state: state.to_owned(),
+                since: since.to_owned(),
+            }
+        }
+
+        #[test]
+        fn a_restart_is_an_up_protocol_down_or_up_since_another_moment() {
+            let before = [
+                row("svcintent_vips", "up", "18:46:01.120"),
+                row("rr_rr1_v4", "up", "18:46:02.500"),
+                row("rr_rr2_v4", "up", "18:46:02.510"),
+                row("rr_rr3_v4", "start", "18:46:02.520"),
+                row("gone", "up", "18:46:02.530"),
+            ];
+            let after = [
+                row("svcintent_vips", "up", "18:50:00.001"),
+                row("rr_rr1_v4", "start", "18:50:00.002"),
+                row("rr_rr2_v4", "up", "18:46:02.510"),
+                row("rr_rr3_v4", "up", "18:50:00.003"),
+                row("new", "up", "18:50:00.004"),
+            ];
+            assert_eq!(restarted(&before, &after), ["svcintent_vips", "rr_rr1_v4"]);
+            assert!(restarted(&before, &before).is_empty());
+        }
 
         #[test]
         fn reply_lines_carry_codes_and_continuations() {

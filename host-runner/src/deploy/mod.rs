@@ -1232,6 +1232,7 @@ fn run_step(
                 ));
             }
             let mut birdc = bird::live::Birdc::connect(bird_socket, Duration::from_secs(30))?;
+            let protocols_before = birdc.protocols()?;
             birdc.configure(None, Some(secs(settings.bird_undo_timeout_ms)))?;
             // Post-checks before confirming: nothing outside the host's announcements leaves it.
             let new_facts = input.manifest.hosts.get(&opts.host);
@@ -1256,9 +1257,27 @@ fn run_step(
                     extra.join(", ")
                 ));
             }
+            // What the configure restarted (its routes withdrawn and announced again), against
+            // what the rollout expected from the facts (core's `bird_restarts`): an unexpected
+            // restart is reported, not undone (undoing would restart it once more).
+            let restarted = bird::live::restarted(&protocols_before, &birdc.protocols()?);
+            let expected = state
+                .zip(new_facts)
+                .and_then(|(s, n)| svcintent_core::plan::facts::bird_restarts(&s.facts, n));
+            let restarts = match (restarted.is_empty(), expected) {
+                (true, _) => String::new(),
+                (false, Some(why)) => format!(
+                    "; BIRD restarted {} as planned (it restarts {why})",
+                    restarted.join(", ")
+                ),
+                (false, None) => format!(
+                    "; BIRD restarted {}, which no change of this host's settings explains: their routes were withdrawn and announced again (a peer that restarted, or a restart svcintent does not model: please report it)",
+                    restarted.join(", ")
+                ),
+            };
             let confirmed = birdc.confirm()?;
             Ok(format!(
-                "{installed} file(s); reconfigured with undo after {} s, {}",
+                "{installed} file(s); reconfigured with undo after {} s, {}{restarts}",
                 settings.bird_undo_timeout_ms / 1000,
                 if confirmed {
                     "confirmed"
