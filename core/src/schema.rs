@@ -291,6 +291,12 @@ pub const DEPLOY: &[Field] = &[
         "How long `svcintent apply` waits for BIRD to stop exporting a VIP it withdraws.",
     ),
     f(
+        "announce_timeout",
+        Ty::Duration,
+        "none",
+        "Once `svcintent apply` has applied a host, how long it waits for BIRD to export every VIP the host announces (their health checks rise first); past it, apply exits 14 and the rollout stops. Not set (the default): no wait.",
+    ),
+    f(
         "withdraw_settle",
         Ty::Duration,
         "1s",

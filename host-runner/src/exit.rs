@@ -34,3 +34,6 @@ pub const MEMORY: u8 = 11;
 pub const TIMEOUT: u8 = 12;
 /// The compiler exhausted its stack (`--max-stack`).
 pub const STACK: u8 = 13;
+/// `apply`: the host is applied, but BIRD did not export every VIP it announces within
+/// `site.deploy.announce_timeout`: a rollout must not go on to the next batch.
+pub const NOT_ANNOUNCED: u8 = 14;

@@ -203,8 +203,9 @@ fn lab_deploys_through_rollout_and_apply() {
     d_edits.push(drain("lb1", "198.18.1.1"));
     let td = render(d, &site(d, "d", &d_edits), "td");
     // h: from d, lb1 back in service, a new anycast prefix (filters only: nothing restarts),
-    // new router ids on the balancers and DNS nodes (BIRD restarts their BGP sessions) and up
-    // to two announcers of a service per batch.
+    // new router ids on the balancers and DNS nodes (BIRD restarts their BGP sessions), up
+    // to two announcers of a service per batch, and apply waiting for each host's VIPs to be
+    // exported before the next batch.
     let mut h_edits = g_edits.clone();
     h_edits.push((
         "site.yaml",
@@ -214,7 +215,7 @@ fn lab_deploys_through_rollout_and_apply() {
     h_edits.push((
         "site.yaml",
         "  deploy:\n    icinga2_reload:",
-        "  deploy:\n    max_in_flight: 2\n    icinga2_reload:",
+        "  deploy:\n    max_in_flight: 2\n    announce_timeout: 30s\n    icinga2_reload:",
     ));
     for (host, kind, ipv4, id) in [
         ("lb1:  ", "balancer", "198.18.1.1", "10.255.0.1"),

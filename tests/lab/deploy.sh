@@ -350,7 +350,7 @@ for a, b in (("lb1", "lb2"), ("dns1", "dns2")):
         assert "router id" in (r["hosts"][h].get("bird_restarts") or ""), (h, r["hosts"][h])
 PY
 # The client's routes to a VIP of each kind, every 20 ms: never none (the guard's promise).
-( while [ ! -e "$W/h.done" ]; do echo "$(now) $(routes -4 192.0.2.10) / $(routes -4 192.0.2.53)" >> "$W/h.timeline"; sleep 0.02; done ) &
+( while [ ! -e "$W/h.done" ]; do echo "$(now) $(routes -4 192.0.2.10) / $(routes -4 192.0.2.11) / $(routes -4 192.0.2.53)" >> "$W/h.timeline"; sleep 0.02; done ) &
 WATCH1=$!
 ip netns exec client "$PY" "$LAB/load.py" 100000 20 $REMAIN > "$W/loadH.out" &
 LOADPID=$!
@@ -367,11 +367,14 @@ since_after="$(vips_since lb1) $(vips_since lb2) $(vips_since dns1) $(vips_since
 [ "$since_after" = "$since_before" ] \
   || fail "BIRD restarted svcintent_vips during rollout H (since: '$since_before' -> '$since_after')"
 echo "ok: lb1, lb2, dns1 and dns2 report the planned restart of their BGP sessions; svcintent_vips ran through (up since $since_before)"
-echo "timeline of the client's routes to 192.0.2.10 / 192.0.2.53 (changes only):"
+echo "timeline of the client's routes to 192.0.2.10 / 192.0.2.11 / 192.0.2.53 (changes only):"
 awk '{ t = $1; $1 = ""; if ($0 != last) { print "  " t " " $0; last = $0 } }' "$W/h.timeline"
-awk '{ split($0, p, " / "); sub(/^[^ ]* /, "", p[1]); if (p[1] == "" || p[2] == "") { print; bad = 1 } } END { exit bad }' "$W/h.timeline" \
-  || fail "the client had no route to 192.0.2.10 or 192.0.2.53 at some moment of rollout H"
-echo "ok: the client always had a route to 192.0.2.10 and 192.0.2.53 ($(wc -l < "$W/h.timeline") samples)"
+awk '{ split($0, p, " / "); sub(/^[^ ]* /, "", p[1]); if (p[1] == "" || p[2] == "" || p[3] == "") { print; bad = 1 } } END { exit bad }' "$W/h.timeline" \
+  || fail "the client had no route to 192.0.2.10, 192.0.2.11 or 192.0.2.53 at some moment of rollout H"
+echo "ok: the client always had a route to 192.0.2.10, 192.0.2.11 and 192.0.2.53 ($(wc -l < "$W/h.timeline") samples)"
+grep -q "announced: BIRD exports all" "$W/apply-lb1.out" \
+  || { cat "$W/apply-lb1.out"; fail "lb1: apply did not wait for its VIPs to be exported"; }
+echo "ok: lb1 (back from its drain) waited until BIRD exported its VIPs: $(grep -o 'announced: .*' "$W/apply-lb1.out")"
 out=$(head -1 "$W/loadH.out")
 # Not asserted to be 0: a session restart takes a next hop away and back, and an ECMP change
 # can move a connection in flight to the other balancer (docs/lab.md, finding 4).

@@ -1107,6 +1107,7 @@ pub fn generate(c: &mut impl Choices) -> GeneratedSite {
                 "withdraw_settle",
                 plain(*g.c.pick(&["100ms", "500ms", "2s"])),
             );
+            d.set("announce_timeout", plain(*g.c.pick(&["5s", "20s", "1m"])));
         }
         if g.c.chance(50) {
             d.set("bird_undo_timeout", plain(*g.c.pick(&["1s", "90s", "2m"])));

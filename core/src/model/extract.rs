@@ -1102,6 +1102,10 @@ fn deploy_settings(cx: &mut Cx<'_>, node: Option<&Node>) -> Deploy {
         .get("withdraw_settle")
         .and_then(|n| cx.duration_ms(n, "withdraw_settle"))
         .unwrap_or(defaults.withdraw_settle_ms);
+    let announce_timeout_ms = obj
+        .get("announce_timeout")
+        .and_then(|n| cx.duration_ms(n, "announce_timeout"))
+        .unwrap_or(defaults.announce_timeout_ms);
     let bird_undo_timeout_ms = match obj.get("bird_undo_timeout") {
         Some(n) => match cx.duration_ms(n, "bird_undo_timeout") {
             // BIRD takes whole seconds.
@@ -1175,6 +1179,7 @@ fn deploy_settings(cx: &mut Cx<'_>, node: Option<&Node>) -> Deploy {
         withdraw_timeout_ms,
         withdraw_settle_ms,
         bird_undo_timeout_ms,
+        announce_timeout_ms,
         bird_socket,
         haproxy_master_socket,
         haproxy_reload,

@@ -61,6 +61,12 @@ pub struct Deploy {
     /// `birdc configure ... timeout`: BIRD goes back to the previous configuration by itself
     /// unless `apply` confirms the new one within this time (ms, whole seconds).
     pub bird_undo_timeout_ms: u32,
+    /// Once a host is applied, how long `apply` waits for BIRD to export every VIP the host
+    /// announces (its health checks rise first) before it says the rollout must not go on
+    /// (ms; 0, the default when the site does not set it: does not wait). A record without it
+    /// (an older journal) reads as 0.
+    #[serde(default)]
+    pub announce_timeout_ms: u32,
     /// BIRD's control socket.
     pub bird_socket: String,
     /// HAProxy's master CLI socket (master-worker mode, `-S`).
@@ -84,6 +90,7 @@ impl Default for Deploy {
             withdraw_timeout_ms: 30_000,
             withdraw_settle_ms: 1_000,
             bird_undo_timeout_ms: 120_000,
+            announce_timeout_ms: 0,
             bird_socket: "/run/bird/bird.ctl".to_owned(),
             haproxy_master_socket: "/run/haproxy-master.sock".to_owned(),
             haproxy_reload: Vec::new(),

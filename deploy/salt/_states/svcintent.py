@@ -26,6 +26,7 @@ EXIT_MEANING = {
     7: "a step failed; the previous files are back and reloaded",
     8: "refused; nothing was touched",
     9: "a step failed and so did putting the old state back: the host needs a person",
+    14: "applied, but BIRD does not export every VIP of the host yet (deploy.announce_timeout): do not go on to the next batch",
 }
 
 

@@ -147,6 +147,8 @@ pub enum Outcome {
     RolledBack,
     /// A step failed, and putting the previous state back failed too.
     RollbackFailed,
+    /// Applied, but BIRD did not export every VIP the host announces in time.
+    NotAnnounced,
 }
 
 impl Outcome {
@@ -159,6 +161,7 @@ impl Outcome {
             Outcome::Refused => crate::exit::REFUSED,
             Outcome::RolledBack => crate::exit::ROLLED_BACK,
             Outcome::RollbackFailed => crate::exit::ROLLBACK_FAILED,
+            Outcome::NotAnnounced => crate::exit::NOT_ANNOUNCED,
         }
     }
 }
@@ -357,6 +360,12 @@ impl Report {
             Outcome::RollbackFailed => {
                 "ROLLBACK FAILED: the host may run a mix of old and new; see the journal".to_owned()
             }
+            Outcome::NotAnnounced => format!(
+                "changed {} file(s); reloaded {}; withdrew {}; NOT ANNOUNCED: stop the rollout",
+                self.files.len(),
+                list(&self.reloads),
+                list(&self.withdrawn)
+            ),
         };
         if let Some(f) = &self.failure {
             let _ = writeln!(out, "{host}: {} failed: {}", f.step, f.message);
@@ -1017,7 +1026,61 @@ fn execute(
         report.notes.push(e);
     }
     report.outcome = Outcome::Changed;
+    // Verified last: the host carries what it announces before the rollout moves on (another
+    // batch may withdraw the same VIPs elsewhere). Not rolled back when it does not: the files
+    // are right, the health checks decide.
+    match wait_announced(opts, input) {
+        Ok(Some(note)) => report.notes.push(note),
+        Ok(None) => {}
+        Err(message) => {
+            report.outcome = Outcome::NotAnnounced;
+            report.failure = Some(Failure {
+                step: "announce".to_owned(),
+                daemon: Some("bird".to_owned()),
+                message,
+            });
+        }
+    }
     report
+}
+
+/// Once a host is applied: waits up to `site.deploy.announce_timeout` until BIRD exports every
+/// VIP the host announces (not drained), which the health checker lists only once its checks
+/// rise. `Ok(None)` when there is nothing to wait for.
+fn wait_announced(opts: &Options, input: &TreeInput) -> Result<Option<String>, String> {
+    use crate::daemons::bird;
+    let settings = &input.manifest.deploy;
+    let want = announced_prefixes(input.manifest.hosts.get(&opts.host));
+    if want.is_empty() || settings.announce_timeout_ms == 0 {
+        return Ok(None);
+    }
+    let started = std::time::Instant::now();
+    let mut birdc =
+        bird::live::Birdc::connect(Path::new(&settings.bird_socket), Duration::from_secs(30))
+            .map_err(|e| format!("cannot ask BIRD what it exports: {e}"))?;
+    let up = exec::wait_for(secs(settings.announce_timeout_ms), || {
+        birdc
+            .exported(&want)
+            .ok()
+            .filter(|exported| exported.is_superset(&want))
+    });
+    if up.is_some() {
+        return Ok(Some(format!(
+            "announced: BIRD exports all {} VIP prefix(es) of this host, {:.1} s after the apply",
+            want.len(),
+            started.elapsed().as_secs_f64()
+        )));
+    }
+    let exported = birdc.exported(&want).unwrap_or_default();
+    let missing: Vec<String> = want
+        .difference(&exported)
+        .map(ToString::to_string)
+        .collect();
+    Err(format!(
+        "applied, but BIRD does not export {} after {} s (their health checks on this host have not passed, or BIRD has no session up): do not apply the next batch until it does",
+        missing.join(", "),
+        settings.announce_timeout_ms / 1000
+    ))
 }
 
 fn roll_back_after(

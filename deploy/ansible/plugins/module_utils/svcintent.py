@@ -17,6 +17,7 @@ APPLY_HARNESS = 6
 APPLY_ROLLED_BACK = 7
 APPLY_REFUSED = 8
 APPLY_ROLLBACK_FAILED = 9
+APPLY_NOT_ANNOUNCED = 14
 
 # svcintent rollout's: 0 a plan, 8 the guard refuses, 1 a site has errors, 2 bad command line.
 ROLLOUT_OK = 0
@@ -30,6 +31,7 @@ APPLY_FAILURES = {
     APPLY_IO: "the lock is held by another apply, or reading or writing failed",
     APPLY_HARNESS: "a daemon or tool needed for the checks is missing",
     APPLY_USAGE: "bad command line",
+    APPLY_NOT_ANNOUNCED: "applied, but BIRD does not export every VIP of the host yet (deploy.announce_timeout): do not go on to the next batch",
 }
 
 
