@@ -11,7 +11,7 @@
 //! adds new announcements last, so an in-flight host keeps exporting the VIPs it announces both
 //! before and after, unless BIRD restarts what carries them on `birdc configure`
 //! ([`bird_restarts`]: a BGP session whose settings or router id change), which withdraws them
-//! all and announces them again.
+//! all and announces them again, or ends a BGP session, which takes its routes with it.
 //! A VIP reaches the upstreams through a host that announces it and a route reflector
 //! that accepts it from that host (with the reflector's old, new or, in flight, both lists).
 //!
@@ -396,7 +396,7 @@ pub fn plan(old: &Fleet, new: &Fleet, options: &Options) -> Rollout {
         statements.insert(Change {
             kind: ChangeKind::Session,
             summary: format!(
-                "{host}: BIRD restarts {what} when it is applied; while in flight it counts for none of the VIPs it announces or accepts"
+                "{host}: BIRD {what} when it is applied; while in flight it counts for none of the VIPs it announces or accepts"
             ),
         });
     }

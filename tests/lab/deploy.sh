@@ -358,7 +358,7 @@ rollout_apply "$(gather_states h)" "$TH" || fail "the rollout to H stopped"
 touch "$W/h.done"; wait "$WATCH1"
 kill -TERM "$LOADPID"; wait "$LOADPID" || true
 for h in lb1 lb2 dns1 dns2; do
-  grep -q "BIRD restarted rr_.* as planned (it restarts every BGP session (the router id changes))" "$W/apply-$h.out" \
+  grep -q "BIRD restarted rr_.* as planned (BIRD restarts every BGP session (the router id changes))" "$W/apply-$h.out" \
     || { cat "$W/apply-$h.out"; fail "$h: apply does not report the planned restart of its BGP sessions"; }
   grep -q "svcintent_vips" "$W/apply-$h.out" \
     && { cat "$W/apply-$h.out"; fail "$h: apply reports a restart of svcintent_vips"; }

@@ -518,3 +518,26 @@ fn a_state_recorded_before_restart_facts_were_kept_expects_a_restart() {
         "{what:?}"
     );
 }
+
+#[test]
+fn removing_a_reflector_ends_its_clients_sessions_so_a_group_never_flies_together() {
+    // Every client loses its session to rr2 and the routes it carried; the reflectors' facts
+    // alone would still count rr1's acceptance, so a client in flight counts for nothing.
+    let old = with_max_in_flight(&campus(), 3);
+    let new = edited(&old, "hosts.yaml", |t| {
+        t.lines()
+            .filter(|l| !l.trim_start().starts_with("rr2:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n"
+    });
+    let r = rollout(&old, &new, &[]);
+    assert!(r.ok, "{:?}", r.refusals);
+    assert_ne!(batch_of(&r, "lb1"), batch_of(&r, "lb2"), "{:?}", r.batches);
+    let what = r.hosts["lb1"].bird_restarts.as_deref().unwrap_or_default();
+    assert_eq!(
+        what, "ends the BGP session(s) with rr2",
+        "{:?}",
+        r.hosts["lb1"]
+    );
+}

@@ -91,8 +91,8 @@ pub struct SessionFact {
     pub cluster_id: Option<Ipv4Addr>,
 }
 
-/// What BIRD restarts on `birdc configure` when a host moves from `old` to `new`, in words, or
-/// `None` when it only reloads. A restart drops every route the protocol carries: the host's
+/// What BIRD restarts or ends on `birdc configure` when a host moves from `old` to `new`, in
+/// words ("restarts every BGP session (...)"), or `None` when it only reloads. A restart drops every route the protocol carries: the host's
 /// VIPs are withdrawn and announced again (an announcer), or its clients' routes are dropped
 /// by the routers (a reflector). Compares only what the facts record of BIRD's restart rules
 /// (`bgp_reconfigure`: the router id and every session setting); filters are reloaded without
@@ -102,20 +102,20 @@ pub fn bird_restarts(old: &HostFacts, new: &HostFacts) -> Option<String> {
     fn of<'f>(facts: &'f HostFacts, peer: &str) -> Vec<&'f SessionFact> {
         facts.sessions.iter().filter(|s| s.peer == peer).collect()
     }
-    // Peers with a session on both sides: the only sessions a configure can restart (one added
-    // starts, one removed stops: announcements and the guard account for those).
+    // Peers with a session on both sides: the sessions a configure can restart. A session
+    // added starts without touching the others; a session removed takes its routes with it,
+    // which the guard cannot see from the reflectors' side (they may still accept the host
+    // through it), so it counts like a restart.
     let old_peers: BTreeSet<&str> = old.sessions.iter().map(|s| s.peer.as_str()).collect();
-    let common: Vec<&str> = crate::collect::set(
-        new.sessions
-            .iter()
-            .map(|s| s.peer.as_str())
-            .filter(|p| old_peers.contains(p)),
-    )
-    .into_iter()
-    .collect();
+    let new_peers: BTreeSet<&str> = new.sessions.iter().map(|s| s.peer.as_str()).collect();
+    let common: Vec<&str> = old_peers.intersection(&new_peers).copied().collect();
+    let ended: Vec<&str> = old_peers.difference(&new_peers).copied().collect();
     let mut what = Vec::new();
+    if !ended.is_empty() {
+        what.push(format!("ends the BGP session(s) with {}", ended.join(", ")));
+    }
     if old.router_id != new.router_id && !common.is_empty() {
-        what.push("every BGP session (the router id changes)".to_owned());
+        what.push("restarts every BGP session (the router id changes)".to_owned());
     } else {
         let changed: Vec<&str> = common
             .into_iter()
@@ -123,7 +123,7 @@ pub fn bird_restarts(old: &HostFacts, new: &HostFacts) -> Option<String> {
             .collect();
         if !changed.is_empty() {
             what.push(format!(
-                "the BGP session(s) with {} (their settings change)",
+                "restarts the BGP session(s) with {} (their settings change)",
                 changed.join(", ")
             ));
         }

@@ -1330,7 +1330,7 @@ fn run_step(
             let restarts = match (restarted.is_empty(), expected) {
                 (true, _) => String::new(),
                 (false, Some(why)) => format!(
-                    "; BIRD restarted {} as planned (it restarts {why})",
+                    "; BIRD restarted {} as planned (BIRD {why})",
                     restarted.join(", ")
                 ),
                 (false, None) => format!(
