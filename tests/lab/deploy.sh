@@ -343,7 +343,6 @@ since_before="$(vips_since lb1) $(vips_since lb2) $(vips_since dns1) $(vips_sinc
 import json, sys
 r = json.load(open(sys.argv[1]))
 batch = {h: i for i, b in enumerate(r["batches"]) for h in b}
-print("  rollout:", " | ".join(" ".join(b) for b in r["batches"]))
 for a, b in (("lb1", "lb2"), ("dns1", "dns2")):
     assert batch[a] != batch[b], (a, b, r["batches"])
     for h in (a, b):

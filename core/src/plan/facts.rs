@@ -92,9 +92,9 @@ pub struct SessionFact {
 }
 
 /// What BIRD restarts or ends on `birdc configure` when a host moves from `old` to `new`, in
-/// words ("restarts every BGP session (...)"), or `None` when it only reloads. A restart drops every route the protocol carries: the host's
-/// VIPs are withdrawn and announced again (an announcer), or its clients' routes are dropped
-/// by the routers (a reflector). Compares only what the facts record of BIRD's restart rules
+/// words ("restarts every BGP session (...)"), or `None` when it only reloads. A restart drops
+/// every route the protocol carries: the host's VIPs are withdrawn and announced again (an
+/// announcer), or its clients' routes are dropped by the routers (a reflector). Compares only what the facts record of BIRD's restart rules
 /// (`bgp_reconfigure`: the router id and every session setting); filters are reloaded without
 /// a restart, and the one protocol that takes the VIPs from `lo` (`svcintent_vips`) has a
 /// configuration that never changes (`render::bird`).

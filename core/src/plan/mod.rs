@@ -230,14 +230,6 @@ pub fn cluster_id(intent: &Intent) -> Option<std::net::Ipv4Addr> {
         .or_else(|| route_reflectors(intent).first().and_then(|h| router_id(h)))
 }
 
-/// The site's anycast prefixes, each truncated to its network, sorted and unique: the host
-/// routes within them are what a reflector accepts at all and what an announcer exports.
-pub fn site_prefixes(intent: &Intent) -> Vec<IpNet> {
-    crate::collect::set(intent.site.anycast_prefixes.iter().map(IpNet::trunc))
-        .into_iter()
-        .collect()
-}
-
 /// Monitoring hosts, sorted by name.
 pub fn monitors(intent: &Intent) -> Vec<&Host> {
     intent

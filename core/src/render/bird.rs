@@ -281,13 +281,14 @@ pub fn render(cx: &Context<'_>, host: &HostPlan) -> Result<Vec<RenderedFile>, Re
     // Host routes within `site.anycast_prefixes` (`P{32,32}`, `P{128,128}`): what a reflector
     // accepts at all, and what a client exports. Only export filters use it (re-fed on
     // `configure`, never restarted).
-    let site_prefixes = crate::plan::site_prefixes(intent);
     let site = |v4: bool| {
         crate::collect::set(
-            site_prefixes
+            intent
+                .site
+                .anycast_prefixes
                 .iter()
                 .filter(|p| p.addr().is_ipv4() == v4)
-                .map(|p| format!("{p}{{{0},{0}}}", if v4 { 32 } else { 128 })),
+                .map(|p| format!("{0}{{{1},{1}}}", p.trunc(), if v4 { 32 } else { 128 })),
         )
         .into_iter()
         .collect::<Vec<_>>()

@@ -771,13 +771,9 @@ fn human_rollout(plan: &svcintent_core::rollout::Rollout) -> String {
     for (n, batch) in plan.batches.iter().enumerate() {
         let detail: Vec<String> = batch
             .iter()
-            .map(|h| match plan.hosts.get(h) {
-                Some(step)
-                    if !step.withdraws.is_empty()
-                        || !step.announces.is_empty()
-                        || step.bird_restarts.is_some() =>
-                {
-                    let mut parts = Vec::new();
+            .map(|h| {
+                let mut parts = Vec::new();
+                if let Some(step) = plan.hosts.get(h) {
                     if !step.withdraws.is_empty() {
                         parts.push(format!("withdraws {}", step.withdraws.len()));
                     }
@@ -787,9 +783,12 @@ fn human_rollout(plan: &svcintent_core::rollout::Rollout) -> String {
                     if step.bird_restarts.is_some() {
                         parts.push("BIRD restarts".to_owned());
                     }
+                }
+                if parts.is_empty() {
+                    h.clone()
+                } else {
                     format!("{h} ({})", parts.join(", "))
                 }
-                _ => h.clone(),
             })
             .collect();
         let _ = writeln!(out, "batch {}: {}", n + 1, detail.join(", "));

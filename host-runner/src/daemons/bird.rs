@@ -141,7 +141,8 @@ pub mod live {
         pub proto: String,
         /// `up`, `start`, `down`...
         pub state: String,
-        /// When it entered that state (BIRD's protocol time format: milliseconds within the day).
+        /// When it entered that state, as BIRD prints it (`18:46:01.120` within the last day,
+        /// else a date): compared, never parsed.
         pub since: String,
     }
 
